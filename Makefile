@@ -1,0 +1,57 @@
+# selfserve — see README.md. Everything here uses only Go modules from the module proxy.
+
+K8S_VERSION ?= v1.37.2
+# Where the local control plane binaries are cached (built once per machine and version).
+CONTROLPLANE = hack/build-control-plane.sh
+CONTROLLER_GEN = go tool controller-gen
+GOTEST_FLAGS ?=
+
+.PHONY: all
+all: build
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: ## Generate DeepCopy methods and the time zone list of the schema.
+	go run ./hack/gen-timezones api/v1alpha1/timezone_names.go
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: controlplane
+controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules (cached).
+	@K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE) >/dev/null
+
+.PHONY: test
+test: vet controlplane ## Run every test: unit, envtest (real apiserver) and the generated-files check.
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go test $(GOTEST_FLAGS) ./...
+
+##@ Run
+
+.PHONY: run
+run: controlplane ## Run the sandbox: local control plane, Datadog fake, operator and webhooks. USE_EXISTING_CLUSTER=true runs the operator against the current kubeconfig instead.
+ifeq ($(USE_EXISTING_CLUSTER),true)
+	ENABLE_WEBHOOKS=$${ENABLE_WEBHOOKS:-false} go run ./cmd --metrics-bind-address=:8080 --metrics-secure=false --health-probe-bind-address=:8081 --zap-devel
+else
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/sandbox
+endif
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/manager.
+	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

@@ -1,0 +1,377 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition type and reasons of a ClusterUpgradePolicy.
+const (
+	// ConditionUpgradeAllowed is True while the cluster may be upgraded now.
+	ConditionUpgradeAllowed = "UpgradeAllowed"
+
+	ReasonInsideWindow    = "InsideWindow"
+	ReasonOutsideWindow   = "OutsideWindow"
+	ReasonExcluded        = "Excluded"
+	ReasonErrorBudgetLow  = "ErrorBudgetLow"
+	ReasonMonitorAlerting = "MonitorAlerting"
+	ReasonSuspended       = "Suspended"
+)
+
+// UpgradeScope says which upgrades an exclusion or a gate holds back, as GKE names them.
+// +kubebuilder:validation:Enum=NoUpgrades;NoMinorUpgrades;NoMinorOrNodeUpgrades
+type UpgradeScope string
+
+const (
+	// ScopeNoUpgrades holds back every upgrade, patch versions included.
+	ScopeNoUpgrades UpgradeScope = "NoUpgrades"
+	// ScopeNoMinorUpgrades holds back minor upgrades of the control plane and nodes; patches
+	// still happen.
+	ScopeNoMinorUpgrades UpgradeScope = "NoMinorUpgrades"
+	// ScopeNoMinorOrNodeUpgrades holds back minor upgrades and every node upgrade; control plane
+	// patches still happen.
+	ScopeNoMinorOrNodeUpgrades UpgradeScope = "NoMinorOrNodeUpgrades"
+)
+
+// ClusterUpgradePolicySpec says when the cluster may be upgraded and what holds upgrades back.
+type ClusterUpgradePolicySpec struct {
+	// MaintenanceWindows are the recurring periods in which upgrades may start. Outside every
+	// window, upgrades are held back.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +required
+	MaintenanceWindows []MaintenanceWindow `json:"maintenanceWindows"`
+
+	// Exclusions are one-off freeze periods (a sales event, the holidays) that hold back the
+	// upgrades of their scope even inside a window.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Exclusions []Exclusion `json:"exclusions,omitempty"`
+
+	// Gates hold upgrades back while the services are unhealthy.
+	// +optional
+	Gates *Gates `json:"gates,omitempty"`
+
+	// Provider is the managed Kubernetes service whose maintenance policy is kept in line with
+	// this policy. Left out, the policy is only reported in status (for pipelines that run
+	// upgrades themselves and wait on the UpgradeAllowed condition).
+	// +optional
+	Provider *Provider `json:"provider,omitempty"`
+
+	// Suspend holds every upgrade back until it is set to false again.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// Weekday is a day of the week.
+// +kubebuilder:validation:Enum=Monday;Tuesday;Wednesday;Thursday;Friday;Saturday;Sunday
+type Weekday string
+
+// MaintenanceWindow is a recurring period, in local time, in which upgrades may start.
+// +kubebuilder:validation:XValidation:rule="has(self.daysOfWeek) != has(self.rrule)",message="set exactly one of daysOfWeek or rrule"
+type MaintenanceWindow struct {
+	// Name identifies the window in status and events.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// DaysOfWeek are the days on which the window starts.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=7
+	// +listType=set
+	// +optional
+	DaysOfWeek []Weekday `json:"daysOfWeek,omitempty"`
+
+	// RRule is an iCalendar recurrence rule for the days on which the window starts, for
+	// example "FREQ=MONTHLY;BYDAY=1SA" (first Saturday of the month) or
+	// "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH". FREQ is WEEKLY or MONTHLY; BYDAY is required.
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^FREQ=(WEEKLY|MONTHLY)(;(INTERVAL=[1-9][0-9]?|BYDAY=([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)(,([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU))*))+$`
+	// +kubebuilder:validation:XValidation:rule="self.contains(';BYDAY=')",message="rrule needs BYDAY"
+	// +optional
+	RRule string `json:"rrule,omitempty"`
+
+	// Start is the local time of day at which the window opens, "HH:MM" (24-hour clock). On a
+	// day when that time does not exist (the clock jumps forward) the window opens at the
+	// first instant after the jump; when it occurs twice, at the first occurrence.
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	// +required
+	Start string `json:"start"`
+
+	// Duration is how long the window stays open, from 1h to 168h, for example "4h" or "6h30m".
+	// A window may run past midnight.
+	// +kubebuilder:validation:Pattern=`^([0-9]+h)?([0-9]+m)?$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('168h')",message="duration must be between 1h and 168h"
+	// +required
+	Duration string `json:"duration"`
+
+	// TimeZone is the IANA time zone of start, for example "Europe/Berlin" or
+	// "America/New_York". Windows follow the zone's daylight-saving changes.
+	// +required
+	TimeZone TimeZone `json:"timeZone"`
+}
+
+// Exclusion is a one-off period in which the upgrades of a scope are held back.
+// +kubebuilder:validation:XValidation:rule="timestamp(self.end) > timestamp(self.start)",message="end must be after start",fieldPath=".end"
+type Exclusion struct {
+	// Name identifies the exclusion, for example "black-friday".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// Start is when the exclusion begins, RFC 3339 with an offset, for example
+	// "2026-11-26T00:00:00-05:00".
+	// +required
+	Start metav1.Time `json:"start"`
+
+	// End is when the exclusion ends; it must be after start.
+	// +required
+	End metav1.Time `json:"end"`
+
+	// Scope is which upgrades are held back: NoUpgrades (all), NoMinorUpgrades (patches still
+	// happen) or NoMinorOrNodeUpgrades (only control plane patches happen).
+	// +kubebuilder:default=NoUpgrades
+	// +optional
+	Scope UpgradeScope `json:"scope,omitempty"`
+}
+
+// Gates hold upgrades back while services are unhealthy.
+type Gates struct {
+	// ErrorBudget gates block upgrades while selected ServiceSLOs have little error budget left.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	ErrorBudget []ErrorBudgetGate `json:"errorBudget,omitempty"`
+
+	// Monitors gates block upgrades while selected Datadog monitors are in Alert.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Monitors []MonitorGate `json:"monitors,omitempty"`
+}
+
+// ErrorBudgetGate blocks upgrades of a scope while any selected ServiceSLO, in any namespace,
+// has less error budget left than minRemainingPercent.
+type ErrorBudgetGate struct {
+	// Selector selects ServiceSLOs by label, in every namespace. An empty selector selects all.
+	// +required
+	Selector metav1.LabelSelector `json:"selector"`
+
+	// Timeframe is the objective whose budget is read. Left out, every objective counts.
+	// +optional
+	Timeframe Timeframe `json:"timeframe,omitempty"`
+
+	// MinRemainingPercent is the error budget, in percent, below which upgrades are held back.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +required
+	MinRemainingPercent int32 `json:"minRemainingPercent"`
+
+	// Scope is which upgrades the gate holds back.
+	// +kubebuilder:default=NoMinorOrNodeUpgrades
+	// +optional
+	Scope UpgradeScope `json:"scope,omitempty"`
+}
+
+// MonitorGate blocks upgrades of a scope while any Datadog monitor carrying all the tags is in
+// Alert.
+type MonitorGate struct {
+	// Tags select Datadog monitors: a monitor must carry every tag, for example
+	// ["team:payments", "upgrade-gate:true"].
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][a-zA-Z0-9_\-./:]*$`
+	// +listType=set
+	// +required
+	Tags []string `json:"tags"`
+
+	// Scope is which upgrades the gate holds back.
+	// +kubebuilder:default=NoMinorOrNodeUpgrades
+	// +optional
+	Scope UpgradeScope `json:"scope,omitempty"`
+}
+
+// Provider is the managed Kubernetes service to keep in line with the policy.
+type Provider struct {
+	// GKE keeps a Google Kubernetes Engine cluster's maintenance policy in line.
+	// +optional
+	GKE *GKECluster `json:"gke,omitempty"`
+}
+
+// GKECluster names a GKE cluster.
+type GKECluster struct {
+	// Project is the Google Cloud project ID.
+	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`
+	// +required
+	Project string `json:"project"`
+
+	// Location is the cluster's region or zone, for example "europe-west1" or "europe-west1-b".
+	// +kubebuilder:validation:Pattern=`^[a-z]+-[a-z]+[0-9]+(-[a-z])?$`
+	// +required
+	Location string `json:"location"`
+
+	// Cluster is the cluster's name.
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$`
+	// +required
+	Cluster string `json:"cluster"`
+}
+
+// TimeWindow is a period with a start and an end.
+type TimeWindow struct {
+	// Start of the period.
+	Start metav1.Time `json:"start"`
+	// End of the period.
+	End metav1.Time `json:"end"`
+	// Window is the name of the maintenance window, when the period is one.
+	// +optional
+	Window string `json:"window,omitempty"`
+}
+
+// ActiveExclusion is an exclusion in force now.
+type ActiveExclusion struct {
+	// Name of the exclusion, or of the gate (selfserve-gate-…) that added it.
+	Name string `json:"name"`
+	// Scope it holds back.
+	Scope UpgradeScope `json:"scope"`
+	// End is when it ends.
+	// +optional
+	End *metav1.Time `json:"end,omitempty"`
+}
+
+// GateBlocker is one thing that holds upgrades back now.
+type GateBlocker struct {
+	// Kind is ServiceSLO or Monitor.
+	// +kubebuilder:validation:Enum=ServiceSLO;Monitor
+	Kind string `json:"kind"`
+	// Name is the ServiceSLO's name or the monitor's name.
+	Name string `json:"name"`
+	// Namespace of a ServiceSLO.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// ID of a Datadog monitor.
+	// +optional
+	ID int64 `json:"id,omitempty"`
+	// Scope it holds back.
+	Scope UpgradeScope `json:"scope"`
+	// Message says why, for example "error budget 3.2% < 10%".
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// NodeVersion counts nodes by kubelet version.
+type NodeVersion struct {
+	// Version of the kubelet.
+	Version string `json:"version"`
+	// Nodes running it.
+	Nodes int32 `json:"nodes"`
+}
+
+// ProviderStatus is the state of the sync with the provider.
+type ProviderStatus struct {
+	// State is Synced, Pending, Error or Invalid (the desired policy breaks a provider rule and
+	// was not sent).
+	// +optional
+	State string `json:"state,omitempty"`
+	// Message explains the state.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastSyncTime is when the provider's policy was last read or written successfully.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// ResourceVersion is the provider policy's version last read.
+	// +optional
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// ClusterUpgradePolicyStatus is the policy's current answer and why.
+type ClusterUpgradePolicyStatus struct {
+	// Conditions: UpgradeAllowed (reason InsideWindow, OutsideWindow, Excluded, ErrorBudgetLow,
+	// MonitorAlerting or Suspended) and the summary Ready.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec last acted on successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// CurrentWindow is the window open now, if any.
+	// +optional
+	CurrentWindow *TimeWindow `json:"currentWindow,omitempty"`
+
+	// NextWindow is the next window to open.
+	// +optional
+	NextWindow *TimeWindow `json:"nextWindow,omitempty"`
+
+	// NextEvaluation is the next instant at which the answer can change.
+	// +optional
+	NextEvaluation *metav1.Time `json:"nextEvaluation,omitempty"`
+
+	// ActiveExclusions are the exclusions in force now.
+	// +listType=atomic
+	// +optional
+	ActiveExclusions []ActiveExclusion `json:"activeExclusions,omitempty"`
+
+	// Blockers are the gates holding upgrades back now, by name.
+	// +listType=atomic
+	// +optional
+	Blockers []GateBlocker `json:"blockers,omitempty"`
+
+	// ClusterVersion is the control plane version from API discovery.
+	// +optional
+	ClusterVersion string `json:"clusterVersion,omitempty"`
+
+	// NodeVersions count nodes by kubelet version.
+	// +listType=atomic
+	// +optional
+	NodeVersions []NodeVersion `json:"nodeVersions,omitempty"`
+
+	// Provider is the state of the sync with the provider.
+	// +optional
+	Provider *ProviderStatus `json:"provider,omitempty"`
+}
+
+// ClusterUpgradePolicy says when the cluster may be upgraded: maintenance windows in local time,
+// freeze periods, and gates (low error budgets, alerting monitors) that hold upgrades back. It is
+// reported in the UpgradeAllowed condition and kept in line with GKE's maintenance policy.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=cup,categories=selfserve
+// +kubebuilder:printcolumn:name="Allowed",type=string,JSONPath=`.status.conditions[?(@.type=="UpgradeAllowed")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="UpgradeAllowed")].reason`
+// +kubebuilder:printcolumn:name="Next Window",type=string,JSONPath=`.status.nextWindow.start`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ClusterUpgradePolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the policy.
+	// +required
+	Spec ClusterUpgradePolicySpec `json:"spec"`
+
+	// Status is written by the operator.
+	// +optional
+	Status ClusterUpgradePolicyStatus `json:"status,omitempty"`
+}
+
+// ClusterUpgradePolicyList is a list of ClusterUpgradePolicies.
+// +kubebuilder:object:root=true
+type ClusterUpgradePolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterUpgradePolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ClusterUpgradePolicy{}, &ClusterUpgradePolicyList{})
+}

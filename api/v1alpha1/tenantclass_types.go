@@ -1,0 +1,170 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TenantClassSpec is what SREs allow tenants of this class to ask for, and what they get when
+// they ask for nothing.
+type TenantClassSpec struct {
+	// IsDefault makes this the class of every TenantNamespace that names none. At most one
+	// class in the cluster may be the default; the admission webhook rejects a second one.
+	// +optional
+	IsDefault bool `json:"isDefault,omitempty"`
+
+	// Quota is the ResourceQuota given to a tenant that asks for none, and the most a tenant may
+	// ask for.
+	// +optional
+	Quota ClassQuota `json:"quota,omitempty"`
+
+	// Limits is the LimitRange given to a tenant that sets no limits.
+	// +optional
+	Limits *ContainerLimits `json:"limits,omitempty"`
+
+	// AllowedClusterRoles are the ClusterRoles a tenant may bind to extra subjects in its
+	// namespace (owners always get "admin"). cluster-admin is never allowed unless listed here.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=set
+	// +optional
+	AllowedClusterRoles []string `json:"allowedClusterRoles,omitempty"`
+
+	// PodSecurity sets the Pod Security Standards level of tenant namespaces.
+	// +optional
+	PodSecurity ClassPodSecurity `json:"podSecurity,omitempty"`
+
+	// NetworkIsolation sets which network isolation tenants get and may choose.
+	// +optional
+	NetworkIsolation ClassNetworkIsolation `json:"networkIsolation,omitempty"`
+
+	// TeamBudget caps what one team may hold across all its tenant namespaces of this class.
+	// +optional
+	TeamBudget *TeamBudget `json:"teamBudget,omitempty"`
+
+	// AllowedLabelPrefixes are the prefixes (for example "example.com/") of extra namespace labels
+	// a tenant may set. Empty means tenants may set no extra labels.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +optional
+	AllowedLabelPrefixes []string `json:"allowedLabelPrefixes,omitempty"`
+
+	// AllowedAnnotationPrefixes are the prefixes of extra namespace annotations a tenant may set.
+	// Empty means tenants may set no extra annotations.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +optional
+	AllowedAnnotationPrefixes []string `json:"allowedAnnotationPrefixes,omitempty"`
+
+	// DNS is the resolver configuration of tenants that set none.
+	// +optional
+	DNS *DNSConfig `json:"dns,omitempty"`
+}
+
+// ClassQuota is the default and the ceiling of a tenant's ResourceQuota.
+type ClassQuota struct {
+	// Default are the hard limits of a tenant that asks for no quota, for example
+	// requests.cpu: "4", requests.memory: 8Gi, pods: "50".
+	// +optional
+	Default corev1.ResourceList `json:"default,omitempty"`
+
+	// Max are the largest hard limits a tenant may ask for, resource by resource. A resource not
+	// listed here is not capped by the class.
+	// +optional
+	Max corev1.ResourceList `json:"max,omitempty"`
+}
+
+// ClassPodSecurity sets the Pod Security Standards level of tenant namespaces.
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.minimum) || (self.minimum == 'privileged') || (self.minimum == 'baseline' && self.default != 'privileged') || (self.minimum == 'restricted' && self.default == 'restricted')",message="default must not be weaker than minimum"
+type ClassPodSecurity struct {
+	// Default is the level of a tenant that asks for none.
+	// +kubebuilder:default=baseline
+	// +optional
+	Default PodSecurityLevel `json:"default,omitempty"`
+
+	// Minimum is the weakest level a tenant may ask for (privileged < baseline < restricted).
+	// +kubebuilder:default=baseline
+	// +optional
+	Minimum PodSecurityLevel `json:"minimum,omitempty"`
+}
+
+// ClassNetworkIsolation sets which network isolation tenants get and may choose.
+// +kubebuilder:validation:XValidation:rule="!has(self.allowed) || !has(self.default) || self.default in self.allowed",message="default must be one of allowed"
+type ClassNetworkIsolation struct {
+	// Default is the isolation of a tenant that asks for none.
+	// +kubebuilder:default=Team
+	// +optional
+	Default NetworkIsolation `json:"default,omitempty"`
+
+	// Allowed are the isolation modes a tenant may choose. Empty allows all three.
+	// +kubebuilder:validation:MaxItems=3
+	// +listType=set
+	// +optional
+	Allowed []NetworkIsolation `json:"allowed,omitempty"`
+}
+
+// TeamBudget caps what one team may hold across its tenant namespaces.
+type TeamBudget struct {
+	// MaxNamespaces is the largest number of tenant namespaces one team may have.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxNamespaces *int32 `json:"maxNamespaces,omitempty"`
+
+	// MaxQuota caps, resource by resource, the sum of the quota hard limits of all of a team's
+	// tenant namespaces.
+	// +optional
+	MaxQuota corev1.ResourceList `json:"maxQuota,omitempty"`
+}
+
+// TenantClassStatus is what the operator observed about a class.
+type TenantClassStatus struct {
+	// Conditions: Ready.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec last acted on successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Tenants is the number of TenantNamespaces of this class.
+	// +optional
+	Tenants int32 `json:"tenants,omitempty"`
+}
+
+// TenantClass is a set of guard rails and defaults for tenant namespaces, written by SREs.
+// Developers pick a class in their TenantNamespace; anything they leave out comes from the class,
+// and anything they ask for must stay within it.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=tc,categories=selfserve
+// +kubebuilder:printcolumn:name="Default",type=boolean,JSONPath=`.spec.isDefault`
+// +kubebuilder:printcolumn:name="Tenants",type=integer,JSONPath=`.status.tenants`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type TenantClass struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec holds the guard rails and defaults.
+	// +optional
+	Spec TenantClassSpec `json:"spec,omitempty"`
+
+	// Status is written by the operator.
+	// +optional
+	Status TenantClassStatus `json:"status,omitempty"`
+}
+
+// TenantClassList is a list of TenantClasses.
+// +kubebuilder:object:root=true
+type TenantClassList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TenantClass `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&TenantClass{}, &TenantClassList{})
+}

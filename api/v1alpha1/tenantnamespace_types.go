@@ -1,0 +1,197 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types of a TenantNamespace, one per part the operator provisions.
+const (
+	ConditionNamespaceReady = "NamespaceReady"
+	ConditionRBACReady      = "RBACReady"
+	ConditionQuotaReady     = "QuotaReady"
+	ConditionLimitsReady    = "LimitsReady"
+	ConditionNetworkReady   = "NetworkReady"
+	ConditionDNSReady       = "DNSReady"
+)
+
+// TenantNamespaceSpec is what a team asks for in its namespace.
+type TenantNamespaceSpec struct {
+	// Team owns the namespace. It selects the team's budget in the class and, with Team network
+	// isolation, which namespaces may reach this one. It cannot change after creation.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="team is immutable; create a new TenantNamespace for another team"
+	// +required
+	Team string `json:"team"`
+
+	// Class is the TenantClass whose guard rails and defaults apply. Empty means the cluster's
+	// default class.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Class string `json:"class,omitempty"`
+
+	// Owners are bound to the "admin" ClusterRole in the namespace. They, and platform admins,
+	// are the only ones who may change or delete this TenantNamespace.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +required
+	Owners []Subject `json:"owners"`
+
+	// RoleBindings bind extra subjects to ClusterRoles in the namespace. Only ClusterRoles that
+	// the class lists in allowedClusterRoles may be used.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=clusterRole
+	// +optional
+	RoleBindings []TenantRoleBinding `json:"roleBindings,omitempty"`
+
+	// Quota sets the namespace's ResourceQuota. Left out, the class default applies; each limit
+	// must stay within the class maximum.
+	// +optional
+	Quota *TenantQuota `json:"quota,omitempty"`
+
+	// Limits sets the namespace's LimitRange: container defaults and bounds. Left out, the class
+	// default applies.
+	// +optional
+	Limits *ContainerLimits `json:"limits,omitempty"`
+
+	// NetworkIsolation says who may open connections to pods in the namespace: Team (only
+	// namespaces of the same team), Namespace (only the namespace itself) or None. DNS egress is
+	// always allowed. Left out, the class default applies.
+	// +optional
+	NetworkIsolation NetworkIsolation `json:"networkIsolation,omitempty"`
+
+	// PodSecurity is the Pod Security Standards level enforced in the namespace. It may not be
+	// weaker than the class minimum. Left out, the class default applies.
+	// +optional
+	PodSecurity PodSecurityLevel `json:"podSecurity,omitempty"`
+
+	// DNS configures the resolver of new pods (NodeLocal DNSCache, ndots, searches, options).
+	// Left out, the class default applies.
+	// +optional
+	DNS *DNSConfig `json:"dns,omitempty"`
+
+	// Labels are extra labels for the Namespace. Keys must start with a prefix the class allows;
+	// the platform.selfserve.dev/ and pod-security.kubernetes.io/ prefixes are reserved.
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('platform.selfserve.dev/') && !k.startsWith('pod-security.kubernetes.io/') && k != 'app.kubernetes.io/managed-by')",message="platform.selfserve.dev/, pod-security.kubernetes.io/ and app.kubernetes.io/managed-by are set by the operator"
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// Annotations are extra annotations for the Namespace. Keys must start with a prefix the class
+	// allows; the platform.selfserve.dev/ prefix is reserved.
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('platform.selfserve.dev/'))",message="the platform.selfserve.dev/ prefix is set by the operator"
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// DeletionPolicy says what happens to the namespace when this TenantNamespace is deleted.
+	// Retain (the default) keeps the namespace and everything in it, removes only what the
+	// operator added, and marks it released so a TenantNamespace of the same name and team can
+	// adopt it again. Delete deletes the namespace and everything in it.
+	// +kubebuilder:validation:Enum=Retain;Delete
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// TenantRoleBinding binds subjects to one ClusterRole inside the tenant namespace.
+type TenantRoleBinding struct {
+	// ClusterRole to bind, for example "edit" or "view". It must be in the class's
+	// allowedClusterRoles.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	ClusterRole string `json:"clusterRole"`
+
+	// Subjects receive the role.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +required
+	Subjects []Subject `json:"subjects"`
+}
+
+// TenantQuota is the ResourceQuota of a tenant namespace.
+type TenantQuota struct {
+	// Hard are the hard limits, as in a ResourceQuota: compute (requests.cpu, requests.memory,
+	// limits.cpu, limits.memory), storage (requests.storage, persistentvolumeclaims) and object
+	// counts (pods, services, count/deployments.apps …). Values are Kubernetes quantities such
+	// as "8", 500m or 16Gi. Each must stay within the class maximum and the team budget.
+	// +kubebuilder:validation:MinProperties=1
+	// +required
+	Hard corev1.ResourceList `json:"hard"`
+}
+
+// QuotaUsage is the quota of a namespace and how much of it is used, copied from the
+// ResourceQuota's status.
+type QuotaUsage struct {
+	// Hard are the enforced limits.
+	// +optional
+	Hard corev1.ResourceList `json:"hard,omitempty"`
+	// Used is what the namespace's objects use now.
+	// +optional
+	Used corev1.ResourceList `json:"used,omitempty"`
+}
+
+// TenantNamespaceStatus is what the operator observed about a tenant namespace.
+type TenantNamespaceStatus struct {
+	// Conditions: one per part (NamespaceReady, RBACReady, QuotaReady, LimitsReady,
+	// NetworkReady, DNSReady) and the summary Ready.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec last acted on successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Class is the TenantClass in effect (the default class when the spec names none).
+	// +optional
+	Class string `json:"class,omitempty"`
+
+	// Quota is the namespace's quota and its usage.
+	// +optional
+	Quota *QuotaUsage `json:"quota,omitempty"`
+}
+
+// TenantNamespace is a namespace a team asks for. The operator creates the namespace of the same
+// name with the team's RBAC, quota, limits, network isolation, Pod Security level and DNS
+// settings, within the guard rails of a TenantClass, and keeps them in place.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=tns,categories=selfserve
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name: becomes the namespace name: at most 63 lower-case letters, digits and '-'"
+// +kubebuilder:validation:XValidation:rule="!self.metadata.name.startsWith('kube-') && !(self.metadata.name in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",message="metadata.name: default and kube-* are protected namespaces and cannot be tenants"
+// +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
+// +kubebuilder:printcolumn:name="Class",type=string,JSONPath=`.status.class`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type TenantNamespace struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is what the team asks for.
+	// +required
+	Spec TenantNamespaceSpec `json:"spec"`
+
+	// Status is written by the operator.
+	// +optional
+	Status TenantNamespaceStatus `json:"status,omitempty"`
+}
+
+// TenantNamespaceList is a list of TenantNamespaces.
+// +kubebuilder:object:root=true
+type TenantNamespaceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TenantNamespace `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&TenantNamespace{}, &TenantNamespaceList{})
+}

@@ -1,0 +1,89 @@
+// Command manager runs the selfserve operator.
+package main
+
+import (
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+	_ "time/tzdata" // maintenance windows need IANA zones even in a distroless image
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/selfserve-dev/selfserve/internal/operator"
+)
+
+func main() {
+	opts := operator.DefaultOptions()
+	var (
+		datadogSecret string
+		qps           float64
+		burst         int
+	)
+	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", opts.MetricsAddr,
+		"Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
+	flag.BoolVar(&opts.SecureMetrics, "metrics-secure", opts.SecureMetrics,
+		"Serve metrics over HTTPS, allowed only to callers Kubernetes authorizes for /metrics.")
+	flag.StringVar(&opts.ProbeAddr, "health-probe-bind-address", opts.ProbeAddr, "Address of /healthz and /readyz.")
+	flag.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection,
+		"Elect a leader so that only one replica reconciles at a time.")
+	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace,
+		"Namespace of the leader election lease; empty means the pod's namespace.")
+	flag.BoolVar(&opts.EnableWebhooks, "enable-webhooks", envBool("ENABLE_WEBHOOKS", opts.EnableWebhooks),
+		"Serve the admission webhooks (ENABLE_WEBHOOKS=false turns them off when running outside the cluster).")
+	flag.IntVar(&opts.WebhookPort, "webhook-port", opts.WebhookPort, "Port of the webhook server.")
+	flag.StringVar(&opts.WebhookCertDir, "webhook-cert-dir", opts.WebhookCertDir,
+		"Folder with tls.crt and tls.key for the webhook server; empty means <temp>/k8s-webhook-server/serving-certs.")
+	flag.StringVar(&datadogSecret, "datadog-secret", opts.DatadogSecret.String(),
+		"namespace/name of the Secret with the Datadog api-key, app-key and site; DD_API_KEY, DD_APP_KEY and DD_SITE fill what it lacks.")
+	flag.Float64Var(&qps, "kube-api-qps", -1,
+		"Client-side limit of requests per second to the apiserver; negative leaves the limiting to the apiserver's priority and fairness.")
+	flag.IntVar(&burst, "kube-api-burst", 1000, "Client-side burst of requests to the apiserver when kube-api-qps is positive.")
+	flag.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout,
+		"How long running reconciles may take to finish on shutdown.")
+	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	ns, name, ok := cutNamespacedName(datadogSecret)
+	if !ok {
+		log.Error(nil, "Flag --datadog-secret must be namespace/name", "value", datadogSecret)
+		os.Exit(2)
+	}
+	opts.DatadogSecret = types.NamespacedName{Namespace: ns, Name: name}
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "Cannot load a kubeconfig or in-cluster config")
+		os.Exit(1)
+	}
+	cfg.QPS = float32(qps)
+	cfg.Burst = burst
+
+	ctx := ctrl.SetupSignalHandler()
+	if err := operator.Run(ctrl.LoggerInto(ctx, ctrl.Log), cfg, opts); err != nil {
+		log.Error(err, "Manager stopped with an error")
+		os.Exit(1)
+	}
+}
+
+// envBool reads a boolean environment variable, falling back to def when unset or invalid.
+func envBool(name string, def bool) bool {
+	v, err := strconv.ParseBool(os.Getenv(name))
+	if err != nil {
+		return def
+	}
+	return v
+}
+
+// cutNamespacedName splits "namespace/name".
+func cutNamespacedName(s string) (namespace, name string, ok bool) {
+	namespace, name, ok = strings.Cut(s, "/")
+	return namespace, name, ok && namespace != "" && name != ""
+}

@@ -1,0 +1,98 @@
+// Package datadog reaches Datadog for the operator: settings and credentials here; the SLO and
+// monitor client behind Observe/Create/Update/Delete grows with the ServiceSLO controller.
+package datadog
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Keys of the operator's Datadog Secret (the same names the Datadog operator uses).
+const (
+	SecretKeyAPIKey = "api-key"
+	SecretKeyAppKey = "app-key"
+	SecretKeySite   = "site"
+	SecretKeyURL    = "url"
+)
+
+// Environment variables read when the Secret lacks a value; DD_API_KEY, DD_APP_KEY and DD_SITE
+// are the names Datadog's own tools use.
+const (
+	EnvAPIKey = "DD_API_KEY"
+	EnvAppKey = "DD_APP_KEY"
+	EnvSite   = "DD_SITE"
+	// EnvURL points the client at another base URL, such as the local Datadog fake of
+	// `make run`. Empty means https://api.<site>.
+	EnvURL = "SELFSERVE_DATADOG_URL"
+)
+
+// DefaultSite is Datadog's US1 site.
+const DefaultSite = "datadoghq.com"
+
+// Settings are where and how the operator reaches Datadog. Keys are never logged.
+type Settings struct {
+	// Site is the Datadog site, for example datadoghq.com or datadoghq.eu.
+	Site string
+	// URL overrides the API base URL (https://api.<site>), for a fake or a proxy.
+	URL string
+	// APIKey and AppKey authenticate the operator.
+	APIKey string
+	AppKey string
+}
+
+// Configured reports whether both keys are present. Without them the operator still runs, and
+// ServiceSLOs say in their Ready condition how to configure Datadog.
+func (s Settings) Configured() bool { return s.APIKey != "" && s.AppKey != "" }
+
+// BaseURL is the API base URL the client talks to.
+func (s Settings) BaseURL() string {
+	if s.URL != "" {
+		return strings.TrimSuffix(s.URL, "/")
+	}
+	return "https://api." + s.Site
+}
+
+// String describes the settings without the keys.
+func (s Settings) String() string {
+	return fmt.Sprintf("site=%s url=%s credentials=%t", s.Site, s.BaseURL(), s.Configured())
+}
+
+// LoadSettings reads the operator's Datadog Secret, then fills what it lacks from the
+// environment. A missing Secret is not an error: the result is simply not Configured.
+func LoadSettings(ctx context.Context, r client.Reader, secret types.NamespacedName) (Settings, error) {
+	var s Settings
+	if secret.Name != "" {
+		var sec corev1.Secret
+		err := r.Get(ctx, secret, &sec)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return Settings{}, fmt.Errorf("reading Datadog Secret %s: %w", secret, err)
+		default:
+			s.APIKey = strings.TrimSpace(string(sec.Data[SecretKeyAPIKey]))
+			s.AppKey = strings.TrimSpace(string(sec.Data[SecretKeyAppKey]))
+			s.Site = strings.TrimSpace(string(sec.Data[SecretKeySite]))
+			s.URL = strings.TrimSpace(string(sec.Data[SecretKeyURL]))
+		}
+	}
+	fill := func(v *string, env string) {
+		if *v == "" {
+			*v = strings.TrimSpace(os.Getenv(env))
+		}
+	}
+	fill(&s.APIKey, EnvAPIKey)
+	fill(&s.AppKey, EnvAppKey)
+	fill(&s.Site, EnvSite)
+	fill(&s.URL, EnvURL)
+	if s.Site == "" {
+		s.Site = DefaultSite
+	}
+	return s, nil
+}

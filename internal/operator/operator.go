@@ -1,0 +1,154 @@
+// Package operator assembles selfserve's manager: scheme, metrics, probes, leader election,
+// webhook server, webhooks and controllers. cmd/main.go and the local sandbox both run it.
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
+)
+
+// Options configure the manager. cmd/main.go fills them from flags.
+type Options struct {
+	// MetricsAddr is the metrics endpoint address; "0" disables it.
+	MetricsAddr string
+	// SecureMetrics serves metrics over HTTPS behind Kubernetes authentication and
+	// authorization (TokenReview and SubjectAccessReview).
+	SecureMetrics bool
+	// ProbeAddr serves /healthz and /readyz.
+	ProbeAddr string
+
+	// LeaderElection makes one replica active at a time.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease; empty means the namespace the pod runs in.
+	LeaderElectionNamespace string
+
+	// EnableWebhooks serves the admission webhooks.
+	EnableWebhooks bool
+	// WebhookHost, WebhookPort and WebhookCertDir say where and with which certificate
+	// (tls.crt, tls.key) the webhooks are served.
+	WebhookHost    string
+	WebhookPort    int
+	WebhookCertDir string
+
+	// DatadogSecret is the operator's Datadog Secret (api-key, app-key, site).
+	DatadogSecret types.NamespacedName
+
+	// GracefulShutdownTimeout bounds how long running reconciles may take to finish on stop.
+	GracefulShutdownTimeout time.Duration
+}
+
+// DefaultOptions are the defaults of cmd/main.go's flags.
+func DefaultOptions() Options {
+	return Options{
+		MetricsAddr:             ":8443",
+		SecureMetrics:           true,
+		ProbeAddr:               ":8081",
+		EnableWebhooks:          true,
+		WebhookPort:             9443,
+		DatadogSecret:           types.NamespacedName{Namespace: "selfserve-system", Name: "selfserve-datadog"},
+		GracefulShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Scheme returns a scheme with the Kubernetes built-in kinds and selfserve's kinds.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(platformv1alpha1.AddToScheme(s))
+	return s
+}
+
+// NewManager builds the manager with its probes, webhooks and controllers.
+func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	// HTTP/2 is disabled on the servers the operator exposes (CVE-2023-44487 and
+	// CVE-2023-39325, "rapid reset"), as kubebuilder projects do.
+	disableHTTP2 := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
+
+	metricsOpts := metricsserver.Options{
+		BindAddress:   opts.MetricsAddr,
+		SecureServing: opts.SecureMetrics,
+		TLSOpts:       []func(*tls.Config){disableHTTP2},
+	}
+	if opts.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	gracefulShutdown := opts.GracefulShutdownTimeout
+	mgrOpts := ctrl.Options{
+		Scheme:                        Scheme(),
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              "selfserve.platform.selfserve.dev",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &gracefulShutdown,
+	}
+	if opts.EnableWebhooks {
+		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{
+			Host:    opts.WebhookHost,
+			Port:    opts.WebhookPort,
+			CertDir: opts.WebhookCertDir,
+			TLSOpts: []func(*tls.Config){disableHTTP2},
+		})
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	ready := healthz.Ping
+	if opts.EnableWebhooks {
+		if err := ssewebhook.SetupTenantClassWebhook(mgr); err != nil {
+			return nil, fmt.Errorf("setting up TenantClass webhook: %w", err)
+		}
+		// Ready only once the webhook server answers, so the Service never routes admission
+		// requests to a replica that would refuse them.
+		ready = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// Run builds the manager and runs it until ctx is cancelled.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	mgr, err := NewManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	log := ctrl.LoggerFrom(ctx).WithName("setup")
+	settings, err := datadog.LoadSettings(ctx, mgr.GetAPIReader(), opts.DatadogSecret)
+	if err != nil {
+		// Not fatal: the Secret may become readable later, and tenants' namespaces do not
+		// depend on Datadog.
+		log.Error(err, "Cannot read Datadog settings; continuing without Datadog")
+	} else if !settings.Configured() {
+		log.Info("Datadog credentials not configured; ServiceSLOs will report it in their Ready condition",
+			"secret", opts.DatadogSecret.String(), "site", settings.Site)
+	} else {
+		log.Info("Datadog configured", "site", settings.Site, "url", settings.BaseURL())
+	}
+	log.Info("Starting manager")
+	return mgr.Start(ctx)
+}
