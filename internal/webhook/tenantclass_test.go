@@ -1,0 +1,103 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+var (
+	k8sClient client.Client
+	// cached reads through the manager's cache, which is what the webhook sees.
+	cached client.Reader
+)
+
+// TestMain runs the real apiserver with the webhook configurations installed and the operator's
+// manager serving them, so requests go through admission as they would in a cluster.
+func TestMain(m *testing.M) {
+	os.Exit(runWithOperator(m))
+}
+
+func runWithOperator(m *testing.M) int {
+	cp, err := controlplane.Start(controlplane.Options{Webhooks: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = cp.Stop() }()
+
+	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), controlplane.TestOptions())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = op.Stop() }()
+	cached = op.Manager.GetClient()
+	k8sClient, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func tenantClass(name string, isDefault bool) *platformv1alpha1.TenantClass {
+	return &platformv1alpha1.TenantClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       platformv1alpha1.TenantClassSpec{IsDefault: isDefault},
+	}
+}
+
+// TestSecondDefaultTenantClassIsRejected: one default class per cluster, so the class of a
+// TenantNamespace that names none never depends on list order.
+func TestSecondDefaultTenantClassIsRejected(t *testing.T) {
+	ctx := context.Background()
+	Must(t, k8sClient.Create(ctx, tenantClass("standard", true)))
+	// The webhook reads the manager's cache; wait until it has seen the first default.
+	Eventually(t, 10*time.Second, "the cache holds the default class", func() bool {
+		return cached.Get(ctx, client.ObjectKey{Name: "standard"}, &platformv1alpha1.TenantClass{}) == nil
+	})
+	err := k8sClient.Create(ctx, tenantClass("second-default", true))
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("creating a second default class: got %v, want Invalid", err)
+	}
+	for _, want := range []string{"spec.isDefault", `"standard" is already the default`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("rejection %q does not say %q", err, want)
+		}
+	}
+
+	// A class that is not the default is fine, and so is making it the default once the first
+	// one steps down.
+	other := tenantClass("restricted", false)
+	Must(t, k8sClient.Create(ctx, other))
+	other.Spec.IsDefault = true
+	if err := k8sClient.Update(ctx, other); !apierrors.IsInvalid(err) {
+		t.Fatalf("making a second class the default by update: got %v, want Invalid", err)
+	}
+
+	var standard platformv1alpha1.TenantClass
+	Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "standard"}, &standard))
+	standard.Spec.IsDefault = false
+	Must(t, k8sClient.Update(ctx, &standard))
+	Eventually(t, 10*time.Second, "the cache sees that the old default stepped down", func() bool {
+		var tc platformv1alpha1.TenantClass
+		return cached.Get(ctx, client.ObjectKey{Name: "standard"}, &tc) == nil && !tc.Spec.IsDefault
+	})
+	Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "restricted"}, other))
+	other.Spec.IsDefault = true
+	Must(t, k8sClient.Update(ctx, other))
+}
