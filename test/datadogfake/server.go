@@ -1,0 +1,247 @@
+// Package datadogfake is an in-memory stand-in for the parts of Datadog's v1 API that selfserve
+// uses: service level objectives and monitors. It answers as the real service does — ID
+// formats, response envelopes, {"errors": [...]} bodies, 403 without keys, 404s, 429 with
+// X-RateLimit-* headers, pagination and tag filters — so the real datadog-api-client-go SDK can
+// talk to it. Its answers are checked against recorded real traffic in conformance_test.go.
+//
+// Tests start it with httptest; `make run` serves it on a local port.
+package datadogfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Default keys the fake accepts when none are configured.
+const (
+	DefaultAPIKey = "fake-api-key"
+	DefaultAppKey = "fake-app-key"
+)
+
+// Options configure the fake.
+type Options struct {
+	// APIKey and AppKey are the keys requests must carry (DD-API-KEY, DD-APPLICATION-KEY).
+	// Empty means DefaultAPIKey and DefaultAppKey.
+	APIKey, AppKey string
+	// RateLimit is how many requests each endpoint group (slo, monitor) answers per
+	// RateLimitPeriod before it answers 429. Zero means 1000.
+	RateLimit int
+	// RateLimitPeriod is the rate limit window. Zero means 10 s, as Datadog's own windows.
+	RateLimitPeriod time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the fake Datadog API.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu           sync.Mutex
+	slos         map[string]*slo
+	sloOrder     []string
+	monitors     map[int64]*monitor
+	nextMonitor  int64
+	windows      map[string]*rateWindow
+	requests     map[string]int
+	failNext     map[string][]int
+	orgID        int64
+	creatorEmail string
+}
+
+type rateWindow struct {
+	start time.Time
+	used  int
+}
+
+// New returns a fake with no objects.
+func New(opts Options) *Server {
+	if opts.APIKey == "" {
+		opts.APIKey = DefaultAPIKey
+	}
+	if opts.AppKey == "" {
+		opts.AppKey = DefaultAppKey
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 1000
+	}
+	if opts.RateLimitPeriod == 0 {
+		opts.RateLimitPeriod = 10 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:         opts,
+		mux:          http.NewServeMux(),
+		slos:         map[string]*slo{},
+		monitors:     map[int64]*monitor{},
+		nextMonitor:  150000000,
+		windows:      map[string]*rateWindow{},
+		requests:     map[string]int{},
+		failNext:     map[string][]int{},
+		orgID:        321813,
+		creatorEmail: "selfserve@example.com",
+	}
+	s.routeSLOs()
+	s.routeMonitors()
+	return s
+}
+
+// Start serves the fake on a random local port, for tests. Close the returned server when done.
+func (s *Server) Start() *httptest.Server { return httptest.NewServer(s) }
+
+// ServeHTTP checks the keys and the rate limit, counts the request, then answers it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		writeErrors(w, http.StatusNotFound, "Not found")
+		return
+	}
+	s.mu.Lock()
+	s.requests[pattern]++
+	status, limited := s.takeRateLimit(w, r, pattern)
+	injected := s.popFailure(pattern)
+	s.mu.Unlock()
+
+	if r.Header.Get("DD-API-KEY") != s.opts.APIKey || r.Header.Get("DD-APPLICATION-KEY") != s.opts.AppKey {
+		writeErrors(w, http.StatusForbidden, "Forbidden")
+		return
+	}
+	if limited {
+		writeErrors(w, status, "Too many requests")
+		return
+	}
+	if injected != 0 {
+		writeErrors(w, injected, http.StatusText(injected))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// takeRateLimit spends one request of the endpoint group's window and sets the X-RateLimit-*
+// headers Datadog sends on every answer. It reports whether the request must be refused.
+func (s *Server) takeRateLimit(w http.ResponseWriter, r *http.Request, pattern string) (int, bool) {
+	name := rateLimitName(pattern)
+	now := s.opts.Now()
+	win := s.windows[name]
+	if win == nil || now.Sub(win.start) >= s.opts.RateLimitPeriod {
+		win = &rateWindow{start: now.Truncate(s.opts.RateLimitPeriod)}
+		s.windows[name] = win
+	}
+	reset := int(win.start.Add(s.opts.RateLimitPeriod).Sub(now).Round(time.Second) / time.Second)
+	if reset < 1 {
+		reset = 1
+	}
+	limited := win.used >= s.opts.RateLimit
+	if !limited {
+		win.used++
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.opts.RateLimit))
+	h.Set("X-RateLimit-Period", strconv.Itoa(int(s.opts.RateLimitPeriod/time.Second)))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.opts.RateLimit-win.used))
+	h.Set("X-RateLimit-Reset", strconv.Itoa(reset))
+	h.Set("X-RateLimit-Name", name)
+	return http.StatusTooManyRequests, limited
+}
+
+// rateLimitName groups endpoints the way Datadog's limits do: one budget for SLOs, one for
+// monitors.
+func rateLimitName(pattern string) string {
+	switch {
+	case strings.Contains(pattern, "/api/v1/slo"):
+		return "slo"
+	case strings.Contains(pattern, "/api/v1/monitor"):
+		return "monitor"
+	}
+	return "other"
+}
+
+// Requests returns how many requests each route received, keyed by its pattern, for example
+// "GET /api/v1/slo" or "PUT /api/v1/monitor/{id}". Tests use it to assert that the operator
+// is frugal.
+func (s *Server) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.requests))
+	for k, v := range s.requests {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetRequests sets every request count back to zero.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = map[string]int{}
+}
+
+// FailNext makes the next requests to a route (a pattern as in Requests) answer with the given
+// status codes, one per request, for example 500 or 503, to exercise retries.
+func (s *Server) FailNext(pattern string, codes ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext[pattern] = append(s.failNext[pattern], codes...)
+}
+
+func (s *Server) popFailure(pattern string) int {
+	codes := s.failNext[pattern]
+	if len(codes) == 0 {
+		return 0
+	}
+	s.failNext[pattern] = codes[1:]
+	return codes[0]
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeErrors answers in Datadog's error envelope: {"errors": ["..."]}.
+func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
+	writeJSON(w, status, map[string]any{"errors": msgs})
+}
+
+func decodeBody(r *http.Request) (map[string]any, error) {
+	var body map[string]any
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
+		return nil, fmt.Errorf("Invalid JSON: %v", err)
+	}
+	return normalizeNumbers(body).(map[string]any), nil
+}
+
+// normalizeNumbers turns json.Number into int64 where it is integral and float64 otherwise, so
+// IDs stay exact and thresholds keep their decimals.
+func normalizeNumbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = normalizeNumbers(x)
+		}
+		return t
+	case []any:
+		for i, x := range t {
+			t[i] = normalizeNumbers(x)
+		}
+		return t
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}
