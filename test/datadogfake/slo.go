@@ -267,7 +267,7 @@ func (s *Server) searchResult(o *slo) map[string]any {
 		"thresholds": o.fields["thresholds"], "slo_type": o.fields["type"], "query": o.fields["query"],
 		"monitor_ids": o.fields["monitor_ids"], "overall_status": orEmpty(overall),
 		"created_at": o.fields["created_at"], "modified_at": o.fields["modified_at"],
-		"creator": map[string]any{"name": nil, "id": 1445416, "email": s.creatorEmail},
+		"creator":  map[string]any{"name": nil, "id": 1445416, "email": s.creatorEmail},
 		"env_tags": []any{}, "service_tags": []any{}, "team_tags": []any{}, "groups": nil,
 		"timeframe": o.fields["timeframe"], "target_threshold": o.fields["target_threshold"],
 		"warning_threshold": o.fields["warning_threshold"],
