@@ -59,6 +59,10 @@ func (s *Server) createMonitor(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, msg)
 		return
 	}
+	// Datadog stores metric alerts as query alerts.
+	if body["type"] == "metric alert" {
+		body["type"] = "query alert"
+	}
 	s.nextMonitor++
 	id := s.nextMonitor
 	now := s.opts.Now().UTC()
@@ -82,7 +86,7 @@ func (s *Server) createMonitor(w http.ResponseWriter, r *http.Request) {
 		opts = map[string]any{}
 	}
 	for k, v := range map[string]any{"notify_no_data": false, "notify_audit": false, "include_tags": true,
-		"groupby_simple_monitor": false, "silenced": map[string]any{}} {
+		"new_host_delay": int64(300), "groupby_simple_monitor": false, "silenced": map[string]any{}} {
 		setDefault(opts, k, v)
 	}
 	body["options"] = opts
@@ -187,6 +191,12 @@ func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {
 	for _, t := range strings.Split(q.Get("monitor_tags"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			tags = append(tags, t)
+		}
+	}
+	for _, st := range strings.Split(q.Get("group_states"), ",") {
+		if st = strings.TrimSpace(st); st != "" && !slices.Contains([]string{"all", "alert", "warn", "no data"}, st) {
+			writeErrors(w, http.StatusBadRequest, "Invalid group_state filters.")
+			return
 		}
 	}
 	var idOffset int64

@@ -62,7 +62,7 @@ func (s *Server) createSLO(w http.ResponseWriter, r *http.Request) {
 	setDefault(body, "monitor_tags", []any{})
 	setDefault(body, "description", "")
 	sortTags(body)
-	addDisplays(body)
+	completeSLO(body)
 	s.slos[id] = &slo{fields: body, status: map[string]SLOStatus{}}
 	s.sloOrder = append(s.sloOrder, id)
 	writeJSON(w, http.StatusOK, map[string]any{"data": []any{body}, "error": nil})
@@ -108,7 +108,7 @@ func (s *Server) updateSLO(w http.ResponseWriter, r *http.Request) {
 	setDefault(body, "monitor_tags", []any{})
 	setDefault(body, "description", "")
 	sortTags(body)
-	addDisplays(body)
+	completeSLO(body)
 	o.fields = body
 	writeJSON(w, http.StatusOK, map[string]any{"data": []any{body}, "error": nil})
 }
@@ -154,6 +154,7 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []any
+	total := len(s.sloOrder)
 	for _, id := range s.sloOrder {
 		o := s.slos[id]
 		if len(ids) > 0 && !slices.Contains(ids, id) {
@@ -167,8 +168,13 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, o.fields)
 	}
+	filtered := len(out)
 	out = page(out, offset, limit)
-	writeJSON(w, http.StatusOK, map[string]any{"data": orEmpty(out), "error": nil})
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data":     orEmpty(out),
+		"error":    nil,
+		"metadata": map[string]any{"page": map[string]any{"total_count": total, "total_filtered_count": filtered}},
+	})
 }
 
 // searchSLOs answers GET /api/v1/slo/search in its JSON:API shape, with overall_status per
@@ -218,8 +224,22 @@ func (s *Server) searchSLOs(w http.ResponseWriter, r *http.Request) {
 			"number": number, "first_number": 0, "prev_number": max(number-1, 0), "next_number": number + 1,
 			"last_number": last, "size": size, "type": "number_size", "total": total,
 		}},
-		"links": map[string]any{"self": r.URL.String()},
+		"links": searchLinks(r.URL, number, last, size),
 	})
+}
+
+// searchLinks are the JSON:API pagination links of a search answer.
+func searchLinks(u *url.URL, number, last, size int) map[string]any {
+	at := func(n int) string {
+		q := u.Query()
+		q.Set("page[number]", strconv.Itoa(n))
+		q.Set("page[size]", strconv.Itoa(size))
+		return u.Path + "?" + q.Encode()
+	}
+	return map[string]any{
+		"self": at(number), "first": at(0), "last": at(last),
+		"next": at(number + 1), "prev": at(max(number-1, 0)),
+	}
 }
 
 func matchesSearch(o *slo, terms []string) bool {
@@ -262,9 +282,24 @@ func (s *Server) searchResult(o *slo) map[string]any {
 		}
 		overall = append(overall, entry)
 	}
+	// The search reports queries with their metric names, and the primary timeframe's status.
+	var query any
+	if q, ok := o.fields["query"].(map[string]any); ok {
+		query = map[string]any{"numerator": q["numerator"], "denominator": q["denominator"], "metrics": nil}
+	}
+	var primary map[string]any
+	if len(overall) > 0 {
+		p := overall[0].(map[string]any)
+		primary = map[string]any{
+			"error_budget_remaining": p["error_budget_remaining"], "raw_error_budget_remaining": p["raw_error_budget_remaining"],
+			"indexed_at": p["indexed_at"], "span_precision": p["span_precision"], "state": p["state"],
+			"sli": p["status"], "calculation_error": nil,
+		}
+	}
 	attrs := map[string]any{
-		"name": o.fields["name"], "description": o.fields["description"], "all_tags": o.fields["tags"],
-		"thresholds": o.fields["thresholds"], "slo_type": o.fields["type"], "query": o.fields["query"],
+		"status": primary,
+		"name":   o.fields["name"], "description": o.fields["description"], "all_tags": o.fields["tags"],
+		"thresholds": o.fields["thresholds"], "slo_type": o.fields["type"], "query": query,
 		"monitor_ids": o.fields["monitor_ids"], "overall_status": orEmpty(overall),
 		"created_at": o.fields["created_at"], "modified_at": o.fields["modified_at"],
 		"creator":  map[string]any{"name": nil, "id": 1445416, "email": s.creatorEmail},
@@ -342,8 +377,9 @@ func validateSLO(b map[string]any) string {
 	switch typ {
 	case "metric":
 		q, _ := b["query"].(map[string]any)
-		if str(q["numerator"]) == "" || str(q["denominator"]) == "" {
-			return "Invalid payload: must specify query with numerator and denominator"
+		spec, _ := b["sli_specification"].(map[string]any)
+		if (str(q["numerator"]) == "" || str(q["denominator"]) == "") && spec["count"] == nil {
+			return "Invalid payload: must specify query with numerator and denominator, or sli_specification.count"
 		}
 	case "monitor":
 		if len(asSlice(b["monitor_ids"])) == 0 {
@@ -357,10 +393,27 @@ func validateSLO(b map[string]any) string {
 	return ""
 }
 
-// addDisplays adds target_display and warning_display to thresholds that lack them, as Datadog
-// does.
-func addDisplays(b map[string]any) {
-	for _, th := range asSlice(b["thresholds"]) {
+// completeSLO adds what Datadog derives from a definition: the primary timeframe and targets
+// (from the first threshold), the display strings of thresholds, the numerator/denominator form
+// of an sli_specification count, and the default time slice interval.
+func completeSLO(b map[string]any) {
+	ths := asSlice(b["thresholds"])
+	if first, ok := ths[0].(map[string]any); ok {
+		setDefault(b, "timeframe", first["timeframe"])
+		setDefault(b, "target_threshold", first["target"])
+		if w, ok := first["warning"]; ok {
+			setDefault(b, "warning_threshold", w)
+		}
+	}
+	if spec, ok := b["sli_specification"].(map[string]any); ok {
+		if count, ok := spec["count"].(map[string]any); ok && b["query"] == nil {
+			b["query"] = countQuery(count)
+		}
+		if ts, ok := spec["time_slice"].(map[string]any); ok {
+			setDefault(ts, "query_interval_seconds", int64(300))
+		}
+	}
+	for _, th := range ths {
 		tm, _ := th.(map[string]any)
 		if v, ok := num(tm["target"]); ok && tm["target_display"] == nil {
 			tm["target_display"] = strconv.FormatFloat(v, 'f', -1, 64)
@@ -369,6 +422,39 @@ func addDisplays(b map[string]any) {
 			tm["warning_display"] = strconv.FormatFloat(v, 'f', -1, 64)
 		}
 	}
+}
+
+// countQuery writes a count sli_specification as the numerator/denominator query Datadog
+// reports: formulas with each query name replaced by its query, bad events added to good ones
+// when only those are given.
+func countQuery(count map[string]any) map[string]any {
+	queries := map[string]string{}
+	for _, q := range asSlice(count["queries"]) {
+		qm, _ := q.(map[string]any)
+		queries[str(qm["name"])] = str(qm["query"])
+	}
+	expand := func(formula any) string {
+		fm, _ := formula.(map[string]any)
+		f := str(fm["formula"])
+		names := make([]string, 0, len(queries))
+		for n := range queries {
+			names = append(names, n)
+		}
+		// Longest names first, so query1 does not eat into query10.
+		slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+		for _, n := range names {
+			f = strings.ReplaceAll(f, n, queries[n])
+		}
+		return f
+	}
+	good := expand(count["good_events_formula"])
+	total := ""
+	if count["total_events_formula"] != nil {
+		total = expand(count["total_events_formula"])
+	} else {
+		total = "(" + good + ") + (" + expand(count["bad_events_formula"]) + ")"
+	}
+	return map[string]any{"numerator": good, "denominator": total}
 }
 
 func newSLOID() string {
