@@ -3,8 +3,6 @@ package controlplane_test
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,34 +105,16 @@ func TestControlPlaneWithControllerManager(t *testing.T) {
 	})
 }
 
-// childProcesses returns the command names of this process's live (not zombie) children.
+// childProcesses returns the command names of this process's live children.
 func childProcesses(t *testing.T) []string {
 	t.Helper()
-	self := strconv.Itoa(os.Getpid())
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	children, ok := ChildProcesses(os.Getpid())
+	if !ok {
 		t.Skip("no /proc: cannot list child processes")
 	}
 	var names []string
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < 0 {
-			continue
-		}
-		fields := strings.Fields(s[close+1:])
-		if len(fields) < 2 || fields[1] != self || fields[0] == "Z" {
-			continue
-		}
-		names = append(names, s[open+1:close])
+	for _, name := range children {
+		names = append(names, name)
 	}
 	return names
 }

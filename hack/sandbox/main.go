@@ -1,0 +1,200 @@
+// Command sandbox is `make run`: the whole of selfserve on one machine with no cluster and no
+// Datadog account. It starts a local control plane (etcd, kube-apiserver,
+// kube-controller-manager) with the CRDs and webhooks installed, a Datadog API fake (unless
+// real Datadog keys are in the environment), and the operator with its webhooks; it writes
+// kubeconfigs and prints how to apply the samples. Ctrl-C stops everything.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/datadogfake"
+)
+
+func main() {
+	dir := flag.String("dir", ".sandbox", "Folder for the kubeconfigs and the kubectl link.")
+	datadogAddr := flag.String("datadog-addr", "127.0.0.1:0", "Address of the Datadog fake.")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *dir, *datadogAddr); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, dir, datadogAddr string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		return err
+	}
+
+	say("Starting the local control plane (etcd, kube-apiserver, kube-controller-manager %s) ...", controlplane.Version)
+	cp, err := controlplane.Start(controlplane.Options{ControllerManager: true, Webhooks: true})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("Stopping the control plane ...")
+		_ = cp.Stop()
+	}()
+
+	settings, fakeURL, stopFake, err := startDatadog(datadogAddr)
+	if err != nil {
+		return err
+	}
+	defer stopFake()
+
+	admin, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	opts := operator.DefaultOptions()
+	opts.MetricsAddr = "0"
+	opts.ProbeAddr = "127.0.0.1:0"
+	if err := writeDatadogSecret(ctx, admin, opts.DatadogSecret.Namespace, opts.DatadogSecret.Name, settings); err != nil {
+		return err
+	}
+
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := writeKubeconfig(cp, kubeconfig, "sandbox-admin", "system:masters"); err != nil {
+		return err
+	}
+	developer := filepath.Join(dir, "alice.kubeconfig")
+	if err := writeKubeconfig(cp, developer, "alice@example.com", "team-payments"); err != nil {
+		return err
+	}
+	link := filepath.Join(dir, "bin", "kubectl")
+	_ = os.Remove(link)
+	if err := os.Symlink(cp.Kubectl(), link); err != nil {
+		return err
+	}
+
+	op, err := cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("Stopping the operator ...")
+		_ = op.Stop()
+	}()
+
+	banner(dir, fakeURL, settings)
+	<-ctx.Done()
+	return nil
+}
+
+// startDatadog serves the Datadog fake, unless DD_API_KEY and DD_APP_KEY point the sandbox at a
+// real account.
+func startDatadog(addr string) (datadog.Settings, string, func(), error) {
+	if os.Getenv(datadog.EnvAPIKey) != "" && os.Getenv(datadog.EnvAppKey) != "" {
+		s := datadog.Settings{APIKey: os.Getenv(datadog.EnvAPIKey), AppKey: os.Getenv(datadog.EnvAppKey), Site: os.Getenv(datadog.EnvSite)}
+		if s.Site == "" {
+			s.Site = datadog.DefaultSite
+		}
+		return s, "", func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return datadog.Settings{}, "", nil, fmt.Errorf("listening for the Datadog fake: %w", err)
+	}
+	srv := &http.Server{Handler: datadogfake.New(datadogfake.Options{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+	s := datadog.Settings{Site: datadog.DefaultSite, URL: url, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
+	return s, url, func() { _ = srv.Close() }, nil
+}
+
+// writeDatadogSecret stores the settings in the operator's Secret, as an SRE would in a cluster.
+func writeDatadogSecret(ctx context.Context, c client.Client, namespace, name string, s datadog.Settings) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		StringData: map[string]string{
+			datadog.SecretKeyAPIKey: s.APIKey,
+			datadog.SecretKeyAppKey: s.AppKey,
+			datadog.SecretKeySite:   s.Site,
+		},
+	}
+	if s.URL != "" {
+		secret.StringData[datadog.SecretKeyURL] = s.URL
+	}
+	if err := c.Create(ctx, secret); err != nil {
+		return fmt.Errorf("creating the Datadog Secret: %w", err)
+	}
+	return nil
+}
+
+func writeKubeconfig(cp *controlplane.ControlPlane, path, user string, groups ...string) error {
+	data, err := cp.Kubeconfig(user, groups...)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\n==> "+format+"\n", args...)
+}
+
+// banner tells the user what runs and what to type next. ReadyBanner is the line the e2e test
+// waits for.
+func banner(dir, fakeURL string, s datadog.Settings) {
+	datadogLine := fmt.Sprintf("Datadog:        LOCAL FAKE at %s (in-memory; nothing reaches Datadog)\n"+
+		"                For a real account: DD_API_KEY=... DD_APP_KEY=... DD_SITE=datadoghq.eu make run", fakeURL)
+	if fakeURL == "" {
+		datadogLine = fmt.Sprintf("Datadog:        REAL account at %s (keys from DD_API_KEY / DD_APP_KEY)", s.BaseURL())
+	}
+	fmt.Printf(`
+================================================================================
+ selfserve sandbox is running
+--------------------------------------------------------------------------------
+ Kubernetes:     local kube-apiserver + etcd + kube-controller-manager %s
+                 (a real control plane, no nodes: pods are accepted but never run)
+ %s
+ Operator:       running here with its admission webhooks
+ Kubeconfigs:    %s/kubeconfig          (cluster admin)
+                 %s/alice.kubeconfig    (alice@example.com, group team-payments)
+
+ In another shell:
+   export PATH=%s/bin:$PATH KUBECONFIG=%s/kubeconfig
+   kubectl apply -f config/samples/
+   kubectl get tenantclasses,tenantnamespaces,clusterupgradepolicies
+   kubectl get serviceslos -A
+   kubectl explain tenantnamespace.spec.quota
+
+ Ctrl-C stops everything.
+================================================================================
+%s
+`, controlplane.Version, datadogLine, dir, dir, dir, dir, ReadyBanner)
+}
+
+// ReadyBanner is printed once everything is up.
+const ReadyBanner = "sandbox ready"

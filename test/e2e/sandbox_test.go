@@ -1,0 +1,138 @@
+// Package e2e runs selfserve the way a user does: the `make run` sandbox as a process, and
+// kubectl against it.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+// TestSandboxAcceptsTheSamples builds and starts the sandbox of `make run`, applies
+// config/samples with kubectl as the README says, reads them back with their printer columns,
+// checks a webhook answers, and stops the sandbox with Ctrl-C (SIGINT), expecting a clean exit
+// that leaves none of its processes behind.
+func TestSandboxAcceptsTheSamples(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "sandbox")
+	build := exec.Command("go", "build", "-o", bin, "./hack/sandbox")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the sandbox: %v\n%s", err, out)
+	}
+
+	dir := filepath.Join(tmp, "state")
+	sandbox := exec.Command(bin, "--dir", dir)
+	sandbox.Dir = root
+	sandbox.Env = append(os.Environ(), "DD_API_KEY=", "DD_APP_KEY=")
+	stdout, err := sandbox.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	sandbox.Stderr = &stderr
+	Must(t, sandbox.Start())
+	exited := make(chan error, 1)
+	defer func() {
+		if sandbox.ProcessState == nil {
+			_ = sandbox.Process.Kill()
+		}
+	}()
+
+	ready := make(chan string, 1)
+	go func() {
+		var banner strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			banner.WriteString(sc.Text() + "\n")
+			if sc.Text() == "sandbox ready" {
+				ready <- banner.String()
+			}
+		}
+		exited <- sandbox.Wait()
+	}()
+	var banner string
+	select {
+	case banner = <-ready:
+	case err := <-exited:
+		t.Fatalf("the sandbox exited before it was ready: %v\n%s", err, stderr.String())
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("the sandbox was not ready after 3 minutes\n%s", stderr.String())
+	}
+	for _, want := range []string{"LOCAL FAKE", "kubectl apply -f config/samples/", "DD_API_KEY=", "Ctrl-C"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner does not say %q:\n%s", want, banner)
+		}
+	}
+
+	kubectl := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(dir, "bin", "kubectl"), append([]string{"--kubeconfig", filepath.Join(dir, "kubeconfig")}, args...)...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := kubectl("apply", "-f", "config/samples/")
+	if err != nil {
+		t.Fatalf("kubectl apply -f config/samples/: %v\n%s", err, out)
+	}
+	for _, want := range []string{"tenantclass.platform.selfserve.dev/standard created", "tenantnamespace.platform.selfserve.dev/checkout created",
+		"serviceslo.platform.selfserve.dev/checkout-availability created", "clusterupgradepolicy.platform.selfserve.dev/production created"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl apply did not report %q:\n%s", want, out)
+		}
+	}
+
+	out, err = kubectl("get", "tenantnamespaces")
+	if err != nil {
+		t.Fatalf("kubectl get tenantnamespaces: %v\n%s", err, out)
+	}
+	if header := strings.Fields(strings.SplitN(out, "\n", 2)[0]); strings.Join(header, " ") != "NAME TEAM CLASS READY AGE" {
+		t.Errorf("printer columns %v, want NAME TEAM CLASS READY AGE", header)
+	}
+	if !strings.Contains(out, "checkout") || !strings.Contains(out, "payments") {
+		t.Errorf("kubectl get tenantnamespaces does not show the sample:\n%s", out)
+	}
+
+	// The operator's webhook answers through the apiserver: a second default class is refused.
+	second := filepath.Join(tmp, "second-default.yaml")
+	Must(t, os.WriteFile(second, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantClass\nmetadata: {name: second}\nspec: {isDefault: true}\n"), 0o600))
+	out, err = kubectl("apply", "-f", second)
+	if err == nil || !strings.Contains(out, "spec.isDefault") {
+		t.Errorf("a second default TenantClass: err=%v\n%s", err, out)
+	}
+
+	children, _ := ChildProcesses(sandbox.Process.Pid)
+	if len(children) < 3 {
+		t.Errorf("the sandbox runs %v; want etcd, kube-apiserver and kube-controller-manager", children)
+	}
+	Must(t, sandbox.Process.Signal(syscall.SIGINT))
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the sandbox did not exit cleanly on Ctrl-C: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the sandbox did not stop within a minute of Ctrl-C")
+	}
+	for pid, name := range children {
+		if Alive(pid) {
+			t.Errorf("%s (pid %d) outlived the sandbox", name, pid)
+		}
+	}
+}
