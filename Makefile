@@ -14,6 +14,7 @@ all: build
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/crd-descriptions config/crd/bases/*.yaml
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods and the time zone list of the schema.

@@ -39,6 +39,8 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		"output:crd:artifacts:config="+filepath.Join(scratch, "crd"),
 		"output:rbac:artifacts:config="+filepath.Join(scratch, "rbac"),
 		"output:webhook:artifacts:config="+filepath.Join(scratch, "webhook"))
+	fresh, _ := filepath.Glob(filepath.Join(scratch, "crd", "*.yaml"))
+	run("go", append([]string{"run", "./hack/crd-descriptions"}, fresh...)...)
 	deepcopy := run("go", "tool", "controller-gen", `object:headerFile=hack/boilerplate.go.txt`, `paths=./api/...`, "output:object:stdout")
 	run("go", "run", "./hack/gen-timezones", filepath.Join(scratch, "timezone_names.go"))
 
