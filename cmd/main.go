@@ -42,6 +42,18 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", -1,
 		"Client-side limit of requests per second to the apiserver; negative leaves the limiting to the apiserver's priority and fairness.")
 	flag.IntVar(&burst, "kube-api-burst", 1000, "Client-side burst of requests to the apiserver when kube-api-qps is positive.")
+	flag.StringVar(&opts.OperatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", opts.OperatorNamespace),
+		"Namespace the operator runs in (POD_NAMESPACE); no tenant may manage it.")
+	flag.Func("protected-namespaces", "Comma-separated namespaces no tenant may manage, besides default, kube-* and the operator's own.",
+		func(v string) error {
+			for _, ns := range strings.Split(v, ",") {
+				if ns = strings.TrimSpace(ns); ns != "" {
+					opts.ProtectedNamespaces = append(opts.ProtectedNamespaces, ns)
+				}
+			}
+			return nil
+		})
+	flag.IntVar(&opts.TenantWorkers, "tenant-workers", opts.TenantWorkers, "TenantNamespaces reconciled at once.")
 	flag.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout,
 		"How long running reconciles may take to finish on shutdown.")
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
@@ -80,6 +92,14 @@ func envBool(name string, def bool) bool {
 		return def
 	}
 	return v
+}
+
+// envOr reads an environment variable, falling back to def when unset.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // cutNamespacedName splits "namespace/name".

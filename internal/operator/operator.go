@@ -8,18 +8,25 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
 )
@@ -52,6 +59,14 @@ type Options struct {
 
 	// GracefulShutdownTimeout bounds how long running reconciles may take to finish on stop.
 	GracefulShutdownTimeout time.Duration
+
+	// OperatorNamespace is the namespace the operator runs in; no tenant may manage it.
+	OperatorNamespace string
+	// ProtectedNamespaces are further namespaces no tenant may manage (default and kube-*
+	// always are).
+	ProtectedNamespaces []string
+	// TenantWorkers is how many TenantNamespaces are reconciled at once.
+	TenantWorkers int
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags.
@@ -64,6 +79,8 @@ func DefaultOptions() Options {
 		WebhookPort:             9443,
 		DatadogSecret:           types.NamespacedName{Namespace: "selfserve-system", Name: "selfserve-datadog"},
 		GracefulShutdownTimeout: 30 * time.Second,
+		OperatorNamespace:       "selfserve-system",
+		TenantWorkers:           16,
 	}
 }
 
@@ -99,6 +116,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
+		Cache:                         cacheOptions(),
 	}
 	if opts.EnableWebhooks {
 		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{
@@ -111,6 +129,20 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+
+	tenants := &tenantnamespace.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("selfserve"),
+		Options: tenantnamespace.Options{
+			OperatorNamespace:   opts.OperatorNamespace,
+			ProtectedNamespaces: opts.ProtectedNamespaces,
+			Workers:             opts.TenantWorkers,
+		},
+	}
+	if err := tenants.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
 	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -129,6 +161,20 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// cacheOptions scope the cache of the kinds the operator manages to the objects it manages:
+// in a cluster with thousands of namespaces and bindings, only the tenants' own are held in
+// memory and watched. The apiserver is asked directly about anything else.
+func cacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue})
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Namespace{}:           {Label: managed},
+		&rbacv1.RoleBinding{}:         {Label: managed},
+		&corev1.ResourceQuota{}:       {Label: managed},
+		&corev1.LimitRange{}:          {Label: managed},
+		&networkingv1.NetworkPolicy{}: {Label: managed},
+	}}
 }
 
 // Run builds the manager and runs it until ctx is cancelled.

@@ -135,7 +135,9 @@ func (cp *ControlPlane) startControllerManager(output bool) error {
 	}
 	cmd := exec.Command(filepath.Join(cp.AssetsDir, "kube-controller-manager"),
 		"--kubeconfig="+path,
-		"--controllers=namespace-controller,garbage-collector-controller,resourcequota-controller,serviceaccount-controller",
+		// clusterrole-aggregation fills the aggregated admin/edit/view roles that tenants are
+		// bound to; without it they grant nothing.
+		"--controllers=namespace-controller,garbage-collector-controller,resourcequota-controller,serviceaccount-controller,clusterrole-aggregation-controller",
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--kube-api-qps=200",

@@ -3,6 +3,10 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync"
+
+	"k8s.io/client-go/rest"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -14,9 +18,63 @@ type Operator struct {
 	// Manager is the running manager; its client reads through the cache, as the webhooks and
 	// controllers do.
 	Manager ctrl.Manager
-	cancel  context.CancelFunc
-	done    chan error
+	// Requests counts the operator's requests to the apiserver.
+	Requests *RequestCounter
+	cancel   context.CancelFunc
+	done     chan error
 }
+
+// RequestCounter counts HTTP requests by method, so tests and benchmarks can tell how many
+// writes (POST, PUT, PATCH, DELETE) the operator sent.
+type RequestCounter struct {
+	mu       sync.Mutex
+	byMethod map[string]int
+	writes   []string
+}
+
+// Writes returns the number of write requests so far.
+func (c *RequestCounter) Writes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byMethod[http.MethodPost] + c.byMethod[http.MethodPut] + c.byMethod[http.MethodPatch] + c.byMethod[http.MethodDelete]
+}
+
+// WritesSince returns the write requests after the first n, as "METHOD path".
+func (c *RequestCounter) WritesSince(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n > len(c.writes) {
+		return nil
+	}
+	return append([]string(nil), c.writes[n:]...)
+}
+
+// ByMethod returns the counts per HTTP method.
+func (c *RequestCounter) ByMethod() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range c.byMethod {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *RequestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		c.mu.Lock()
+		c.byMethod[req.Method]++
+		if req.Method != http.MethodGet {
+			c.writes = append(c.writes, req.Method+" "+req.URL.Path)
+		}
+		c.mu.Unlock()
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // StartOperator runs the operator's manager against the control plane, serving the webhooks
 // that Start installed. Metrics and probes are off unless opts sets them. It returns once the
@@ -25,12 +83,15 @@ func (cp *ControlPlane) StartOperator(ctx context.Context, opts operator.Options
 	if opts.EnableWebhooks {
 		opts.WebhookHost, opts.WebhookPort, opts.WebhookCertDir = cp.WebhookServing()
 	}
-	mgr, err := operator.NewManager(cp.Config, opts)
+	counter := &RequestCounter{byMethod: map[string]int{}}
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Wrap(counter.wrap)
+	mgr, err := operator.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	op := &Operator{Manager: mgr, cancel: cancel, done: make(chan error, 1)}
+	op := &Operator{Manager: mgr, Requests: counter, cancel: cancel, done: make(chan error, 1)}
 	go func() { op.done <- mgr.Start(ctx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		op.Stop()

@@ -1,0 +1,256 @@
+// Package tenantnamespace reconciles TenantNamespaces: it provisions the namespace and its
+// RoleBindings, ResourceQuota, LimitRange and NetworkPolicy within the guard rails of the
+// tenant's TenantClass, keeps them in place, and releases or deletes the namespace when the
+// tenant goes.
+package tenantnamespace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// Finalizer holds a TenantNamespace until its namespace is released or deleted.
+const Finalizer = "platform.selfserve.dev/tenant-namespace"
+
+// Reasons shared by the part conditions.
+const (
+	ReasonApplyFailed   = "ApplyFailed"
+	ReasonNotRequested  = "NotRequested"
+	ReasonClassNotFound = "ClassNotFound"
+	ReasonDriftRepaired = "DriftRepaired"
+	ReasonCreated       = "NamespaceCreated"
+)
+
+// classIndex indexes TenantNamespaces by spec.class ("" for the default class).
+const classIndex = "spec.class"
+
+// Options configure the reconciler.
+type Options struct {
+	// OperatorNamespace is protected: no tenant may manage it.
+	OperatorNamespace string
+	// ProtectedNamespaces are further names no tenant may manage (default and kube-* always
+	// are).
+	ProtectedNamespaces []string
+	// Workers is the number of tenants reconciled at once.
+	Workers int
+}
+
+// Reconciler reconciles TenantNamespaces.
+type Reconciler struct {
+	// Client reads through the manager's cache, which holds only the objects the operator
+	// manages.
+	Client client.Client
+	// APIReader reads the apiserver directly, to see namespaces the cache does not hold.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Options   Options
+}
+
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces/finalizers,verbs=update
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;update;patch;delete;deletecollection
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete;deletecollection
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete;deletecollection
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller: TenantNamespaces, their children (owner
+// references), their namespaces (by the tenant label; a namespace never has an owner reference)
+// and TenantClasses (a class change re-reconciles its tenants).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.TenantNamespace{}, classIndex,
+		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Spec.Class} }); err != nil {
+		return err
+	}
+	workers := r.Options.Workers
+	if workers < 1 {
+		workers = 1
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1alpha1.TenantNamespace{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&corev1.ResourceQuota{}).
+		Owns(&corev1.LimitRange{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(tenantOfNamespace)).
+		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClass)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Complete(r)
+}
+
+func tenantOfNamespace(_ context.Context, o client.Object) []reconcile.Request {
+	if name := o.GetLabels()[platformv1alpha1.LabelTenant]; name != "" {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
+	}
+	return nil
+}
+
+// tenantsOfClass maps a class to the tenants that name it and, since any class may be or
+// become the default, to the tenants that name none.
+func (r *Reconciler) tenantsOfClass(ctx context.Context, o client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, class := range []string{o.GetName(), ""} {
+		var list platformv1alpha1.TenantNamespaceList
+		if err := r.Client.List(ctx, &list, client.MatchingFields{classIndex: class}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of class", "class", o.GetName())
+			continue
+		}
+		for _, t := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		}
+	}
+	return reqs
+}
+
+// Reconcile brings one TenantNamespace's namespace and children in line with its spec and
+// class, and writes its status once at the end.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	tenant := &platformv1alpha1.TenantNamespace{}
+	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := tenant.DeepCopy()
+	s := &scope{tenant: tenant}
+
+	defer func() {
+		if !tenant.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(tenant, Finalizer) {
+			return // released or deleted; nothing left to report
+		}
+		summarize(tenant, retErr)
+		if equality.Semantic.DeepEqual(before.Status, tenant.Status) {
+			return
+		}
+		if err := r.Client.Status().Patch(ctx, tenant, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+		}
+	}()
+
+	if !tenant.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if !controllerutil.ContainsFinalizer(tenant, Finalizer) {
+		patch := client.MergeFrom(tenant.DeepCopy())
+		controllerutil.AddFinalizer(tenant, Finalizer)
+		if err := r.Client.Patch(ctx, tenant, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+		before.Finalizers = tenant.Finalizers
+		before.ResourceVersion = tenant.ResourceVersion
+	}
+
+	class, err := resolveClass(ctx, r.Client, tenant)
+	var notFound errClassNotFound
+	if errors.As(err, &notFound) {
+		for _, c := range partConditions {
+			s.setCondition(c, metav1.ConditionUnknown, ReasonClassNotFound, notFound.msg)
+		}
+		tenant.Status.Class = ""
+		// The class watch brings the tenant back when the class appears.
+		return ctrl.Result{}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s.class = class
+	tenant.Status.Class = class.Name
+	s.effectiveSettings()
+
+	if res, err := r.reconcileNamespace(ctx, s); err != nil || !res.IsZero() {
+		for _, c := range partConditions[1:] {
+			s.setCondition(c, metav1.ConditionUnknown, "NamespaceNotReady", "waiting for the namespace")
+		}
+		return res, err
+	}
+	if s.created {
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonCreated, "Provision", "Created namespace %s for team %s", tenant.Name, tenant.Spec.Team)
+	}
+
+	// The children are independent of one another: apply them concurrently, and report every
+	// failure rather than the first.
+	parts := []func(context.Context, *scope) (ctrl.Result, error){r.reconcileRBAC, r.reconcileQuota, r.reconcileLimits, r.reconcileNetwork}
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		wg.Go(func() { _, errs[i] = part(ctx, s) })
+	}
+	wg.Wait()
+	for _, d := range s.drifted {
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonDriftRepaired, "Repair", "Restored %s", d)
+	}
+	if err := errors.Join(errs...); err != nil {
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Provision", "%v", err)
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// partConditions are the conditions the sub-reconcilers set, in order.
+var partConditions = []string{
+	platformv1alpha1.ConditionNamespaceReady,
+	platformv1alpha1.ConditionRBACReady,
+	platformv1alpha1.ConditionQuotaReady,
+	platformv1alpha1.ConditionLimitsReady,
+	platformv1alpha1.ConditionNetworkReady,
+}
+
+// noteDrift records that an existing child had to be applied again.
+func (r *Reconciler) noteDrift(s *scope, drifted bool, kind, name string) {
+	if drifted {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.drifted = append(s.drifted, kind+" "+name)
+	}
+}
+
+// deleteChild deletes a child the spec no longer asks for; a child already gone is fine.
+func (r *Reconciler) deleteChild(ctx context.Context, obj client.Object) error {
+	if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting %T %s: %w", obj, obj.GetName(), err)
+	}
+	return nil
+}
+
+// deleteUnwanted deletes the tenant's children of one kind whose names are not desired.
+func deleteUnwanted[V any](ctx context.Context, r *Reconciler, existing []client.Object, desired map[string]V) error {
+	for _, o := range existing {
+		if _, ok := desired[o.GetName()]; !ok {
+			if err := r.deleteChild(ctx, o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func toObjects[T any, PT interface {
+	*T
+	client.Object
+}](items []T) []client.Object {
+	out := make([]client.Object, len(items))
+	for i := range items {
+		out[i] = PT(&items[i])
+	}
+	return out
+}

@@ -1,0 +1,423 @@
+package tenantnamespace_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+var (
+	cp    *controlplane.ControlPlane
+	op    *controlplane.Operator
+	admin client.Client
+)
+
+// TestMain runs one control plane with kube-controller-manager (quota usage, namespace
+// deletion, garbage collection) and the operator for every test of the package.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	cp, err = controlplane.Start(controlplane.Options{ControllerManager: true, Webhooks: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = cp.Stop() }()
+	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), controlplane.TestOptions())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = op.Stop() }()
+	admin, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := admin.Create(context.Background(), standardClass()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func standardClass() *platformv1alpha1.TenantClass {
+	return &platformv1alpha1.TenantClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "standard"},
+		Spec: platformv1alpha1.TenantClassSpec{
+			IsDefault: true,
+			Quota: platformv1alpha1.ClassQuota{
+				Default: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("20"), corev1.ResourceRequestsCPU: resource.MustParse("2")},
+				Max:     corev1.ResourceList{corev1.ResourcePods: resource.MustParse("100"), corev1.ResourceRequestsCPU: resource.MustParse("16")},
+			},
+			Limits: &platformv1alpha1.ContainerLimits{
+				DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
+				Default:        corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+			},
+			AllowedClusterRoles: []string{"view", "edit"},
+			PodSecurity:         platformv1alpha1.ClassPodSecurity{Default: platformv1alpha1.PodSecurityBaseline, Minimum: platformv1alpha1.PodSecurityBaseline},
+			NetworkIsolation:    platformv1alpha1.ClassNetworkIsolation{Default: platformv1alpha1.NetworkIsolationTeam},
+		},
+	}
+}
+
+func newTenant(name, team string) *platformv1alpha1.TenantNamespace {
+	return &platformv1alpha1.TenantNamespace{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: platformv1alpha1.TenantNamespaceSpec{
+			Team:   team,
+			Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-" + team}},
+		},
+	}
+}
+
+func get(t *testing.T, obj client.Object, namespace, name string) error {
+	t.Helper()
+	return admin.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, obj)
+}
+
+// waitReady waits until the tenant reports Ready=True for its current generation.
+func waitReady(t *testing.T, name string) *platformv1alpha1.TenantNamespace {
+	t.Helper()
+	tenant := &platformv1alpha1.TenantNamespace{}
+	Eventually(t, 30*time.Second, "TenantNamespace "+name+" is Ready", func() bool {
+		if err := get(t, tenant, "", name); err != nil {
+			return false
+		}
+		return meta.IsStatusConditionTrue(tenant.Status.Conditions, platformv1alpha1.ConditionReady) &&
+			tenant.Status.ObservedGeneration == tenant.Generation
+	})
+	return tenant
+}
+
+func TestDeveloperGetsAReadyNamespaceWithEveryChild(t *testing.T) {
+	ctx := context.Background()
+	tenant := newTenant("checkout", "payments")
+	tenant.Spec.Owners = append(tenant.Spec.Owners, platformv1alpha1.Subject{Kind: "User", Name: "alice@example.com"})
+	tenant.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "view", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-support"}}}}
+	tenant.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("30")}}
+	tenant.Spec.Labels = map[string]string{"example.com/cost-center": "cc-1"}
+	Must(t, admin.Create(ctx, tenant))
+	tenant = waitReady(t, "checkout")
+
+	var ns corev1.Namespace
+	Must(t, get(t, &ns, "", "checkout"))
+	for k, v := range map[string]string{
+		platformv1alpha1.LabelTeam: "payments", platformv1alpha1.LabelTenant: "checkout", platformv1alpha1.LabelManagedBy: "selfserve",
+		"pod-security.kubernetes.io/enforce": "baseline", "example.com/cost-center": "cc-1",
+	} {
+		if ns.Labels[k] != v {
+			t.Errorf("namespace label %s = %q, want %q", k, ns.Labels[k], v)
+		}
+	}
+	if len(ns.OwnerReferences) != 0 {
+		t.Errorf("the namespace has owner references %v; the garbage collector would delete it with the tenant", ns.OwnerReferences)
+	}
+
+	var owners rbacv1.RoleBinding
+	Must(t, get(t, &owners, "checkout", tenantnamespace.OwnersRoleBinding))
+	if owners.RoleRef.Name != "admin" || len(owners.Subjects) != 2 {
+		t.Errorf("owners binding: roleRef %s, subjects %v", owners.RoleRef.Name, owners.Subjects)
+	}
+	var view rbacv1.RoleBinding
+	Must(t, get(t, &view, "checkout", "selfserve-view"))
+	var quota corev1.ResourceQuota
+	Must(t, get(t, &quota, "checkout", tenantnamespace.QuotaName))
+	if got := quota.Spec.Hard[corev1.ResourcePods]; got.Cmp(resource.MustParse("30")) != 0 {
+		t.Errorf("quota pods = %s, want the tenant's 30", got.String())
+	}
+	var limits corev1.LimitRange
+	Must(t, get(t, &limits, "checkout", tenantnamespace.LimitRangeName))
+	var policy networkingv1.NetworkPolicy
+	Must(t, get(t, &policy, "checkout", tenantnamespace.IsolationPolicyName))
+	if sel := policy.Spec.Ingress[0].From[0].NamespaceSelector; sel == nil || sel.MatchLabels[platformv1alpha1.LabelTeam] != "payments" {
+		t.Errorf("isolation policy admits %v, want the payments team's namespaces", policy.Spec.Ingress[0].From)
+	}
+
+	// kstatus, as Argo CD and Flux compute it.
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(tenant)
+	Must(t, err)
+	res, err := status.Compute(&unstructured.Unstructured{Object: u})
+	Must(t, err)
+	if res.Status != status.CurrentStatus {
+		t.Errorf("kstatus %s (%s), want Current", res.Status, res.Message)
+	}
+	if tenant.Status.Class != "standard" {
+		t.Errorf("status.class = %q, want the default class standard", tenant.Status.Class)
+	}
+
+	// Quota usage comes from the ResourceQuota's status, filled by kube-controller-manager.
+	Eventually(t, 30*time.Second, "status.quota reports usage", func() bool {
+		Must(t, get(t, tenant, "", "checkout"))
+		q := tenant.Status.Quota
+		return q != nil && q.Used != nil && q.Hard.Pods().Cmp(resource.MustParse("30")) == 0
+	})
+
+	// The developer, through the group binding, can work in the namespace.
+	aliceCfg, err := cp.UserConfig("alice@example.com", "team-payments")
+	Must(t, err)
+	alice, err := client.New(aliceCfg, client.Options{Scheme: operator.Scheme()})
+	Must(t, err)
+	replicas := int32(1)
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "checkout"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}}},
+			},
+		},
+	}
+	if err := alice.Create(ctx, deploy); err != nil {
+		t.Errorf("alice (group team-payments) cannot create a Deployment in her namespace: %v", err)
+	}
+	if err := alice.Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: deploy.Spec}); !apierrors.IsForbidden(err) {
+		t.Errorf("alice creating a Deployment in default: got %v, want Forbidden", err)
+	}
+}
+
+func TestDriftIsRepairedAndUnwantedChildrenRemoved(t *testing.T) {
+	ctx := context.Background()
+	tenant := newTenant("search", "discovery")
+	tenant.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "view", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "readers"}}}}
+	Must(t, admin.Create(ctx, tenant))
+	waitReady(t, "search")
+
+	// Deleted: the isolation policy is back.
+	Must(t, admin.Delete(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: tenantnamespace.IsolationPolicyName, Namespace: "search"}}))
+	Eventually(t, 20*time.Second, "the deleted NetworkPolicy is restored", func() bool {
+		return get(t, &networkingv1.NetworkPolicy{}, "search", tenantnamespace.IsolationPolicyName) == nil
+	})
+
+	// Edited: the quota goes back to the class default.
+	var quota corev1.ResourceQuota
+	Must(t, get(t, &quota, "search", tenantnamespace.QuotaName))
+	quota.Spec.Hard[corev1.ResourcePods] = resource.MustParse("1000")
+	Must(t, admin.Update(ctx, &quota))
+	Eventually(t, 20*time.Second, "the edited ResourceQuota is restored", func() bool {
+		Must(t, get(t, &quota, "search", tenantnamespace.QuotaName))
+		return quota.Spec.Hard.Pods().Cmp(resource.MustParse("20")) == 0
+	})
+
+	// No longer asked for: the extra binding and the isolation policy go.
+	Must(t, get(t, tenant, "", "search"))
+	tenant.Spec.RoleBindings = nil
+	tenant.Spec.NetworkIsolation = platformv1alpha1.NetworkIsolationNone
+	Must(t, admin.Update(ctx, tenant))
+	Eventually(t, 20*time.Second, "the unwanted binding and policy are removed", func() bool {
+		return apierrors.IsNotFound(get(t, &rbacv1.RoleBinding{}, "search", "selfserve-view")) &&
+			apierrors.IsNotFound(get(t, &networkingv1.NetworkPolicy{}, "search", tenantnamespace.IsolationPolicyName))
+	})
+	waitReady(t, "search")
+}
+
+func TestClassChangeReachesItsTenants(t *testing.T) {
+	ctx := context.Background()
+	cls := standardClass()
+	cls.Name, cls.Spec.IsDefault = "small", false
+	Must(t, admin.Create(ctx, cls))
+	tenant := newTenant("billing", "payments")
+	tenant.Spec.Class = "small"
+	Must(t, admin.Create(ctx, tenant))
+	waitReady(t, "billing")
+
+	Must(t, get(t, cls, "", "small"))
+	cls.Spec.Quota.Default[corev1.ResourcePods] = resource.MustParse("7")
+	Must(t, admin.Update(ctx, cls))
+	Eventually(t, 20*time.Second, "the tenant's quota follows the class default", func() bool {
+		var q corev1.ResourceQuota
+		return get(t, &q, "billing", tenantnamespace.QuotaName) == nil && q.Spec.Hard.Pods().Cmp(resource.MustParse("7")) == 0
+	})
+}
+
+func TestUnchangedTenantCausesNoWrites(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, newTenant("steady", "ops")))
+	tenant := waitReady(t, "steady")
+	versions := func() map[string]string {
+		out := map[string]string{}
+		for name, obj := range map[string]client.Object{
+			"tenant": &platformv1alpha1.TenantNamespace{}, "namespace": &corev1.Namespace{}, "owners": &rbacv1.RoleBinding{},
+			"quota": &corev1.ResourceQuota{}, "limits": &corev1.LimitRange{}, "policy": &networkingv1.NetworkPolicy{},
+		} {
+			ns, n := "steady", map[string]string{"owners": tenantnamespace.OwnersRoleBinding, "quota": tenantnamespace.QuotaName,
+				"limits": tenantnamespace.LimitRangeName, "policy": tenantnamespace.IsolationPolicyName}[name]
+			if name == "tenant" || name == "namespace" {
+				ns, n = "", "steady"
+			}
+			Must(t, get(t, obj, ns, n))
+			out[name] = obj.GetResourceVersion()
+		}
+		return out
+	}
+	// Let the quota usage settle: kube-controller-manager writes the ResourceQuota's status once.
+	Eventually(t, 30*time.Second, "quota usage is reported", func() bool {
+		Must(t, get(t, tenant, "", "steady"))
+		return tenant.Status.Quota != nil && tenant.Status.Quota.Used != nil
+	})
+	before := versions()
+	reconciles := reconcileCount(t)
+	writes := op.Requests.Writes()
+
+	// A change to the class annotations re-reconciles every tenant without changing anything.
+	var cls platformv1alpha1.TenantClass
+	Must(t, get(t, &cls, "", "standard"))
+	if cls.Annotations == nil {
+		cls.Annotations = map[string]string{}
+	}
+	cls.Annotations["touched"] = time.Now().String()
+	Must(t, admin.Update(ctx, &cls))
+	Eventually(t, 20*time.Second, "the tenants were reconciled again", func() bool {
+		return reconcileCount(t) > reconciles
+	})
+	if after := versions(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("a reconcile of an unchanged tenant changed objects:\nbefore %v\nafter  %v", before, after)
+	}
+	// Even a no-op server-side apply is a request; an unchanged tenant must cost none. Other
+	// tenants of this package are reconciled too, and are just as unchanged, unless a test
+	// running beside this one is still converging; tests here run one at a time.
+	if got := op.Requests.Writes() - writes; got != 0 {
+		t.Errorf("re-reconciling unchanged tenants sent %d write requests, want 0: %v", got, op.Requests.WritesSince(writes))
+	}
+}
+
+// reconcileCount reads controller-runtime's reconcile counter of the TenantNamespace
+// controller from the in-process registry.
+func reconcileCount(t *testing.T) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	Must(t, err)
+	var total float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "tenantnamespace" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+func TestExistingNamespaceIsNeverAdopted(t *testing.T) {
+	ctx := context.Background()
+	legacy := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy", Labels: map[string]string{"owner": "someone"}}}
+	Must(t, admin.Create(ctx, legacy))
+	Must(t, admin.Create(ctx, newTenant("legacy", "payments")))
+	tenant := &platformv1alpha1.TenantNamespace{}
+	Eventually(t, 20*time.Second, "the tenant is Stalled on the existing namespace", func() bool {
+		Must(t, get(t, tenant, "", "legacy"))
+		c := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionStalled)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == tenantnamespace.ReasonNamespaceExists
+	})
+	var ns corev1.Namespace
+	Must(t, get(t, &ns, "", "legacy"))
+	if ns.Labels[platformv1alpha1.LabelTenant] != "" || ns.Labels["owner"] != "someone" {
+		t.Errorf("the existing namespace was changed: labels %v", ns.Labels)
+	}
+	var bindings rbacv1.RoleBindingList
+	Must(t, admin.List(ctx, &bindings, client.InNamespace("legacy")))
+	if len(bindings.Items) != 0 {
+		t.Errorf("bindings were created in a namespace that is not the tenant's: %v", bindings.Items)
+	}
+	// Deleting the tenant leaves the namespace alone.
+	Must(t, admin.Delete(ctx, tenant))
+	Eventually(t, 20*time.Second, "the tenant is gone", func() bool {
+		return apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "legacy"))
+	})
+	Must(t, get(t, &ns, "", "legacy"))
+	if !ns.DeletionTimestamp.IsZero() {
+		t.Error("the unmanaged namespace is being deleted")
+	}
+}
+
+func TestRetainKeepsDataAndReadoptsForTheSameTeam(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, newTenant("orders", "payments")))
+	waitReady(t, "orders")
+	Must(t, admin.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "orders"}}))
+
+	Must(t, admin.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "orders"}}))
+	Eventually(t, 20*time.Second, "the tenant is gone", func() bool {
+		return apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "orders"))
+	})
+	var ns corev1.Namespace
+	Must(t, get(t, &ns, "", "orders"))
+	if !ns.DeletionTimestamp.IsZero() || ns.Labels[tenantnamespace.LabelReleased] != "true" || ns.Labels[platformv1alpha1.LabelTenant] != "" {
+		t.Errorf("released namespace: deleting=%t labels=%v", !ns.DeletionTimestamp.IsZero(), ns.Labels)
+	}
+	if err := get(t, &corev1.ConfigMap{}, "orders", "data"); err != nil {
+		t.Errorf("the tenant's data is gone: %v", err)
+	}
+	if !apierrors.IsNotFound(get(t, &rbacv1.RoleBinding{}, "orders", tenantnamespace.OwnersRoleBinding)) {
+		t.Error("the owners binding survived the release")
+	}
+
+	// Another team may not take the released namespace.
+	Must(t, admin.Create(ctx, newTenant("orders", "search")))
+	Eventually(t, 20*time.Second, "another team's tenant is refused", func() bool {
+		var tn platformv1alpha1.TenantNamespace
+		Must(t, get(t, &tn, "", "orders"))
+		return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionStalled)
+	})
+	Must(t, admin.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "orders"}}))
+	Eventually(t, 20*time.Second, "the refused tenant is gone", func() bool {
+		return apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "orders"))
+	})
+
+	// The same team re-adopts it, data included.
+	Must(t, admin.Create(ctx, newTenant("orders", "payments")))
+	waitReady(t, "orders")
+	Must(t, get(t, &ns, "", "orders"))
+	if ns.Labels[tenantnamespace.LabelReleased] != "" || ns.Labels[platformv1alpha1.LabelTenant] != "orders" {
+		t.Errorf("re-adopted namespace labels: %v", ns.Labels)
+	}
+	if err := get(t, &corev1.ConfigMap{}, "orders", "data"); err != nil {
+		t.Errorf("the data did not survive re-adoption: %v", err)
+	}
+}
+
+func TestDeletePolicyDeletesTheNamespace(t *testing.T) {
+	ctx := context.Background()
+	tenant := newTenant("scratch", "ops")
+	tenant.Spec.DeletionPolicy = platformv1alpha1.DeletionPolicyDelete
+	Must(t, admin.Create(ctx, tenant))
+	waitReady(t, "scratch")
+	Must(t, admin.Delete(ctx, tenant))
+	Eventually(t, 60*time.Second, "the namespace and the tenant are gone", func() bool {
+		return apierrors.IsNotFound(get(t, &corev1.Namespace{}, "", "scratch")) &&
+			apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "scratch"))
+	})
+}

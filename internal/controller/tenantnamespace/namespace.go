@@ -1,0 +1,162 @@
+package tenantnamespace
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// Labels of a namespace beyond the tenant link.
+const (
+	// LabelReleased marks a namespace whose TenantNamespace was deleted with deletionPolicy
+	// Retain: the data stays, the operator no longer manages it, and a TenantNamespace of the
+	// same name and team may adopt it again.
+	LabelReleased = "platform.selfserve.dev/released"
+
+	labelPSAEnforce = "pod-security.kubernetes.io/enforce"
+	labelPSAWarn    = "pod-security.kubernetes.io/warn"
+	labelPSAAudit   = "pod-security.kubernetes.io/audit"
+)
+
+// Reasons of the NamespaceReady condition.
+const (
+	ReasonProvisioned     = "Provisioned"
+	ReasonProtected       = "ProtectedNamespace"
+	ReasonNamespaceExists = "NamespaceExists"
+	ReasonTerminating     = "NamespaceTerminating"
+)
+
+// reconcileNamespace creates the namespace, or adopts it when it is this tenant's (or was
+// released by a tenant of the same name and team), and keeps its labels and annotations in
+// place. It sets NamespaceReady. A protected name or someone else's namespace stops the tenant
+// (Stalled) until the spec or the cluster changes: the operator never takes over a namespace it
+// did not create.
+func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Result, error) {
+	name := s.tenant.Name
+	if r.isProtected(name) {
+		msg := fmt.Sprintf("namespace %q is protected (%s); selfserve does not manage it", name, strings.Join(r.protectedList(), ", "))
+		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonProtected, msg)
+		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
+	}
+
+	var ns corev1.Namespace
+	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, &ns)
+	exists := err == nil
+	if apierrors.IsNotFound(err) {
+		// The cache holds managed namespaces only; ask the apiserver whether an unmanaged (or
+		// released) one of that name exists before creating anything.
+		err = r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &ns)
+		switch {
+		case apierrors.IsNotFound(err):
+			err = nil
+		case err == nil:
+			exists = true
+			if !adoptable(&ns, s.tenant) {
+				msg := fmt.Sprintf("namespace %q already exists and is not this tenant's; selfserve never adopts a namespace it did not create (delete it or choose another name)", name)
+				s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
+				return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
+			}
+		}
+	}
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading namespace %s: %w", name, err)
+	}
+	if exists && ns.DeletionTimestamp != nil {
+		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonTerminating,
+			fmt.Sprintf("namespace %q is being deleted; it will be created again once it is gone", name))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	if exists && ns.Labels[platformv1alpha1.LabelTenant] != name && ns.Labels[LabelReleased] == "" {
+		// In the cache but labelled for another tenant: never take it over.
+		msg := fmt.Sprintf("namespace %q belongs to tenant %q", name, ns.Labels[platformv1alpha1.LabelTenant])
+		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
+		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
+	}
+
+	applied, err := applyIfChanged(ctx, r.Client, &ns, exists, desiredNamespace(s), corev1ac.ExtractNamespace)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("applying namespace %s: %w", name, err)
+	}
+	s.created = applied && !exists
+	s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, ReasonProvisioned,
+		fmt.Sprintf("namespace %q is ready with Pod Security level %s", name, s.podSecurity))
+	return ctrl.Result{}, nil
+}
+
+// adoptable reports whether an existing namespace may become this tenant's: it already is, or
+// it was released by a tenant of the same name and team.
+func adoptable(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) bool {
+	if ns.Labels[platformv1alpha1.LabelTenant] == t.Name && ns.Labels[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue {
+		return true
+	}
+	return ns.Labels[LabelReleased] == "true" && ns.Labels[platformv1alpha1.LabelTeam] == t.Spec.Team
+}
+
+// desiredNamespace is the namespace as the operator applies it: the tenant link, team, Pod
+// Security labels and the tenant's extra labels and annotations.
+func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
+	labels := maps.Clone(s.tenant.Spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, childLabels(s.tenant))
+	labels[platformv1alpha1.LabelTeam] = s.tenant.Spec.Team
+	level := string(s.podSecurity)
+	labels[labelPSAEnforce] = level
+	labels[labelPSAWarn] = level
+	labels[labelPSAAudit] = level
+	ns := corev1ac.Namespace(s.tenant.Name).WithLabels(labels)
+	if len(s.tenant.Spec.Annotations) > 0 {
+		ns.WithAnnotations(s.tenant.Spec.Annotations)
+	}
+	return ns
+}
+
+// releasedNamespace is what stays applied after a Retain deletion: the team, the release mark,
+// the Pod Security labels (so the namespace does not lose its protection) and the tenant's own
+// labels and annotations. The tenant link and managed-by label go, which takes the namespace
+// out of the operator's cache and watches.
+func releasedNamespace(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) *corev1ac.NamespaceApplyConfiguration {
+	labels := maps.Clone(t.Spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[platformv1alpha1.LabelTeam] = t.Spec.Team
+	labels[LabelReleased] = "true"
+	for _, k := range []string{labelPSAEnforce, labelPSAWarn, labelPSAAudit} {
+		if v, ok := ns.Labels[k]; ok {
+			labels[k] = v
+		}
+	}
+	out := corev1ac.Namespace(ns.Name).WithLabels(labels)
+	if len(t.Spec.Annotations) > 0 {
+		out.WithAnnotations(t.Spec.Annotations)
+	}
+	return out
+}
+
+// isProtected reports whether a namespace name is one selfserve never manages.
+func (r *Reconciler) isProtected(name string) bool {
+	return strings.HasPrefix(name, "kube-") || slices.Contains(r.protectedList(), name)
+}
+
+func (r *Reconciler) protectedList() []string {
+	list := []string{"default", "kube-*"}
+	if r.Options.OperatorNamespace != "" {
+		list = append(list, r.Options.OperatorNamespace)
+	}
+	return append(list, r.Options.ProtectedNamespaces...)
+}

@@ -1,0 +1,76 @@
+package tenantnamespace
+
+import (
+	"context"
+	"fmt"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// OwnersRoleBinding binds the tenant's owners to the admin ClusterRole.
+const OwnersRoleBinding = "selfserve-owners"
+
+// reconcileRBAC keeps one RoleBinding for the owners (ClusterRole admin) and one per extra
+// ClusterRole the spec binds, and removes bindings the spec no longer asks for. It sets
+// RBACReady.
+func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, error) {
+	desired := map[string]*rbacv1ac.RoleBindingApplyConfiguration{
+		OwnersRoleBinding: roleBinding(s.tenant, OwnersRoleBinding, "admin", s.tenant.Spec.Owners),
+	}
+	for _, b := range s.tenant.Spec.RoleBindings {
+		name := "selfserve-" + b.ClusterRole
+		desired[name] = roleBinding(s.tenant, name, b.ClusterRole, b.Subjects)
+	}
+	var existing rbacv1.RoleBindingList
+	if err := r.Client.List(ctx, &existing, client.InNamespace(s.tenant.Name), client.MatchingLabels(childLabels(s.tenant))); err != nil {
+		return ctrl.Result{}, err
+	}
+	byName := map[string]*rbacv1.RoleBinding{}
+	for i := range existing.Items {
+		byName[existing.Items[i].Name] = &existing.Items[i]
+	}
+	for name, want := range desired {
+		cur, ok := byName[name]
+		if !ok {
+			cur = &rbacv1.RoleBinding{}
+		}
+		applied, err := applyIfChanged(ctx, r.Client, cur, ok, want, rbacv1ac.ExtractRoleBinding)
+		if err != nil {
+			s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
+			return ctrl.Result{}, fmt.Errorf("applying RoleBinding %s: %w", name, err)
+		}
+		r.noteDrift(s, ok && applied, "RoleBinding", name)
+	}
+	if err := deleteUnwanted(ctx, r, toObjects(existing.Items), desired); err != nil {
+		s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
+		return ctrl.Result{}, err
+	}
+	s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionTrue, ReasonProvisioned,
+		fmt.Sprintf("%d owners bound to admin, %d extra role bindings", len(s.tenant.Spec.Owners), len(s.tenant.Spec.RoleBindings)))
+	return ctrl.Result{}, nil
+}
+
+func roleBinding(t *platformv1alpha1.TenantNamespace, name, clusterRole string, subjects []platformv1alpha1.Subject) *rbacv1ac.RoleBindingApplyConfiguration {
+	rb := rbacv1ac.RoleBinding(name, t.Name).
+		WithLabels(childLabels(t)).
+		WithOwnerReferences(ownerReference(t)).
+		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(clusterRole))
+	for _, sub := range subjects {
+		// The apiGroup is spelt out as the apiserver would default it, so that what is read back
+		// equals what was applied and an unchanged binding is never written again.
+		as := rbacv1ac.Subject().WithKind(sub.Kind).WithName(sub.Name)
+		if sub.Kind == rbacv1.ServiceAccountKind {
+			as.WithAPIGroup("").WithNamespace(sub.Namespace)
+		} else {
+			as.WithAPIGroup(rbacv1.GroupName)
+		}
+		rb.WithSubjects(as)
+	}
+	return rb
+}
