@@ -45,14 +45,11 @@ func main() {
 	flag.StringVar(&opts.OperatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", opts.OperatorNamespace),
 		"Namespace the operator runs in (POD_NAMESPACE); no tenant may manage it.")
 	flag.Func("protected-namespaces", "Comma-separated namespaces no tenant may manage, besides default, kube-* and the operator's own.",
-		func(v string) error {
-			for _, ns := range strings.Split(v, ",") {
-				if ns = strings.TrimSpace(ns); ns != "" {
-					opts.ProtectedNamespaces = append(opts.ProtectedNamespaces, ns)
-				}
-			}
-			return nil
-		})
+		func(v string) error { opts.ProtectedNamespaces = splitList(v); return nil })
+	flag.Func("admin-groups", "Comma-separated groups of platform admins, who may request any tenant and edit managed children (default system:masters).",
+		func(v string) error { opts.AdminGroups = splitList(v); return nil })
+	flag.Func("admin-users", "Comma-separated platform admin users; include the operator's own service account (default system:serviceaccount:selfserve-system:selfserve-controller-manager).",
+		func(v string) error { opts.AdminUsers = splitList(v); return nil })
 	flag.IntVar(&opts.TenantWorkers, "tenant-workers", opts.TenantWorkers, "TenantNamespaces reconciled at once.")
 	flag.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout,
 		"How long running reconciles may take to finish on shutdown.")
@@ -92,6 +89,17 @@ func envBool(name string, def bool) bool {
 		return def
 	}
 	return v
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // envOr reads an environment variable, falling back to def when unset.

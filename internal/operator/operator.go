@@ -67,6 +67,10 @@ type Options struct {
 	ProtectedNamespaces []string
 	// TenantWorkers is how many TenantNamespaces are reconciled at once.
 	TenantWorkers int
+	// AdminGroups and AdminUsers are platform admins: they may request any tenant and edit
+	// managed children. The operator's own identity belongs in AdminUsers.
+	AdminGroups []string
+	AdminUsers  []string
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags.
@@ -81,6 +85,8 @@ func DefaultOptions() Options {
 		GracefulShutdownTimeout: 30 * time.Second,
 		OperatorNamespace:       "selfserve-system",
 		TenantWorkers:           16,
+		AdminGroups:             []string{"system:masters"},
+		AdminUsers:              []string{"system:serviceaccount:selfserve-system:selfserve-controller-manager"},
 	}
 }
 
@@ -153,6 +159,18 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		if err := ssewebhook.SetupTenantClassWebhook(mgr); err != nil {
 			return nil, fmt.Errorf("setting up TenantClass webhook: %w", err)
 		}
+		access := ssewebhook.Access{
+			AdminGroups: opts.AdminGroups,
+			AdminUsers:  opts.AdminUsers,
+			// The operator's namespace is protected like default and kube-*.
+			ProtectedNamespaces: append([]string{opts.OperatorNamespace}, opts.ProtectedNamespaces...),
+		}
+		if err := ssewebhook.SetupTenantNamespaceWebhook(mgr, access); err != nil {
+			return nil, fmt.Errorf("setting up TenantNamespace webhook: %w", err)
+		}
+		mgr.GetWebhookServer().Register(ssewebhook.ChildGuardPath, &webhook.Admission{
+			Handler: &ssewebhook.ChildGuard{Access: access, APIReader: mgr.GetAPIReader()},
+		})
 		// Ready only once the webhook server answers, so the Service never routes admission
 		// requests to a replica that would refuse them.
 		ready = mgr.GetWebhookServer().StartedChecker()

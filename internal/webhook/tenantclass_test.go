@@ -20,6 +20,7 @@ import (
 )
 
 var (
+	cp        *controlplane.ControlPlane
 	k8sClient client.Client
 	// cached reads through the manager's cache, which is what the webhook sees.
 	cached client.Reader
@@ -32,7 +33,8 @@ func TestMain(m *testing.M) {
 }
 
 func runWithOperator(m *testing.M) int {
-	cp, err := controlplane.Start(controlplane.Options{Webhooks: true})
+	var err error
+	cp, err = controlplane.Start(controlplane.Options{Webhooks: true, ControllerManager: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -48,6 +50,10 @@ func runWithOperator(m *testing.M) int {
 	cached = op.Manager.GetClient()
 	k8sClient, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := allowEveryoneToRequestTenants(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -36,20 +36,24 @@ var (
 )
 
 // TestMain runs one control plane with kube-controller-manager (quota usage, namespace
-// deletion, garbage collection) and the operator for every test of the package.
+// deletion, garbage collection) and the operator for every test of the package. Admission is
+// off here: these tests prove what the controller itself guarantees (it must hold when the
+// webhook is down or raced); internal/webhook tests admission.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
 	var err error
-	cp, err = controlplane.Start(controlplane.Options{ControllerManager: true, Webhooks: true})
+	cp, err = controlplane.Start(controlplane.Options{ControllerManager: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = cp.Stop() }()
-	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), controlplane.TestOptions())
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -1,0 +1,238 @@
+package webhook_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+// allowEveryoneToRequestTenants grants every authenticated user the right to request
+// TenantNamespaces, as an SRE would with the shipped ClusterRole; the webhook then decides
+// whose request stands.
+func allowEveryoneToRequestTenants(ctx context.Context) error {
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "selfserve-tenant-requester"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{platformv1alpha1.GroupVersion.Group}, Resources: []string{"tenantnamespaces"},
+			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}},
+	}
+	if err := k8sClient.Create(ctx, role); err != nil {
+		return err
+	}
+	return k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "selfserve-tenant-requester"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "system:authenticated"}},
+	})
+}
+
+// user returns a client authenticated as a developer.
+func user(t *testing.T, name string, groups ...string) client.Client {
+	t.Helper()
+	cfg, err := cp.UserConfig(name, groups...)
+	Must(t, err)
+	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	Must(t, err)
+	return c
+}
+
+// guardedClass is the class every admission case runs against.
+func guardedClass() *platformv1alpha1.TenantClass {
+	return &platformv1alpha1.TenantClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "guarded"},
+		Spec: platformv1alpha1.TenantClassSpec{
+			Quota: platformv1alpha1.ClassQuota{
+				Default: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceRequestsCPU: resource.MustParse("2")},
+				Max:     corev1.ResourceList{corev1.ResourcePods: resource.MustParse("50"), corev1.ResourceRequestsCPU: resource.MustParse("8")},
+			},
+			AllowedClusterRoles:  []string{"view", "edit"},
+			PodSecurity:          platformv1alpha1.ClassPodSecurity{Default: platformv1alpha1.PodSecurityBaseline, Minimum: platformv1alpha1.PodSecurityBaseline},
+			NetworkIsolation:     platformv1alpha1.ClassNetworkIsolation{Default: platformv1alpha1.NetworkIsolationTeam, Allowed: []platformv1alpha1.NetworkIsolation{"Team", "Namespace"}},
+			TeamBudget:           &platformv1alpha1.TeamBudget{MaxNamespaces: ptr.To[int32](2), MaxQuota: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("9")}},
+			AllowedLabelPrefixes: []string{"example.com/"},
+		},
+	}
+}
+
+func paymentsTenant(name string) *platformv1alpha1.TenantNamespace {
+	return &platformv1alpha1.TenantNamespace{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: platformv1alpha1.TenantNamespaceSpec{
+			Team: "payments", Class: "guarded",
+			Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-payments"}},
+		},
+	}
+}
+
+func TestTenantAdmission(t *testing.T) {
+	ctx := context.Background()
+	Must(t, k8sClient.Create(ctx, guardedClass()))
+	Eventually(t, 10*time.Second, "the cache holds the class", func() bool {
+		return cached.Get(ctx, client.ObjectKey{Name: "guarded"}, &platformv1alpha1.TenantClass{}) == nil
+	})
+	alice := user(t, "alice@example.com", "team-payments")
+	bob := user(t, "bob@example.com", "team-search")
+
+	// The accepted path: alice, through her group, gets a namespace.
+	Must(t, alice.Create(ctx, paymentsTenant("wallet")))
+	Eventually(t, 30*time.Second, "wallet is Ready", func() bool {
+		var tn platformv1alpha1.TenantNamespace
+		return k8sClient.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn) == nil &&
+			meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+	})
+	Must(t, k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy-app"}}))
+
+	rejected := []struct {
+		name   string
+		as     client.Client
+		tenant func() *platformv1alpha1.TenantNamespace
+		// want are parts of the rejection: the field or rule and what is allowed.
+		want []string
+	}{
+		{name: "claiming another team's tenant", as: bob, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("stolen") },
+			want: []string{"forbidden", "must list you (bob@example.com) among spec.owners"}},
+		{name: "binding cluster-admin", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("escalate")
+			tn.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin", Subjects: tn.Spec.Owners}}
+			return tn
+		}, want: []string{"spec.roleBindings[0].clusterRole", "allows binding only [view edit]"}},
+		{name: "quota over the class maximum", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("greedy")
+			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("500")}}
+			return tn
+		}, want: []string{"spec.quota.hard[pods]", "exceeds the maximum of class guarded: 50"}},
+		{name: "pod security below the class minimum", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("privileged")
+			tn.Spec.PodSecurity = platformv1alpha1.PodSecurityPrivileged
+			return tn
+		}, want: []string{"spec.podSecurity", "requires at least baseline"}},
+		{name: "network isolation the class does not allow", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("open")
+			tn.Spec.NetworkIsolation = platformv1alpha1.NetworkIsolationNone
+			return tn
+		}, want: []string{"spec.networkIsolation", `supported values: "Team", "Namespace"`}},
+		{name: "label prefix the class does not allow", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("labelled")
+			tn.Spec.Labels = map[string]string{"billing.io/team": "x"}
+			return tn
+		}, want: []string{"spec.labels[billing.io/team]", "allows only the prefixes [example.com/]"}},
+		{name: "summed quota over the team budget", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("big")
+			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("8")}}
+			return tn
+		}, want: []string{"spec.quota.hard[requests.cpu]", "exceeds team payments's budget in class guarded"}},
+		{name: "an existing unmanaged namespace", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("legacy-app") },
+			want: []string{"metadata.name", "already exists", "never adopts"}},
+		{name: "the operator's namespace", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("selfserve-system") },
+			want: []string{"metadata.name", "protected"}},
+		{name: "kube-system", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("kube-system") },
+			want: []string{"metadata.name", "protected"}},
+		{name: "default", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("default") },
+			want: []string{"metadata.name", "protected"}},
+	}
+	for _, tt := range rejected {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := tt.tenant()
+			err := tt.as.Create(ctx, tn)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("rejection %q does not say %q", err, w)
+				}
+			}
+			if tn.Name != "legacy-app" && tn.Name != "kube-system" && tn.Name != "default" && tn.Name != "selfserve-system" {
+				if !apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: tn.Name}, &corev1.Namespace{})) {
+					t.Errorf("namespace %s exists after the rejection", tn.Name)
+				}
+			}
+			if !apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: tn.Name}, &platformv1alpha1.TenantNamespace{})) {
+				t.Errorf("TenantNamespace %s exists after the rejection", tn.Name)
+			}
+		})
+	}
+
+	t.Run("a third namespace for the team", func(t *testing.T) {
+		Must(t, alice.Create(ctx, paymentsTenant("ledger")))
+		err := alice.Create(ctx, paymentsTenant("third"))
+		if err == nil || !strings.Contains(err.Error(), "spec.team") || !strings.Contains(err.Error(), "more than its budget of 2 (it has [ledger wallet])") {
+			t.Errorf("third namespace of a team with a budget of 2: %v", err)
+		}
+	})
+
+	t.Run("another team editing the tenant", func(t *testing.T) {
+		var tn platformv1alpha1.TenantNamespace
+		Must(t, bob.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn))
+		tn.Spec.Owners = append(tn.Spec.Owners, platformv1alpha1.Subject{Kind: "Group", Name: "team-search"})
+		err := bob.Update(ctx, &tn)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "only the owners of wallet") {
+			t.Errorf("bob adding himself to wallet's owners: %v", err)
+		}
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn))
+		if len(tn.Spec.Owners) != 1 {
+			t.Errorf("owners changed to %v", tn.Spec.Owners)
+		}
+		if err := bob.Delete(ctx, &tn); !apierrors.IsForbidden(err) {
+			t.Errorf("bob deleting wallet: %v", err)
+		}
+	})
+
+	t.Run("the owner deleting the isolation policy or editing the quota", func(t *testing.T) {
+		var policy networkingv1.NetworkPolicy
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-isolation"}, &policy))
+		err := alice.Delete(ctx, &policy)
+		if err == nil || !strings.Contains(err.Error(), "managed by selfserve for TenantNamespace wallet") {
+			t.Errorf("alice deleting her isolation policy: %v", err)
+		}
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-isolation"}, &policy))
+		if !policy.DeletionTimestamp.IsZero() {
+			t.Error("the policy is being deleted")
+		}
+
+		var quota corev1.ResourceQuota
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-quota"}, &quota))
+		quota.Spec.Hard[corev1.ResourcePods] = resource.MustParse("9999")
+		// The admin role already withholds quota writes; either refusal will do.
+		if err := alice.Update(ctx, &quota); err == nil {
+			t.Error("alice raised her own quota")
+		}
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-quota"}, &quota))
+		if quota.Spec.Hard.Pods().Cmp(resource.MustParse("10")) != 0 {
+			t.Errorf("quota pods = %s, want 10", quota.Spec.Hard.Pods())
+		}
+		// The admin role lets her manage RoleBindings; not the operator's.
+		var owners rbacv1.RoleBinding
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-owners"}, &owners))
+		owners.Subjects = append(owners.Subjects, rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: "User", Name: "mallory@example.com"})
+		if err := alice.Update(ctx, &owners); err == nil || !strings.Contains(err.Error(), "cannot be changed by alice@example.com") {
+			t.Errorf("alice adding an owner behind the operator's back: %v", err)
+		}
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-owners"}, &owners))
+		if len(owners.Subjects) != 1 {
+			t.Errorf("owners binding subjects changed to %v", owners.Subjects)
+		}
+		// Her own objects in the namespace are hers to manage.
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "wallet"}}
+		Must(t, alice.Create(ctx, cm))
+		Must(t, alice.Delete(ctx, cm))
+	})
+
+	t.Run("the owner deletes the tenant", func(t *testing.T) {
+		Must(t, alice.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}))
+	})
+}
