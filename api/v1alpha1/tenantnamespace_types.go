@@ -13,6 +13,11 @@ const (
 	ConditionLimitsReady    = "LimitsReady"
 	ConditionNetworkReady   = "NetworkReady"
 	ConditionDNSReady       = "DNSReady"
+
+	// ConditionWithinClass is False when the class has been tightened below what the tenant
+	// already has. The tenant keeps what it has (running workloads are not starved) until its
+	// spec is brought within the class; the condition does not make the tenant unready.
+	ConditionWithinClass = "WithinClass"
 )
 
 // TenantNamespaceSpec is what a team asks for in its namespace.
@@ -140,7 +145,8 @@ type QuotaUsage struct {
 // TenantNamespaceStatus is what the operator observed about a tenant namespace.
 type TenantNamespaceStatus struct {
 	// Conditions: one per part (NamespaceReady, RBACReady, QuotaReady, LimitsReady,
-	// NetworkReady, DNSReady) and the summary Ready.
+	// NetworkReady, DNSReady), WithinClass (False when the class was tightened below what the
+	// tenant has) and the summary Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

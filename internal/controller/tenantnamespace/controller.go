@@ -176,6 +176,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	s.class = class
 	tenant.Status.Class = class.Name
 	s.effectiveSettings()
+	reportClassConflicts(s)
 
 	if res, err := r.reconcileNamespace(ctx, s); err != nil || !res.IsZero() {
 		for _, c := range partConditions[1:] {

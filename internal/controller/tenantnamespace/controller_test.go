@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -424,4 +425,40 @@ func TestDeletePolicyDeletesTheNamespace(t *testing.T) {
 		return apierrors.IsNotFound(get(t, &corev1.Namespace{}, "", "scratch")) &&
 			apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "scratch"))
 	})
+}
+
+func TestTightenedClassKeepsQuotaAndReportsTheConflict(t *testing.T) {
+	ctx := context.Background()
+	cls := standardClass()
+	cls.Name, cls.Spec.IsDefault = "roomy", false
+	Must(t, admin.Create(ctx, cls))
+	tenant := newTenant("analytics", "data")
+	tenant.Spec.Class = "roomy"
+	tenant.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("80")}}
+	Must(t, admin.Create(ctx, tenant))
+	tenant = waitReady(t, "analytics")
+	if !meta.IsStatusConditionTrue(tenant.Status.Conditions, platformv1alpha1.ConditionWithinClass) {
+		t.Errorf("WithinClass is not True for a tenant within its class: %v", tenant.Status.Conditions)
+	}
+
+	Must(t, get(t, cls, "", "roomy"))
+	cls.Spec.Quota.Max[corev1.ResourcePods] = resource.MustParse("50")
+	Must(t, admin.Update(ctx, cls))
+	Eventually(t, 20*time.Second, "the tenant reports the tightened class", func() bool {
+		Must(t, get(t, tenant, "", "analytics"))
+		c := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionWithinClass)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == tenantnamespace.ReasonClassTightened
+	})
+	c := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionWithinClass)
+	if want := "quota pods 80 is above the maximum 50"; !strings.Contains(c.Message, want) {
+		t.Errorf("WithinClass message %q does not say %q", c.Message, want)
+	}
+	if !meta.IsStatusConditionTrue(tenant.Status.Conditions, platformv1alpha1.ConditionReady) {
+		t.Error("a tightened class made the tenant unready; its workloads keep running")
+	}
+	var q corev1.ResourceQuota
+	Must(t, get(t, &q, "analytics", tenantnamespace.QuotaName))
+	if q.Spec.Hard.Pods().Cmp(resource.MustParse("80")) != 0 {
+		t.Errorf("quota pods = %s; the tenant must keep its 80", q.Spec.Hard.Pods())
+	}
 }
