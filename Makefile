@@ -56,3 +56,9 @@ build: ## Build the manager binary into bin/manager.
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Benchmarks
+
+.PHONY: bench-tenants
+bench-tenants: controlplane ## 1,000 TenantNamespaces: operator vs plain client, writes per tenant, resync writes, heap.
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench-tenants $(BENCH_FLAGS)

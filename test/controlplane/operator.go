@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"k8s.io/client-go/rest"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -112,4 +113,27 @@ func TestOptions() operator.Options {
 func (op *Operator) Stop() error {
 	op.cancel()
 	return <-op.done
+}
+
+// Reconciles returns how many reconciles a controller of this process has finished, read from
+// controller-runtime's reconcile_total counter.
+func (op *Operator) Reconciles(controllerName string) (float64, error) {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controllerName {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total, nil
 }

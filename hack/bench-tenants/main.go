@@ -1,0 +1,317 @@
+// Command bench-tenants measures the TenantNamespace controller on the local control plane
+// (`make bench-tenants`): how long the operator takes to bring N tenants to Ready, against a
+// plain client creating the same objects at the same parallelism; how many API writes a tenant
+// costs; how many writes a full resync of unchanged tenants causes; and the operator's heap.
+// It prints figures; it asserts nothing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+)
+
+func main() {
+	n := flag.Int("tenants", 1000, "TenantNamespaces to create.")
+	parallelism := flag.Int("parallelism", 16, "Concurrent creations, and the operator's tenant workers.")
+	flag.Parse()
+	// Only errors from the operator while the benchmark prints.
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	if err := run(*n, *parallelism); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-tenants:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, parallelism int) error {
+	ctx := context.Background()
+	fmt.Printf("Starting the local control plane (etcd + kube-apiserver %s) ...\n", controlplane.Version)
+	cp, err := controlplane.Start(controlplane.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cp.Stop() }()
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.QPS, cfg.Burst = -1, 0 // the plain client, like the operator, leaves limiting to the apiserver
+	admin, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	if err := admin.Create(ctx, benchClass()); err != nil {
+		return err
+	}
+
+	// The plain client goes first, so that the operator runs against the fuller etcd.
+	fmt.Printf("Plain client: %d tenants' objects (namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy) at parallelism %d ...\n", n, parallelism)
+	start := time.Now()
+	if err := parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("plain-%04d", i), false) }); err != nil {
+		return err
+	}
+	plain := time.Since(start)
+	fmt.Printf("Plain client, server-side apply of the same objects (what DESIGN.md asks the operator to use) ...\n")
+	start = time.Now()
+	if err := parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("apply-%04d", i), true) }); err != nil {
+		return err
+	}
+	plainApply := time.Since(start)
+
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	opts.TenantWorkers = parallelism
+	op, err := cp.StartOperator(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = op.Stop() }()
+
+	fmt.Printf("Operator: %d TenantNamespaces until all are Ready, %d workers ...\n", n, parallelism)
+	writesBefore := op.Requests.Writes()
+	start = time.Now()
+	if err := parallel(n, parallelism, func(i int) error { return admin.Create(ctx, benchTenant(fmt.Sprintf("tenant-%04d", i))) }); err != nil {
+		return err
+	}
+	if err := waitAllReady(ctx, admin, n); err != nil {
+		return err
+	}
+	withOperator := time.Since(start)
+	writes := op.Requests.Writes() - writesBefore
+	breakdown := writeBreakdown(op.Requests.WritesSince(writesBefore))
+
+	fmt.Println("Full resync of unchanged tenants (a TenantClass change re-queues all of them) ...")
+	reconciles, err := op.Reconciles("tenantnamespace")
+	if err != nil {
+		return err
+	}
+	resyncBefore := op.Requests.Writes()
+	var cls platformv1alpha1.TenantClass
+	if err := admin.Get(ctx, client.ObjectKey{Name: "bench"}, &cls); err != nil {
+		return err
+	}
+	cls.Annotations = map[string]string{"bench/touched": time.Now().Format(time.RFC3339Nano)}
+	if err := admin.Update(ctx, &cls); err != nil {
+		return err
+	}
+	resyncStart := time.Now()
+	for {
+		r, err := op.Reconciles("tenantnamespace")
+		if err != nil {
+			return err
+		}
+		if r >= reconciles+float64(n) {
+			break
+		}
+		if time.Since(resyncStart) > 5*time.Minute {
+			return fmt.Errorf("resync did not finish: %v of %d reconciles", r-reconciles, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resync := time.Since(resyncStart)
+	resyncWrites := op.Requests.Writes() - resyncBefore
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+
+	fmt.Printf(`
+TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
+  plain client, same objects         %8.1f s   (create)
+  plain client, server-side apply    %8.1f s
+  operator, until all Ready          %8.1f s
+  ratio operator / plain create      %8.2f   (goal <= 1.3)
+  ratio operator / plain apply       %8.2f
+  API writes per tenant              %8.2f   (%s)
+  writes in a full resync            %8d   (goal 0; %d reconciles in %.1f s)
+  heap after GC, whole process       %8.1f MiB (goal <= 100; includes this benchmark's client)
+`, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), withOperator.Seconds()/plain.Seconds(),
+		withOperator.Seconds()/plainApply.Seconds(),
+		float64(writes)/float64(n), breakdown, resyncWrites, n, resync.Seconds(), float64(mem.HeapAlloc)/(1<<20))
+	return nil
+}
+
+func benchClass() *platformv1alpha1.TenantClass {
+	return &platformv1alpha1.TenantClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench"},
+		Spec: platformv1alpha1.TenantClassSpec{
+			IsDefault: true,
+			Quota: platformv1alpha1.ClassQuota{Default: corev1.ResourceList{
+				corev1.ResourcePods: resource.MustParse("20"), corev1.ResourceRequestsCPU: resource.MustParse("2"),
+			}},
+			Limits: &platformv1alpha1.ContainerLimits{
+				DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+				Default:        corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+			},
+			NetworkIsolation: platformv1alpha1.ClassNetworkIsolation{Default: platformv1alpha1.NetworkIsolationTeam},
+		},
+	}
+}
+
+func benchTenant(name string) *platformv1alpha1.TenantNamespace {
+	return &platformv1alpha1.TenantNamespace{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: platformv1alpha1.TenantNamespaceSpec{
+			Team:   "team-" + name[len(name)-1:],
+			Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-" + name}},
+		},
+	}
+}
+
+// createPlain creates what the operator creates for one tenant, with plain creates or with
+// server-side apply.
+func createPlain(ctx context.Context, c client.Client, name string, apply bool) error {
+	labels := map[string]string{platformv1alpha1.LabelTeam: "team-" + name[len(name)-1:]}
+	cls := benchClass().Spec
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "owners", Namespace: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "team-" + name}},
+		},
+		&corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "quota", Namespace: name}, Spec: corev1.ResourceQuotaSpec{Hard: cls.Quota.Default}},
+		&corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "limits", Namespace: name}, Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type: corev1.LimitTypeContainer, Default: cls.Limits.Default, DefaultRequest: cls.Limits.DefaultRequest,
+		}}}},
+		&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "isolation", Namespace: name}, Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: labels},
+			}}}},
+		}},
+	}
+	for _, o := range objs {
+		var err error
+		if apply {
+			err = applyTyped(ctx, c, o)
+		} else {
+			err = c.Create(ctx, o)
+		}
+		if err != nil {
+			return fmt.Errorf("writing %T %s: %w", o, name, err)
+		}
+	}
+	return nil
+}
+
+// parallel runs fn(0..n-1) with at most p at a time and returns the first error.
+func parallel(n, p int, fn func(int) error) error {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range p {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func waitAllReady(ctx context.Context, c client.Client, n int) error {
+	deadline := time.Now().Add(30 * time.Minute)
+	for time.Now().Before(deadline) {
+		var list platformv1alpha1.TenantNamespaceList
+		if err := c.List(ctx, &list); err != nil {
+			return err
+		}
+		ready := 0
+		for _, t := range list.Items {
+			if meta.IsStatusConditionTrue(t.Status.Conditions, platformv1alpha1.ConditionReady) {
+				ready++
+			}
+		}
+		if ready >= n {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("not all %d tenants were Ready within 30 minutes", n)
+}
+
+// writeBreakdown groups write requests by method and resource kind.
+func writeBreakdown(writes []string) string {
+	counts := map[string]int{}
+	for _, w := range writes {
+		method, path, _ := strings.Cut(w, " ")
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		kind := parts[len(parts)-1]
+		// .../<resource>/<name>[/<subresource>]: find the resource segment.
+		for i := len(parts) - 1; i > 0; i-- {
+			if parts[i] == "status" {
+				kind = parts[i-2] + "/status"
+				break
+			}
+			if i >= 1 && (i == len(parts)-1) && method != "POST" {
+				kind = parts[i-1]
+				break
+			}
+		}
+		counts[method+" "+kind]++
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, counts[k])
+	}
+	return b.String()
+}
+
+// applyTyped server-side applies a typed object with its own field manager.
+func applyTyped(ctx context.Context, c client.Client, o client.Object) error {
+	gvk, err := c.GroupVersionKindFor(o)
+	if err != nil {
+		return err
+	}
+	m, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "status")
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("plain"), client.ForceOwnership)
+}
