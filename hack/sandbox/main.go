@@ -18,12 +18,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
@@ -77,6 +79,10 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "127.0.0.1:0"
 	if err := writeDatadogSecret(ctx, admin, opts.DatadogSecret.Namespace, opts.DatadogSecret.Name, settings); err != nil {
+		return err
+	}
+
+	if err := letDevelopersRequestTenants(ctx, admin); err != nil {
 		return err
 	}
 
@@ -150,6 +156,29 @@ func writeDatadogSecret(ctx context.Context, c client.Client, namespace, name st
 		return fmt.Errorf("creating the Datadog Secret: %w", err)
 	}
 	return nil
+}
+
+// letDevelopersRequestTenants lets every authenticated user ask for TenantNamespaces, as SREs
+// would by binding the ClusterRole to their developers' group; the admission webhook decides
+// whose request stands (owners only, within the class).
+func letDevelopersRequestTenants(ctx context.Context, c client.Client) error {
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "selfserve-tenant-requester"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{platformv1alpha1.GroupVersion.Group}, Resources: []string{"tenantnamespaces"},
+				Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{platformv1alpha1.GroupVersion.Group}, Resources: []string{"tenantclasses"},
+				Verbs: []string{"get", "list", "watch"}},
+		},
+	}
+	if err := c.Create(ctx, role); err != nil {
+		return err
+	}
+	return c.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "selfserve-tenant-requester"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "system:authenticated"}},
+	})
 }
 
 func writeKubeconfig(cp *controlplane.ControlPlane, path, user string, groups ...string) error {

@@ -109,6 +109,25 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		t.Errorf("kubectl get tenantnamespaces does not show the sample:\n%s", out)
 	}
 
+	// The operator provisions the sample tenant: kubectl shows it Ready in class standard.
+	Eventually(t, time.Minute, "kubectl shows checkout Ready", func() bool {
+		out, err := kubectl("get", "tenantnamespace", "checkout", "--no-headers")
+		f := strings.Fields(out)
+		return err == nil && len(f) >= 4 && f[2] == "standard" && f[3] == "True"
+	})
+	// The developer works in her namespace, and cannot claim one for another team.
+	alice := func(args ...string) (string, error) {
+		return kubectl(append([]string{"--kubeconfig", filepath.Join(dir, "alice.kubeconfig")}, args...)...)
+	}
+	if out, err := alice("create", "deployment", "web", "--image=nginx", "-n", "checkout"); err != nil {
+		t.Errorf("alice creating a Deployment in checkout: %v\n%s", err, out)
+	}
+	other := filepath.Join(tmp, "other-team.yaml")
+	Must(t, os.WriteFile(other, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: search}\nspec: {team: search, owners: [{kind: Group, name: team-search}]}\n"), 0o600))
+	if out, err := alice("apply", "-f", other); err == nil || !strings.Contains(out, "spec.owners") {
+		t.Errorf("alice claiming a namespace for another team: err=%v\n%s", err, out)
+	}
+
 	// The operator's webhook answers through the apiserver: a second default class is refused.
 	second := filepath.Join(tmp, "second-default.yaml")
 	Must(t, os.WriteFile(second, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantClass\nmetadata: {name: second}\nspec: {isDefault: true}\n"), 0o600))
