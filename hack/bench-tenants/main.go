@@ -10,12 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -50,7 +52,9 @@ func main() {
 }
 
 func run(n, parallelism int) error {
-	ctx := context.Background()
+	// Ctrl-C stops the benchmark and its control plane cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fmt.Printf("Starting the local control plane (etcd + kube-apiserver %s) ...\n", controlplane.Version)
 	cp, err := controlplane.Start(controlplane.Options{})
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/selfserve-dev/selfserve/test/testutil"
 )
 
 // Version is the Kubernetes version of the local control plane.
@@ -47,6 +49,7 @@ type ControlPlane struct {
 	kcm    *exec.Cmd
 	kcmOut *os.File
 	kcmDir string
+	reaper *exec.Cmd
 }
 
 // Start starts a control plane. Call Stop when done, also on failure paths: it leaves no
@@ -81,6 +84,7 @@ func Start(opts Options) (*ControlPlane, error) {
 		return nil, fmt.Errorf("starting etcd and kube-apiserver from %s: %w", assets, err)
 	}
 	cp := &ControlPlane{Env: env, Config: cfg, AssetsDir: assets}
+	cp.startReaper()
 	if opts.ControllerManager {
 		if err := cp.startControllerManager(opts.Output); err != nil {
 			_ = cp.Stop()
@@ -88,6 +92,46 @@ func Start(opts Options) (*ControlPlane, error) {
 		}
 	}
 	return cp, nil
+}
+
+// startReaper guards against leftovers when this process dies without calling Stop (a test
+// binary killed on timeout, a Ctrl-C'd benchmark): envtest starts etcd and kube-apiserver
+// without a parent-death signal, so a small shell watches this process and kills them once it
+// is gone. Stop ends the watcher.
+func (cp *ControlPlane) startReaper() {
+	children, ok := testutil.ChildProcesses(os.Getpid())
+	if !ok {
+		return
+	}
+	var pids []string
+	for pid, name := range children {
+		if name == "etcd" || strings.HasPrefix(name, "kube-apiserver") {
+			pids = append(pids, fmt.Sprint(pid))
+		}
+	}
+	if len(pids) == 0 {
+		return
+	}
+	// SIGKILL: a kube-apiserver whose etcd is gone can spend a long time in graceful shutdown.
+	dirs := []string{cp.Env.ControlPlane.Etcd.DataDir, cp.Env.ControlPlane.APIServer.CertDir}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; kill -9 %s 2>/dev/null; rm -rf %s",
+		os.Getpid(), strings.Join(pids, " "), strings.Join(quoteAll(dirs), " "))
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.Start() == nil {
+		cp.reaper = cmd
+	}
+}
+
+// quoteAll single-quotes paths for sh.
+func quoteAll(paths []string) []string {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if p != "" {
+			out = append(out, "'"+strings.ReplaceAll(p, "'", `'\''`)+"'")
+		}
+	}
+	return out
 }
 
 // UserConfig returns a REST config authenticated as the given user and groups, so that tests
@@ -190,6 +234,11 @@ func (cp *ControlPlane) Stop() error {
 	}
 	if err := cp.Env.Stop(); err != nil {
 		errs = append(errs, err)
+	}
+	if cp.reaper != nil {
+		_ = cp.reaper.Process.Kill()
+		_ = cp.reaper.Wait()
+		cp.reaper = nil
 	}
 	return errors.Join(errs...)
 }
