@@ -3,12 +3,14 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	_ "time/tzdata" // maintenance windows need IANA zones even in a distroless image
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -50,6 +52,26 @@ func main() {
 		func(v string) error { opts.AdminGroups = splitList(v); return nil })
 	flag.Func("admin-users", "Comma-separated platform admin users; include the operator's own service account (default system:serviceaccount:selfserve-system:selfserve-controller-manager).",
 		func(v string) error { opts.AdminUsers = splitList(v); return nil })
+	flag.StringVar(&opts.DNS.NodeLocalIP, "node-local-dns-ip", opts.DNS.NodeLocalIP, "Address the NodeLocal DNSCache listens on.")
+	flag.StringVar(&opts.DNS.ClusterDomain, "cluster-domain", opts.DNS.ClusterDomain, "The cluster's DNS domain.")
+	flag.Func("cluster-dns-service", "namespace/name of the cluster DNS Service, the fallback nameserver (default kube-system/kube-dns).",
+		func(v string) error {
+			ns, name, ok := cutNamespacedName(v)
+			if !ok {
+				return fmt.Errorf("want namespace/name, got %q", v)
+			}
+			opts.DNS.ClusterDNSService = types.NamespacedName{Namespace: ns, Name: name}
+			return nil
+		})
+	flag.StringVar(&opts.DNS.DaemonSetNamespace, "node-local-dns-namespace", opts.DNS.DaemonSetNamespace, "Namespace of the node-local-dns DaemonSet.")
+	flag.Func("node-local-dns-selector", "Label selector of the node-local-dns DaemonSet (default k8s-app=node-local-dns).",
+		func(v string) error {
+			sel, err := labels.Parse(v)
+			if err == nil {
+				opts.DNS.DaemonSetSelector = sel
+			}
+			return err
+		})
 	flag.IntVar(&opts.TenantWorkers, "tenant-workers", opts.TenantWorkers, "TenantNamespaces reconciled at once.")
 	flag.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout,
 		"How long running reconciles may take to finish on shutdown.")

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -28,6 +30,7 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
 )
 
@@ -71,6 +74,8 @@ type Options struct {
 	// managed children. The operator's own identity belongs in AdminUsers.
 	AdminGroups []string
 	AdminUsers  []string
+	// DNS says where the node-local DNS cache and the cluster DNS are.
+	DNS nodelocaldns.Settings
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags.
@@ -87,6 +92,7 @@ func DefaultOptions() Options {
 		TenantWorkers:           16,
 		AdminGroups:             []string{"system:masters"},
 		AdminUsers:              []string{"system:serviceaccount:selfserve-system:selfserve-controller-manager"},
+		DNS:                     nodelocaldns.DefaultSettings(),
 	}
 }
 
@@ -122,7 +128,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
-		Cache:                         cacheOptions(),
+		Cache:                         cacheOptions(opts.DNS),
 	}
 	if opts.EnableWebhooks {
 		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{
@@ -145,6 +151,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			OperatorNamespace:   opts.OperatorNamespace,
 			ProtectedNamespaces: opts.ProtectedNamespaces,
 			Workers:             opts.TenantWorkers,
+			DNS:                 opts.DNS,
 		},
 	}
 	if err := tenants.SetupWithManager(mgr); err != nil {
@@ -171,6 +178,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		mgr.GetWebhookServer().Register(ssewebhook.ChildGuardPath, &webhook.Admission{
 			Handler: &ssewebhook.ChildGuard{Access: access, APIReader: mgr.GetAPIReader()},
 		})
+		mgr.GetWebhookServer().Register(ssewebhook.PodDNSPath, &webhook.Admission{
+			Handler: &ssewebhook.PodDNS{Reader: mgr.GetClient(), DNS: opts.DNS},
+		})
 		// Ready only once the webhook server answers, so the Service never routes admission
 		// requests to a replica that would refuse them.
 		ready = mgr.GetWebhookServer().StartedChecker()
@@ -184,9 +194,15 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:
 // in a cluster with thousands of namespaces and bindings, only the tenants' own are held in
 // memory and watched. The apiserver is asked directly about anything else.
-func cacheOptions() cache.Options {
+func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue})
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		// Only the node-local-dns DaemonSet and the cluster DNS Service.
+		&appsv1.DaemonSet{}: {Label: dns.DaemonSetSelector, Namespaces: map[string]cache.Config{dns.DaemonSetNamespace: {}}},
+		&corev1.Service{}: {
+			Field:      fields.OneTermEqualSelector("metadata.name", dns.ClusterDNSService.Name),
+			Namespaces: map[string]cache.Config{dns.ClusterDNSService.Namespace: {}},
+		},
 		&corev1.Namespace{}:           {Label: managed},
 		&rbacv1.RoleBinding{}:         {Label: managed},
 		&corev1.ResourceQuota{}:       {Label: managed},

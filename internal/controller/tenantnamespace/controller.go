@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 )
 
 // Finalizer holds a TenantNamespace until its namespace is released or deleted.
@@ -52,6 +54,8 @@ type Options struct {
 	ProtectedNamespaces []string
 	// Workers is the number of tenants reconciled at once.
 	Workers int
+	// DNS says where the node-local cache and the cluster DNS are.
+	DNS nodelocaldns.Settings
 }
 
 // Reconciler reconciles TenantNamespaces.
@@ -75,6 +79,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete;deletecollection
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 
 // SetupWithManager registers the controller: TenantNamespaces, their children (owner
 // references), their namespaces (by the tenant label; a namespace never has an owner reference)
@@ -96,6 +102,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(tenantOfNamespace)).
 		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClass)).
+		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.allTenants)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
@@ -120,6 +127,21 @@ func (r *Reconciler) tenantsOfClass(ctx context.Context, o client.Object) []reco
 		for _, t := range list.Items {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
 		}
+	}
+	return reqs
+}
+
+// allTenants maps a change of the node-local-dns DaemonSet (the cache holds no other) to every
+// tenant: any of them may enable the cache through its class.
+func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list platformv1alpha1.TenantNamespaceList
+	if err := r.Client.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants for a node-local-dns change")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, t := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
 	}
 	return reqs
 }
@@ -178,8 +200,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	s.effectiveSettings()
 	reportClassConflicts(s)
 
+	if err := r.reconcileDNS(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
 	if res, err := r.reconcileNamespace(ctx, s); err != nil || !res.IsZero() {
-		for _, c := range partConditions[1:] {
+		for _, c := range childConditions {
 			s.setCondition(c, metav1.ConditionUnknown, "NamespaceNotReady", "waiting for the namespace")
 		}
 		return res, err
@@ -207,14 +232,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return ctrl.Result{}, nil
 }
 
-// partConditions are the conditions the sub-reconcilers set, in order.
-var partConditions = []string{
-	platformv1alpha1.ConditionNamespaceReady,
+// childConditions are set by the parts that live inside the namespace.
+var childConditions = []string{
 	platformv1alpha1.ConditionRBACReady,
 	platformv1alpha1.ConditionQuotaReady,
 	platformv1alpha1.ConditionLimitsReady,
 	platformv1alpha1.ConditionNetworkReady,
 }
+
+// partConditions are the conditions the sub-reconcilers set; Ready summarises them, in order.
+var partConditions = append([]string{platformv1alpha1.ConditionNamespaceReady}, append(childConditions, platformv1alpha1.ConditionDNSReady)...)
 
 // noteDrift records that an existing child had to be applied again.
 func (r *Reconciler) noteDrift(s *scope, drifted bool, kind, name string) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -24,6 +25,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
@@ -446,4 +448,74 @@ func TestTightenedClassKeepsQuotaAndReportsTheConflict(t *testing.T) {
 	if q.Spec.Hard.Pods().Cmp(resource.MustParse("80")) != 0 {
 		t.Errorf("quota pods = %s; the tenant must keep its 80", q.Spec.Hard.Pods())
 	}
+}
+
+func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
+	ctx := context.Background()
+	CreateClusterDNS(t, admin)
+	tenant := newTenant("fastdns", "platform")
+	tenant.Spec.DNS = &platformv1alpha1.DNSConfig{NodeLocalCache: platformv1alpha1.NodeLocalCacheEnabled}
+	Must(t, admin.Create(ctx, tenant))
+
+	dnsCondition := func() *metav1.Condition {
+		var tn platformv1alpha1.TenantNamespace
+		Must(t, get(t, &tn, "", "fastdns"))
+		return meta.FindStatusCondition(tn.Status.Conditions, platformv1alpha1.ConditionDNSReady)
+	}
+	injectionLabel := func() string {
+		var ns corev1.Namespace
+		if err := get(t, &ns, "", "fastdns"); err != nil {
+			return "<no namespace>"
+		}
+		return ns.Labels[nodelocaldns.LabelInjection]
+	}
+
+	// No DaemonSet: no label, and a condition that says why.
+	Eventually(t, 20*time.Second, "DNSReady=False NodeLocalDNSMissing", func() bool {
+		c := dnsCondition()
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == tenantnamespace.ReasonNodeLocalDNSMissing
+	})
+	if l := injectionLabel(); l != "" {
+		t.Fatalf("namespace labelled for injection (%q) without a cache", l)
+	}
+
+	// A DaemonSet with no ready pod: still no label.
+	SetNodeLocalDNS(t, admin, 0, 3)
+	Eventually(t, 20*time.Second, "DNSReady=False NodeLocalDNSNotReady", func() bool {
+		c := dnsCondition()
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == tenantnamespace.ReasonNodeLocalDNSNotReady
+	})
+	if l := injectionLabel(); l != "" {
+		t.Fatalf("namespace labelled for injection (%q) while no cache pod is ready", l)
+	}
+
+	// Ready: the namespace is labelled.
+	SetNodeLocalDNS(t, admin, 3, 3)
+	Eventually(t, 20*time.Second, "the namespace is labelled for injection", func() bool {
+		return injectionLabel() == nodelocaldns.InjectionEnabled && dnsCondition().Status == metav1.ConditionTrue
+	})
+	// Isolation restricts ingress only, so both DNS addresses (the cache and the fallback)
+	// stay reachable on 53/UDP and 53/TCP whatever the tenant's isolation.
+	var policy networkingv1.NetworkPolicy
+	Must(t, get(t, &policy, "fastdns", tenantnamespace.IsolationPolicyName))
+	if diff := cmp.Diff([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, policy.Spec.PolicyTypes); diff != "" || len(policy.Spec.Egress) != 0 {
+		t.Errorf("the isolation policy restricts egress (policyTypes -want +got):\n%s", diff)
+	}
+
+	// Disabled by the tenant: the label goes.
+	Must(t, get(t, tenant, "", "fastdns"))
+	tenant.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheDisabled
+	Must(t, admin.Update(ctx, tenant))
+	Eventually(t, 20*time.Second, "the injection label is removed", func() bool {
+		c := dnsCondition()
+		return injectionLabel() == "" && c.Reason == tenantnamespace.ReasonNotRequested
+	})
+
+	// Enabled again, then the cache disappears: the label goes with it.
+	Must(t, get(t, tenant, "", "fastdns"))
+	tenant.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheEnabled
+	Must(t, admin.Update(ctx, tenant))
+	Eventually(t, 20*time.Second, "labelled again", func() bool { return injectionLabel() == nodelocaldns.InjectionEnabled })
+	DeleteNodeLocalDNS(t, admin)
+	Eventually(t, 20*time.Second, "the label follows the cache away", func() bool { return injectionLabel() == "" })
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 )
 
 // Labels of a namespace beyond the tenant link.
@@ -118,6 +119,9 @@ func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 	labels[labelPSAEnforce] = level
 	labels[labelPSAWarn] = level
 	labels[labelPSAAudit] = level
+	if s.injectDNS {
+		labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionEnabled
+	}
 	ns := corev1ac.Namespace(s.tenant.Name).WithLabels(labels)
 	if len(s.tenant.Spec.Annotations) > 0 {
 		ns.WithAnnotations(s.tenant.Spec.Annotations)

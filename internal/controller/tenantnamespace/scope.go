@@ -25,6 +25,9 @@ type scope struct {
 	networkIsolation platformv1alpha1.NetworkIsolation
 	podSecurity      platformv1alpha1.PodSecurityLevel
 
+	// injectDNS labels the namespace for the DNS webhook.
+	injectDNS bool
+
 	// created is set when this reconcile created the namespace, for the event.
 	created bool
 	// drifted names the children that existed but had to be applied again.

@@ -1,0 +1,58 @@
+package tenantnamespace
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
+)
+
+// Reasons of the DNSReady condition.
+const (
+	ReasonInjecting            = "Injecting"
+	ReasonNodeLocalDNSMissing  = "NodeLocalDNSMissing"
+	ReasonNodeLocalDNSNotReady = "NodeLocalDNSNotReady"
+)
+
+// reconcileDNS decides whether new pods of the tenant are pointed at the node-local DNS cache:
+// only when the tenant (or its class) enables it and the node-local-dns DaemonSet exists with
+// ready pods, because a pod must never be sent to a cache that is not there. The decision
+// becomes the namespace's injection label, applied with the namespace. It sets DNSReady.
+func (r *Reconciler) reconcileDNS(ctx context.Context, s *scope) error {
+	cfg := nodelocaldns.Effective(s.tenant, s.class)
+	if !nodelocaldns.Enabled(cfg) {
+		s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionTrue, ReasonNotRequested,
+			"NodeLocal DNSCache is not enabled; pods use the cluster DNS")
+		return nil
+	}
+	dns := r.Options.DNS
+	var list appsv1.DaemonSetList
+	if err := r.Client.List(ctx, &list, client.InNamespace(dns.DaemonSetNamespace), client.MatchingLabelsSelector{Selector: dns.DaemonSetSelector}); err != nil {
+		return fmt.Errorf("listing node-local-dns DaemonSets: %w", err)
+	}
+	if len(list.Items) == 0 {
+		s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionFalse, ReasonNodeLocalDNSMissing,
+			fmt.Sprintf("no DaemonSet labelled %s in %s runs NodeLocal DNSCache; new pods keep the cluster DNS until it does", dns.DaemonSetSelector, dns.DaemonSetNamespace))
+		return nil
+	}
+	var ready, desired int32
+	for _, ds := range list.Items {
+		ready += ds.Status.NumberReady
+		desired += ds.Status.DesiredNumberScheduled
+	}
+	if ready == 0 {
+		s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionFalse, ReasonNodeLocalDNSNotReady,
+			fmt.Sprintf("DaemonSet %s/%s has no ready pods (0 of %d); new pods keep the cluster DNS until it has", dns.DaemonSetNamespace, list.Items[0].Name, desired))
+		return nil
+	}
+	s.injectDNS = true
+	s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionTrue, ReasonInjecting,
+		fmt.Sprintf("new pods resolve through the node-local cache %s, with the cluster DNS as fallback (%d of %d cache pods ready); running pods change when restarted",
+			dns.NodeLocalIP, ready, desired))
+	return nil
+}

@@ -1,0 +1,77 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
+)
+
+// The webhook is reached only from namespaces the tenant controller labelled for injection,
+// so other namespaces never pay for it. failurePolicy Ignore: while the operator is down, pods
+// are still created, with the cluster's default DNS, which always works.
+//
+// +kubebuilder:webhook:path=/mutate-v1-pod-dns,mutating=true,failurePolicy=ignore,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=mpoddns.platform.selfserve.dev,admissionReviewVersions=v1,timeoutSeconds=2,reinvocationPolicy=Never,patch=`{"namespaceSelector":{"matchLabels":{"platform.selfserve.dev/dns-injection":"enabled"}}}`
+
+// PodDNSPath is where the Pod DNS webhook is served.
+const PodDNSPath = "/mutate-v1-pod-dns"
+
+// PodDNS points new pods of tenants that enable NodeLocal DNSCache at the node-local cache,
+// with the cluster DNS as a second nameserver. Pods that bring their own DNS settings, run on
+// the host network, or opt out by annotation are left alone.
+type PodDNS struct {
+	// Reader reads tenants, classes and the cluster DNS Service from the cache.
+	Reader client.Reader
+	DNS    nodelocaldns.Settings
+}
+
+// Handle answers one pod creation.
+func (h *PodDNS) Handle(ctx context.Context, req admission.Request) admission.Response {
+	var pod corev1.Pod
+	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if why := nodelocaldns.Leave(&pod); why != "" {
+		return admission.Allowed("left alone: " + why)
+	}
+	var tenant platformv1alpha1.TenantNamespace
+	if err := h.Reader.Get(ctx, client.ObjectKey{Name: req.Namespace}, &tenant); err != nil {
+		return admission.Allowed("no tenant for this namespace")
+	}
+	var class *platformv1alpha1.TenantClass
+	if tenant.Status.Class != "" {
+		var tc platformv1alpha1.TenantClass
+		if err := h.Reader.Get(ctx, client.ObjectKey{Name: tenant.Status.Class}, &tc); err == nil {
+			class = &tc
+		}
+	}
+	cfg := nodelocaldns.Effective(&tenant, class)
+	if !nodelocaldns.Enabled(cfg) {
+		return admission.Allowed("NodeLocal DNSCache is disabled for this tenant")
+	}
+	var svc corev1.Service
+	if err := h.Reader.Get(ctx, h.DNS.ClusterDNSService, &svc); err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		// Without the fallback address the pod would depend on the cache alone.
+		return admission.Allowed("cluster DNS Service not found; left alone")
+	}
+
+	dnsConfig := h.DNS.PodDNSConfig(req.Namespace, svc.Spec.ClusterIP, cfg)
+	mutated := pod.DeepCopy()
+	mutated.Spec.DNSPolicy = corev1.DNSNone
+	mutated.Spec.DNSConfig = dnsConfig
+	if mutated.Annotations == nil {
+		mutated.Annotations = map[string]string{}
+	}
+	mutated.Annotations[nodelocaldns.AnnotationInjected] = nodelocaldns.Injected(dnsConfig)
+	raw, err := json.Marshal(mutated)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
