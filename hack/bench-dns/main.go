@@ -1,0 +1,180 @@
+// Command bench-dns measures what the NodeLocal DNSCache Pod webhook adds to pod creation
+// (`make bench-dns`): a sustained stream of pod creations through the real kube-apiserver,
+// alternating between a tenant namespace with injection and one without, and the p50/p99
+// latency of each. It prints figures; it asserts nothing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+)
+
+func main() {
+	rate := flag.Int("rate", 200, "Pod creations per second, split evenly between the two namespaces.")
+	duration := flag.Duration("duration", 30*time.Second, "How long the stream runs.")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *rate, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-dns:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, rate int, duration time.Duration) error {
+	fmt.Printf("Starting the local control plane %s with the operator's webhooks ...\n", controlplane.Version)
+	cp, err := controlplane.Start(controlplane.Options{Webhooks: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cp.Stop() }()
+	op, err := cp.StartOperator(ctx, controlplane.TestOptions())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = op.Stop() }()
+
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	if err := setUp(ctx, c); err != nil {
+		return err
+	}
+
+	fmt.Printf("Streaming %d pod creations/s for %s, alternating between namespace fast (injection) and plain (none) ...\n", rate, duration)
+	latencies := map[string][]time.Duration{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed int
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	start := time.Now()
+	sent := 0
+	for time.Since(start) < duration && ctx.Err() == nil {
+		<-tick.C
+		ns := []string{"fast", "plain"}[sent%2]
+		name := fmt.Sprintf("p-%06d", sent)
+		sent++
+		wg.Go(func() {
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+			}
+			t0 := time.Now()
+			err := c.Create(ctx, pod)
+			d := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed++
+				return
+			}
+			if ns == "fast" && pod.Spec.DNSPolicy != corev1.DNSNone {
+				failed++
+				return
+			}
+			latencies[ns] = append(latencies[ns], d)
+		})
+	}
+	elapsed := time.Since(start)
+	wg.Wait()
+
+	fast, plain := percentiles(latencies["fast"]), percentiles(latencies["plain"])
+	fmt.Printf(`
+Pod webhook admission latency, %d pods in %.1f s (%.0f/s sustained), %d failed or not injected
+  namespace   pods    p50       p99
+  with DNS    %5d   %6.1f ms %6.1f ms
+  without     %5d   %6.1f ms %6.1f ms
+  added       p50 %+.1f ms, p99 %+.1f ms (goal: p99 added <= 5 ms)
+`, sent, elapsed.Seconds(), float64(sent)/elapsed.Seconds(), failed,
+		len(latencies["fast"]), ms(fast[0]), ms(fast[1]), len(latencies["plain"]), ms(plain[0]), ms(plain[1]),
+		ms(fast[0]-plain[0]), ms(fast[1]-plain[1]))
+	return nil
+}
+
+// setUp creates the cluster DNS, a ready node-local-dns DaemonSet, a class without quota and
+// two tenants, one with the cache enabled, and waits until the first is labelled.
+func setUp(ctx context.Context, c client.Client) error {
+	labels := map[string]string{"k8s-app": "node-local-dns"}
+	objs := []client.Object{
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.10", Ports: []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}}}},
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "node-local-dns", Namespace: "kube-system", Labels: labels},
+			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "node-cache", Image: "node-cache"}}},
+			}}},
+		&platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: platformv1alpha1.TenantClassSpec{IsDefault: true}},
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	ds := objs[1].(*appsv1.DaemonSet)
+	ds.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
+	if err := c.Status().Update(ctx, ds); err != nil {
+		return err
+	}
+	for _, name := range []string{"fast", "plain"} {
+		t := &platformv1alpha1.TenantNamespace{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "bench"}}},
+		}
+		if name == "fast" {
+			t.Spec.DNS = &platformv1alpha1.DNSConfig{NodeLocalCache: platformv1alpha1.NodeLocalCacheEnabled}
+		}
+		if err := c.Create(ctx, t); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		var ns corev1.Namespace
+		var t platformv1alpha1.TenantNamespace
+		if c.Get(ctx, client.ObjectKey{Name: "fast"}, &ns) == nil && ns.Labels[nodelocaldns.LabelInjection] == nodelocaldns.InjectionEnabled &&
+			c.Get(ctx, client.ObjectKey{Name: "plain"}, &t) == nil && meta.IsStatusConditionTrue(t.Status.Conditions, platformv1alpha1.ConditionReady) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the tenants were not ready within a minute")
+}
+
+// percentiles returns p50 and p99.
+func percentiles(d []time.Duration) [2]time.Duration {
+	if len(d) == 0 {
+		return [2]time.Duration{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+	return [2]time.Duration{at(0.50), at(0.99)}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
