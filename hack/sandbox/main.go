@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,6 +84,9 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	}
 
 	if err := letDevelopersRequestTenants(ctx, admin); err != nil {
+		return err
+	}
+	if err := standInClusterDNS(ctx, admin); err != nil {
 		return err
 	}
 
@@ -181,6 +185,37 @@ func letDevelopersRequestTenants(ctx context.Context, c client.Client) error {
 	})
 }
 
+// standInClusterDNS creates what a cluster's DNS add-ons would: the kube-dns Service and a
+// node-local-dns DaemonSet reporting a ready pod (no node runs it here), so tenants that enable
+// NodeLocal DNSCache get their pods injected as they would in a cluster.
+func standInClusterDNS(ctx context.Context, c client.Client) error {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.10", Ports: []corev1.ServicePort{
+			{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP}}},
+	}
+	if err := c.Create(ctx, svc); err != nil {
+		return fmt.Errorf("creating the kube-dns Service: %w", err)
+	}
+	labels := map[string]string{"k8s-app": "node-local-dns"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-local-dns", Namespace: "kube-system", Labels: labels},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{
+				{Name: "node-cache", Image: "registry.k8s.io/dns/k8s-dns-node-cache:1.26.4"}}},
+		}},
+	}
+	if err := c.Create(ctx, ds); err != nil {
+		return fmt.Errorf("creating the node-local-dns DaemonSet: %w", err)
+	}
+	ds.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
+	return c.Status().Update(ctx, ds)
+}
+
 func writeKubeconfig(cp *controlplane.ControlPlane, path, user string, groups ...string) error {
 	data, err := cp.Kubeconfig(user, groups...)
 	if err != nil {
@@ -206,7 +241,8 @@ func banner(dir, fakeURL string, s datadog.Settings) {
  selfserve sandbox is running
 --------------------------------------------------------------------------------
  Kubernetes:     local kube-apiserver + etcd + kube-controller-manager %s
-                 (a real control plane, no nodes: pods are accepted but never run)
+                 (a real control plane, no nodes: pods are accepted but never run;
+                 kube-dns and node-local-dns are stand-in objects reporting ready)
  %s
  Operator:       running here with its admission webhooks
  Kubeconfigs:    %s/kubeconfig          (cluster admin)

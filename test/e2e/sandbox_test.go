@@ -122,6 +122,14 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	if out, err := alice("create", "deployment", "web", "--image=nginx", "-n", "checkout"); err != nil {
 		t.Errorf("alice creating a Deployment in checkout: %v\n%s", err, out)
 	}
+	// The sample tenant enables NodeLocal DNSCache: her pods get the cache and the fallback.
+	if out, err := alice("run", "probe", "--image=nginx", "-n", "checkout"); err != nil {
+		t.Errorf("alice running a pod: %v\n%s", err, out)
+	}
+	out, err = kubectl("get", "pod", "probe", "-n", "checkout", "-o", "jsonpath={.spec.dnsPolicy} {.spec.dnsConfig.nameservers}")
+	if err != nil || !strings.Contains(out, "None") || !strings.Contains(out, "169.254.20.10") {
+		t.Errorf("the pod's DNS settings: %v %s", err, out)
+	}
 	other := filepath.Join(tmp, "other-team.yaml")
 	Must(t, os.WriteFile(other, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: search}\nspec: {team: search, owners: [{kind: Group, name: team-search}]}\n"), 0o600))
 	if out, err := alice("apply", "-f", other); err == nil || !strings.Contains(out, "spec.owners") {
