@@ -72,6 +72,9 @@ func main() {
 			}
 			return err
 		})
+	flag.DurationVar(&opts.DatadogPoll, "datadog-poll-interval", opts.DatadogPoll,
+		"How often Datadog is re-read (in a few batched calls for all ServiceSLOs) for drift and error budgets; jittered by 10%.")
+	flag.IntVar(&opts.SLOWorkers, "slo-workers", opts.SLOWorkers, "ServiceSLOs reconciled at once.")
 	flag.IntVar(&opts.TenantWorkers, "tenant-workers", opts.TenantWorkers, "TenantNamespaces reconciled at once.")
 	flag.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout,
 		"How long running reconciles may take to finish on shutdown.")

@@ -22,12 +22,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/controller/serviceslo"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
@@ -76,6 +78,15 @@ type Options struct {
 	AdminUsers  []string
 	// DNS says where the node-local DNS cache and the cluster DNS are.
 	DNS nodelocaldns.Settings
+
+	// DatadogPoll is how often Datadog is re-read for drift and error budgets.
+	DatadogPoll time.Duration
+	// DatadogOverride, when set, replaces the Secret and the environment (tests, benchmarks).
+	DatadogOverride *datadog.Settings
+	// SLOWorkers is how many ServiceSLOs are reconciled at once.
+	SLOWorkers int
+	// SkipNameValidation lets a test process start the manager more than once.
+	SkipNameValidation bool
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags.
@@ -93,6 +104,8 @@ func DefaultOptions() Options {
 		AdminGroups:             []string{"system:masters"},
 		AdminUsers:              []string{"system:serviceaccount:selfserve-system:selfserve-controller-manager"},
 		DNS:                     nodelocaldns.DefaultSettings(),
+		DatadogPoll:             10 * time.Minute,
+		SLOWorkers:              8,
 	}
 }
 
@@ -129,6 +142,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
 		Cache:                         cacheOptions(opts.DNS),
+		Controller:                    config.Controller{SkipNameValidation: &opts.SkipNameValidation},
 	}
 	if opts.EnableWebhooks {
 		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{
@@ -156,6 +170,17 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := tenants.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
+	}
+	slos := &serviceslo.Reconciler{
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("selfserve"),
+		Conn:      &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride},
+		Inventory: datadog.NewInventory(),
+		Poll:      opts.DatadogPoll,
+		Workers:   opts.SLOWorkers,
+	}
+	if err := slos.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the ServiceSLO controller: %w", err)
 	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

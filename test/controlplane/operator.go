@@ -23,6 +23,8 @@ type Operator struct {
 	Requests *RequestCounter
 	cancel   context.CancelFunc
 	done     chan error
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // RequestCounter counts HTTP requests by method, so tests and benchmarks can tell how many
@@ -106,13 +108,17 @@ func (cp *ControlPlane) StartOperator(ctx context.Context, opts operator.Options
 func TestOptions() operator.Options {
 	opts := operator.DefaultOptions()
 	opts.MetricsAddr, opts.ProbeAddr = "0", "0"
+	opts.SkipNameValidation = true
 	return opts
 }
 
-// Stop stops the manager and waits for it.
+// Stop stops the manager and waits for it; calling it again returns the same result.
 func (op *Operator) Stop() error {
-	op.cancel()
-	return <-op.done
+	op.stopOnce.Do(func() {
+		op.cancel()
+		op.stopErr = <-op.done
+	})
+	return op.stopErr
 }
 
 // Reconciles returns how many reconciles a controller of this process has finished, read from

@@ -51,6 +51,7 @@ type Server struct {
 	windows      map[string]*rateWindow
 	requests     map[string]int
 	failNext     map[string][]int
+	throttledTil time.Time
 	orgID        int64
 	creatorEmail string
 }
@@ -140,6 +141,12 @@ func (s *Server) takeRateLimit(w http.ResponseWriter, r *http.Request, pattern s
 		reset = 1
 	}
 	limited := win.used >= s.opts.RateLimit
+	if now.Before(s.throttledTil) {
+		// A storm: every request is refused until it passes, and the reset says when.
+		limited = true
+		reset = max(1, int(s.throttledTil.Sub(now).Round(time.Second)/time.Second))
+		win.used = s.opts.RateLimit
+	}
 	if !limited {
 		win.used++
 	}
@@ -182,6 +189,13 @@ func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = map[string]int{}
+}
+
+// Throttle answers every request with 429 for d, as during a rate-limit storm.
+func (s *Server) Throttle(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttledTil = s.opts.Now().Add(d)
 }
 
 // FailNext makes the next requests to a route (a pattern as in Requests) answer with the given

@@ -1,0 +1,401 @@
+// Package serviceslo reconciles ServiceSLOs: an SLO and one burn-rate monitor per tier in
+// Datadog, duplicate-safe (every object carries a tag unique to its CR and is adopted by it) and
+// frugal (drift and error budgets are read in batches by the poller, not per object).
+package serviceslo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+)
+
+// Finalizer holds a ServiceSLO until its Datadog objects are deleted (or orphaned).
+const Finalizer = "platform.selfserve.dev/datadog"
+
+// Reasons of the Synced condition, also used as event reasons.
+const (
+	ReasonSynced             = "Synced"
+	ReasonNotConfigured      = "DatadogNotConfigured"
+	ReasonWaitingForDatadog  = "WaitingForInventory"
+	ReasonNotTenant          = "NotInTenantNamespace"
+	ReasonCreated            = "Created"
+	ReasonUpdated            = "Updated"
+	ReasonDatadogError       = "DatadogError"
+	ReasonDeletedInDatadog   = "Deleted"
+	ReasonOrphaned           = "Orphaned"
+	ReasonRecommendedSkipped = "TiersSkipped"
+)
+
+// Reconciler reconciles ServiceSLOs.
+type Reconciler struct {
+	Client    client.Client
+	Recorder  events.EventRecorder
+	Conn      *datadog.Connection
+	Inventory *datadog.Inventory
+	// Poll is how often the poller re-reads Datadog (jittered by ±10 %).
+	Poll time.Duration
+	// Workers is the number of ServiceSLOs reconciled at once.
+	Workers int
+
+	polled chan event.GenericEvent
+}
+
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
+// SetupWithManager registers the controller and the poller that refreshes the Datadog
+// inventory and re-queues every ServiceSLO after each refresh.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.polled = make(chan event.GenericEvent, 1024)
+	if err := mgr.Add(&poller{r: r}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1alpha1.ServiceSLO{}).
+		WatchesRawSource(source.Channel(r.polled, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		Complete(r)
+}
+
+// Reconcile makes Datadog hold the SLO and the monitors the ServiceSLO describes, and reports
+// them and the error budget in status, written once at the end.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	slo := &platformv1alpha1.ServiceSLO{}
+	if err := r.Client.Get(ctx, req.NamespacedName, slo); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := slo.DeepCopy()
+	defer func() {
+		if !slo.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(slo, Finalizer) {
+			return
+		}
+		summarize(slo, retErr)
+		if equality.Semantic.DeepEqual(before.Status, slo.Status) {
+			return
+		}
+		if err := r.Client.Status().Patch(ctx, slo, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	dd, settings, err := r.Conn.Get(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !slo.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, slo, dd)
+	}
+	if !controllerutil.ContainsFinalizer(slo, Finalizer) {
+		patch := client.MergeFrom(slo.DeepCopy())
+		controllerutil.AddFinalizer(slo, Finalizer)
+		if err := r.Client.Patch(ctx, slo, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+		before.Finalizers, before.ResourceVersion = slo.Finalizers, slo.ResourceVersion
+	}
+	if dd == nil {
+		setSynced(slo, metav1.ConditionFalse, ReasonNotConfigured, fmt.Sprintf(
+			"no Datadog credentials: create Secret %s with keys api-key and app-key (and site), or set DD_API_KEY and DD_APP_KEY on the operator", r.Conn.Secret))
+		// Checked again at the next poll; no retry storm while nobody has configured Datadog.
+		return ctrl.Result{RequeueAfter: r.Poll}, nil
+	}
+	if r.Inventory.Synced().IsZero() {
+		setSynced(slo, metav1.ConditionUnknown, ReasonWaitingForDatadog, "waiting for the first read of Datadog at "+settings.BaseURL())
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	var ns corev1.Namespace
+	team := ""
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: slo.Namespace}, &ns); err == nil {
+		team = ns.Labels[platformv1alpha1.LabelTeam]
+	}
+	if team == "" {
+		setSynced(slo, metav1.ConditionFalse, ReasonNotTenant, fmt.Sprintf("namespace %s is not a tenant namespace, so the SLO has no team; create the ServiceSLO in your TenantNamespace", slo.Namespace))
+		return ctrl.Result{}, reconcile.TerminalError(errors.New("not in a tenant namespace"))
+	}
+
+	if err := r.syncSLO(ctx, slo, dd, team, before); err != nil {
+		return r.datadogFailure(slo, err)
+	}
+	if err := r.syncMonitors(ctx, slo, dd, team); err != nil {
+		return r.datadogFailure(slo, err)
+	}
+	slo.Status.ErrorBudget = errorBudgets(r.Inventory.Status(slo.Status.SLOID))
+	synced := metav1.NewTime(r.Inventory.Synced())
+	slo.Status.LastSyncTime = &synced
+	msg := fmt.Sprintf("SLO %s and %d burn-rate monitors are in Datadog", slo.Status.SLOID, len(slo.Status.Monitors))
+	if _, skipped := tiers(slo); len(skipped) > 0 {
+		msg += fmt.Sprintf("; recommended tiers %v skipped: their burn rate is above 1/(1-target)", skipped)
+	}
+	setSynced(slo, metav1.ConditionTrue, ReasonSynced, msg)
+	return ctrl.Result{}, nil
+}
+
+// syncSLO creates the SLO (or adopts the one carrying the CR's tag) or updates it when it
+// differs, and persists its ID in status at once.
+func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string, before *platformv1alpha1.ServiceSLO) error {
+	uid := string(slo.UID)
+	want := desiredSLO(slo, team)
+	observed, found := r.Inventory.SLO(uid)
+	if !found && slo.Status.SLOID != "" {
+		// The status names an SLO the inventory lacks: deleted in Datadog, or not listed yet.
+		// One read tells which, so a stale inventory never causes a duplicate.
+		s, err := dd.GetSLO(ctx, slo.Status.SLOID)
+		switch {
+		case err == nil:
+			observed, found = s, true
+			r.Inventory.PutSLO(uid, s)
+		case !datadog.IsKind(err, datadog.KindNotFound):
+			return err
+		}
+	}
+	switch {
+	case !found:
+		created, err := dd.CreateSLO(ctx, want)
+		if err != nil {
+			return err
+		}
+		r.Inventory.PutSLO(uid, created)
+		reason := ReasonCreated
+		if slo.Status.SLOID != "" {
+			reason = ReasonDeletedInDatadog // it had one: someone deleted it in Datadog
+		}
+		slo.Status.SLOID = created.GetId()
+		// The ID must not live only in memory: write it now, before anything else can fail.
+		if err := r.Client.Status().Patch(ctx, slo, client.MergeFrom(before)); err != nil {
+			return err
+		}
+		before.Status = *slo.Status.DeepCopy()
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, reason, "Create", "Created SLO %s in Datadog", created.GetId())
+		return nil
+	case !equality.Semantic.DeepEqual(desiredShape(want), observedShape(observed)):
+		ctrl.LoggerFrom(ctx).V(1).Info("SLO differs from the spec", "id", observed.GetId(),
+			"want", desiredShape(want), "have", observedShape(observed))
+		updated, err := dd.UpdateSLO(ctx, observed.GetId(), sloForUpdate(want))
+		if err != nil {
+			return err
+		}
+		r.Inventory.PutSLO(uid, updated)
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonUpdated, "Update", "Updated SLO %s in Datadog", observed.GetId())
+	}
+	slo.Status.SLOID = observed.GetId()
+	return nil
+}
+
+// syncMonitors creates, updates and deletes the burn-rate monitors so that there is exactly
+// one per tier.
+func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string) error {
+	uid := string(slo.UID)
+	have := r.Inventory.Monitors(uid)
+	want, _ := tiers(slo)
+	var refs []platformv1alpha1.MonitorRef
+	keep := map[string]bool{}
+	for _, t := range want {
+		name := t.name()
+		keep[name] = true
+		desired := desiredMonitor(slo, team, slo.Status.SLOID, t)
+		m, found := have[name]
+		if id := monitorID(slo, name); !found && id != 0 {
+			// As for the SLO: confirm the loss with one read before creating again.
+			got, err := dd.GetMonitor(ctx, id)
+			switch {
+			case err == nil:
+				m, found = got, true
+				r.Inventory.PutMonitor(uid, name, got)
+			case !datadog.IsKind(err, datadog.KindNotFound):
+				return err
+			}
+		}
+		switch {
+		case !found:
+			created, err := dd.CreateMonitor(ctx, desired.forCreate())
+			if err != nil {
+				return err
+			}
+			r.Inventory.PutMonitor(uid, name, created)
+			m = created
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonCreated, "Create", "Created burn-rate monitor %d (%s) in Datadog", created.GetId(), name)
+		case !equality.Semantic.DeepEqual(desired, observedMonitor(m)):
+			ctrl.LoggerFrom(ctx).V(1).Info("Monitor differs from the spec", "id", m.GetId(), "want", desired, "have", observedMonitor(m))
+			updated, err := dd.UpdateMonitor(ctx, m.GetId(), desired.forUpdate())
+			if err != nil {
+				return err
+			}
+			r.Inventory.PutMonitor(uid, name, updated)
+			m = updated
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonUpdated, "Update", "Updated burn-rate monitor %d (%s) in Datadog", m.GetId(), name)
+		}
+		refs = append(refs, platformv1alpha1.MonitorRef{Tier: name, ID: m.GetId()})
+	}
+	for name, m := range have {
+		if keep[name] {
+			continue
+		}
+		if err := dd.DeleteMonitor(ctx, m.GetId()); err != nil {
+			return err
+		}
+		r.Inventory.RemoveMonitor(uid, name)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Tier < refs[j].Tier })
+	slo.Status.Monitors = refs
+	return nil
+}
+
+// monitorID is the ID the status gives a tier's monitor, 0 when none.
+func monitorID(slo *platformv1alpha1.ServiceSLO, tier string) int64 {
+	for _, m := range slo.Status.Monitors {
+		if m.Tier == tier {
+			return m.ID
+		}
+	}
+	return 0
+}
+
+// reconcileDelete removes the monitors, then the SLO (Delete), or leaves them (Orphan).
+func (r *Reconciler) reconcileDelete(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(slo, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	uid := string(slo.UID)
+	switch {
+	case slo.Spec.DeletionPolicy == platformv1alpha1.DeletionPolicyOrphan:
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonOrphaned, "Delete", "Left SLO %s and its monitors in Datadog (deletionPolicy Orphan)", slo.Status.SLOID)
+	case dd == nil:
+		// Blocking the deletion until someone configures Datadog would strand the CR; the objects
+		// stay in Datadog, tagged with the CR's UID, and the event says so.
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, ReasonNotConfigured, "Delete", "Datadog is not configured: SLO %s and its monitors were left in Datadog", slo.Status.SLOID)
+	default:
+		ids := map[int64]bool{}
+		for _, m := range slo.Status.Monitors {
+			ids[m.ID] = true
+		}
+		for _, m := range r.Inventory.Monitors(uid) {
+			ids[m.GetId()] = true
+		}
+		sorted := make([]int64, 0, len(ids))
+		for id := range ids {
+			sorted = append(sorted, id)
+		}
+		slices.Sort(sorted)
+		for _, id := range sorted {
+			if err := dd.DeleteMonitor(ctx, id); err != nil {
+				return r.datadogFailure(slo, err)
+			}
+		}
+		sloID := slo.Status.SLOID
+		if s, ok := r.Inventory.SLO(uid); ok {
+			sloID = s.GetId()
+		}
+		if sloID != "" {
+			if err := dd.DeleteSLO(ctx, sloID); err != nil {
+				return r.datadogFailure(slo, err)
+			}
+		}
+		for name := range r.Inventory.Monitors(uid) {
+			r.Inventory.RemoveMonitor(uid, name)
+		}
+		r.Inventory.RemoveSLO(uid)
+	}
+	patch := client.MergeFrom(slo.DeepCopy())
+	controllerutil.RemoveFinalizer(slo, Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, slo, patch))
+}
+
+// datadogFailure reports a failed Datadog call in Synced. Invalid requests stop until the spec
+// changes; everything else is retried with the workqueue's backoff.
+func (r *Reconciler) datadogFailure(slo *platformv1alpha1.ServiceSLO, err error) (ctrl.Result, error) {
+	reason := ReasonDatadogError
+	var e *datadog.Error
+	if errors.As(err, &e) {
+		reason = "Datadog" + string(e.Kind)
+	}
+	setSynced(slo, metav1.ConditionFalse, reason, err.Error())
+	r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, reason, "Sync", "%v", err)
+	if datadog.IsKind(err, datadog.KindInvalid) {
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	return ctrl.Result{}, err
+}
+
+// errorBudgets turns the search's status into the status field.
+func errorBudgets(sts []datadog.SLOStatus) []platformv1alpha1.ErrorBudget {
+	var out []platformv1alpha1.ErrorBudget
+	for _, s := range sts {
+		b := platformv1alpha1.ErrorBudget{Timeframe: platformv1alpha1.Timeframe(s.Timeframe), State: s.State}
+		if s.BudgetRemaining != nil {
+			b.Remaining = strconv.FormatFloat(*s.BudgetRemaining, 'f', 2, 64)
+		}
+		if s.SLI != nil {
+			b.SLI = strconv.FormatFloat(*s.SLI, 'f', 4, 64)
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Timeframe < out[j].Timeframe })
+	return out
+}
+
+func setSynced(slo *platformv1alpha1.ServiceSLO, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&slo.Status.Conditions, metav1.Condition{
+		Type: platformv1alpha1.ConditionSynced, Status: status, Reason: reason, Message: msg, ObservedGeneration: slo.Generation,
+	})
+}
+
+// poller refreshes the inventory every Poll (jittered) and re-queues every ServiceSLO, so drift
+// and error budgets are handled with a few list calls per poll for all of them.
+type poller struct{ r *Reconciler }
+
+// NeedLeaderElection keeps the calls to the leader.
+func (p *poller) NeedLeaderElection() bool { return true }
+
+// Start runs until ctx ends.
+func (p *poller) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("datadog-poller")
+	for {
+		if dd, _, err := p.r.Conn.Get(ctx); err == nil && dd != nil {
+			if err := p.r.Inventory.Refresh(ctx, dd, time.Now()); err != nil {
+				log.Error(err, "Reading Datadog")
+			} else {
+				var list platformv1alpha1.ServiceSLOList
+				if err := p.r.Client.List(ctx, &list); err == nil {
+					for i := range list.Items {
+						select {
+						case p.r.polled <- event.GenericEvent{Object: &list.Items[i]}:
+						case <-ctx.Done():
+							return nil
+						}
+					}
+				}
+			}
+		}
+		jitter := time.Duration(rand.Int64N(int64(p.r.Poll)/5+1)) - p.r.Poll/10
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.r.Poll + jitter):
+		}
+	}
+}

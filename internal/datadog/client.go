@@ -1,0 +1,302 @@
+package datadog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+)
+
+// Kind classifies a failed Datadog call by its status code.
+type Kind string
+
+// Kinds of failure.
+const (
+	KindNotFound    Kind = "NotFound"
+	KindRateLimited Kind = "RateLimited"
+	KindInvalid     Kind = "Invalid"
+	KindAuth        Kind = "Unauthorized"
+	KindRetryable   Kind = "Unavailable"
+)
+
+// Error is a failed Datadog call.
+type Error struct {
+	Op      string
+	Status  int
+	Kind    Kind
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("Datadog %s: %s", e.Op, e.Message)
+	}
+	return fmt.Sprintf("Datadog %s: %d %s", e.Op, e.Status, e.Message)
+}
+
+// IsKind reports whether err is a Datadog error of that kind.
+func IsKind(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}
+
+// classify turns an SDK failure into an Error, by status code; the message is Datadog's own
+// ("errors" of the body) when there is one.
+func classify(op string, resp *http.Response, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Op: op, Message: err.Error(), Kind: KindRetryable}
+	if resp != nil {
+		e.Status = resp.StatusCode
+		switch {
+		case resp.StatusCode == http.StatusNotFound:
+			e.Kind = KindNotFound
+		case resp.StatusCode == http.StatusTooManyRequests:
+			e.Kind = KindRateLimited
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+			e.Kind = KindAuth
+		case resp.StatusCode >= 400 && resp.StatusCode < 500:
+			e.Kind = KindInvalid
+		}
+	}
+	var apiErr datadog.GenericOpenAPIError
+	if errors.As(err, &apiErr) {
+		var body struct {
+			Errors []string `json:"errors"`
+		}
+		if json.Unmarshal(apiErr.Body(), &body) == nil && len(body.Errors) > 0 {
+			e.Message = strings.Join(body.Errors, "; ")
+		}
+	}
+	return e
+}
+
+// Client reaches Datadog's SLO and monitor APIs through the SDK, with one pacer and request
+// counter for every call.
+type Client struct {
+	settings Settings
+	slos     *datadogV1.ServiceLevelObjectivesApi
+	monitors *datadogV1.MonitorsApi
+	// PageSize is the page size of list calls.
+	PageSize int
+}
+
+// NewClient returns a client for the settings, sharing pacer across calls.
+func NewClient(s Settings, pacer *Pacer) *Client {
+	cfg := datadog.NewConfiguration()
+	cfg.RetryConfiguration.EnableRetry = false // the Transport retries, paced
+	cfg.HTTPClient = &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &Transport{Base: http.DefaultTransport, Pacer: pacer, MaxAttempts: 5, Backoff: 250 * time.Millisecond},
+	}
+	api := datadog.NewAPIClient(cfg)
+	return &Client{settings: s, slos: datadogV1.NewServiceLevelObjectivesApi(api), monitors: datadogV1.NewMonitorsApi(api), PageSize: 1000}
+}
+
+func (c *Client) ctx(ctx context.Context) (context.Context, error) { return c.settings.Context(ctx) }
+
+// ListSLOs lists the SLOs carrying a tag, every page.
+func (c *Client) ListSLOs(ctx context.Context, tag string) ([]datadogV1.ServiceLevelObjective, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []datadogV1.ServiceLevelObjective
+	for offset := int64(0); ; offset += int64(c.PageSize) {
+		resp, httpResp, err := c.slos.ListSLOs(ctx, *datadogV1.NewListSLOsOptionalParameters().
+			WithTagsQuery(tag).WithLimit(int64(c.PageSize)).WithOffset(offset))
+		if err != nil {
+			return nil, classify("list SLOs", httpResp, err)
+		}
+		out = append(out, resp.Data...)
+		if len(resp.Data) < c.PageSize {
+			return out, nil
+		}
+	}
+}
+
+// CreateSLO creates an SLO and returns it with its ID.
+func (c *Client) CreateSLO(ctx context.Context, req datadogV1.ServiceLevelObjectiveRequest) (datadogV1.ServiceLevelObjective, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return datadogV1.ServiceLevelObjective{}, err
+	}
+	resp, httpResp, err := c.slos.CreateSLO(ctx, req)
+	if err != nil {
+		return datadogV1.ServiceLevelObjective{}, classify("create SLO", httpResp, err)
+	}
+	if len(resp.Data) != 1 {
+		return datadogV1.ServiceLevelObjective{}, &Error{Op: "create SLO", Message: fmt.Sprintf("answer holds %d SLOs", len(resp.Data))}
+	}
+	return resp.Data[0], nil
+}
+
+// GetSLO reads one SLO. The operator calls it only to confirm a loss before re-creating.
+func (c *Client) GetSLO(ctx context.Context, id string) (datadogV1.ServiceLevelObjective, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return datadogV1.ServiceLevelObjective{}, err
+	}
+	resp, httpResp, err := c.slos.GetSLO(ctx, id)
+	if err != nil {
+		return datadogV1.ServiceLevelObjective{}, classify("get SLO", httpResp, err)
+	}
+	// The single-object answer has its own type with the same fields as the list's.
+	var out datadogV1.ServiceLevelObjective
+	raw, err := json.Marshal(resp.GetData())
+	if err == nil {
+		err = json.Unmarshal(raw, &out)
+	}
+	return out, err
+}
+
+// UpdateSLO replaces an SLO's definition.
+func (c *Client) UpdateSLO(ctx context.Context, id string, slo datadogV1.ServiceLevelObjective) (datadogV1.ServiceLevelObjective, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return datadogV1.ServiceLevelObjective{}, err
+	}
+	resp, httpResp, err := c.slos.UpdateSLO(ctx, id, slo)
+	if err != nil {
+		return datadogV1.ServiceLevelObjective{}, classify("update SLO", httpResp, err)
+	}
+	if len(resp.Data) != 1 {
+		return datadogV1.ServiceLevelObjective{}, &Error{Op: "update SLO", Message: fmt.Sprintf("answer holds %d SLOs", len(resp.Data))}
+	}
+	return resp.Data[0], nil
+}
+
+// DeleteSLO deletes an SLO; one already gone counts as deleted.
+func (c *Client) DeleteSLO(ctx context.Context, id string) error {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	_, httpResp, err := c.slos.DeleteSLO(ctx, id)
+	if err = classify("delete SLO", httpResp, err); IsKind(err, KindNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ListMonitors lists the monitors carrying every tag, every page.
+func (c *Client) ListMonitors(ctx context.Context, tags []string) ([]datadogV1.Monitor, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []datadogV1.Monitor
+	for page := int64(0); ; page++ {
+		resp, httpResp, err := c.monitors.ListMonitors(ctx, *datadogV1.NewListMonitorsOptionalParameters().
+			WithMonitorTags(strings.Join(tags, ",")).WithPage(page).WithPageSize(int32(c.PageSize)))
+		if err != nil {
+			return nil, classify("list monitors", httpResp, err)
+		}
+		out = append(out, resp...)
+		if len(resp) < c.PageSize {
+			return out, nil
+		}
+	}
+}
+
+// CreateMonitor creates a monitor and returns it with its ID.
+func (c *Client) CreateMonitor(ctx context.Context, m datadogV1.Monitor) (datadogV1.Monitor, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return datadogV1.Monitor{}, err
+	}
+	resp, httpResp, err := c.monitors.CreateMonitor(ctx, m)
+	return resp, classify("create monitor", httpResp, err)
+}
+
+// GetMonitor reads one monitor. The operator calls it only to confirm a loss before
+// re-creating.
+func (c *Client) GetMonitor(ctx context.Context, id int64) (datadogV1.Monitor, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return datadogV1.Monitor{}, err
+	}
+	resp, httpResp, err := c.monitors.GetMonitor(ctx, id)
+	return resp, classify("get monitor", httpResp, err)
+}
+
+// UpdateMonitor changes a monitor.
+func (c *Client) UpdateMonitor(ctx context.Context, id int64, m datadogV1.MonitorUpdateRequest) (datadogV1.Monitor, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return datadogV1.Monitor{}, err
+	}
+	resp, httpResp, err := c.monitors.UpdateMonitor(ctx, id, m)
+	return resp, classify("update monitor", httpResp, err)
+}
+
+// DeleteMonitor deletes a monitor; one already gone counts as deleted.
+func (c *Client) DeleteMonitor(ctx context.Context, id int64) error {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return err
+	}
+	_, httpResp, err := c.monitors.DeleteMonitor(ctx, id)
+	if err = classify("delete monitor", httpResp, err); IsKind(err, KindNotFound) {
+		return nil
+	}
+	return err
+}
+
+// SLOStatus is the error budget of one timeframe of an SLO, as the SLO search reports it.
+type SLOStatus struct {
+	Timeframe string
+	// BudgetRemaining is in percent; nil when Datadog has no data yet.
+	BudgetRemaining *float64
+	SLI             *float64
+	State           string
+}
+
+// SearchSLOStatus returns the status per timeframe of every SLO matching the query, by SLO ID,
+// every page.
+func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string][]SLOStatus, error) {
+	ctx, err := c.ctx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]SLOStatus{}
+	const size = 100
+	for page := int64(0); ; page++ {
+		resp, httpResp, err := c.slos.SearchSLO(ctx, *datadogV1.NewSearchSLOOptionalParameters().
+			WithQuery(query).WithPageSize(size).WithPageNumber(page))
+		if err != nil {
+			return nil, classify("search SLOs", httpResp, err)
+		}
+		var slos []datadogV1.SearchServiceLevelObjective
+		if resp.Data != nil && resp.Data.Attributes != nil {
+			slos = resp.Data.Attributes.Slos
+		}
+		for _, s := range slos {
+			if s.Data == nil || s.Data.Attributes == nil {
+				continue
+			}
+			var sts []SLOStatus
+			for _, o := range s.Data.Attributes.OverallStatus {
+				st := SLOStatus{Timeframe: string(o.GetTimeframe()), State: string(o.GetState())}
+				if v, ok := o.GetErrorBudgetRemainingOk(); ok && v != nil {
+					st.BudgetRemaining = v
+				}
+				if v, ok := o.GetStatusOk(); ok && v != nil {
+					st.SLI = v
+				}
+				sts = append(sts, st)
+			}
+			out[s.Data.GetId()] = sts
+		}
+		if len(slos) < size {
+			return out, nil
+		}
+	}
+}

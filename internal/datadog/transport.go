@@ -1,0 +1,154 @@
+package datadog
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// requestsTotal counts the operator's Datadog requests.
+var requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "selfserve_datadog_requests_total",
+	Help: "Datadog API requests by endpoint, method and status code (0: no answer).",
+}, []string{"endpoint", "method", "code"})
+
+func init() { ctrlmetrics.Registry.MustRegister(requestsTotal) }
+
+// idSegment matches the object IDs in Datadog paths, so that endpoints stay few.
+var idSegment = regexp.MustCompile(`/(?:[0-9]+|[0-9a-f]{32})(/|$)`)
+
+// endpoint names a request's route: "/api/v1/slo/{id}".
+func endpoint(path string) string {
+	return idSegment.ReplaceAllString(path, "/{id}$1")
+}
+
+// Pacer spaces the requests of every reconcile by what Datadog's X-RateLimit-* headers say, so
+// that the operator slows down before it is refused rather than after. One Pacer is shared by
+// all requests; limits are kept per rate-limit name (slo, monitor …), as Datadog keeps them.
+type Pacer struct {
+	mu     sync.Mutex
+	blocks map[string]time.Time // name -> no request before
+	now    func() time.Time
+}
+
+// NewPacer returns a pacer with no limit known yet.
+func NewPacer() *Pacer { return &Pacer{blocks: map[string]time.Time{}, now: time.Now} }
+
+// wait blocks until the named limit allows a request.
+func (p *Pacer) wait(ctx context.Context, name string) error {
+	p.mu.Lock()
+	until := p.blocks[name]
+	p.mu.Unlock()
+	d := until.Sub(p.now())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// observe records the limit state of an answer: with nothing remaining in the window, requests
+// of that name wait until it resets.
+func (p *Pacer) observe(name string, h http.Header, status int) {
+	remaining, errR := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	reset, errS := strconv.Atoi(h.Get("X-RateLimit-Reset"))
+	if status != http.StatusTooManyRequests && (errR != nil || remaining > 0) {
+		return
+	}
+	if errS != nil || reset < 1 {
+		reset = 1
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if until := p.now().Add(time.Duration(reset) * time.Second); until.After(p.blocks[name]) {
+		p.blocks[name] = until
+	}
+}
+
+// Transport is the RoundTripper of the Datadog client: it paces requests, retries 429s after the
+// reset and 5xx answers and network errors with jittered backoff, and counts every request.
+type Transport struct {
+	Base  http.RoundTripper
+	Pacer *Pacer
+	// MaxAttempts bounds the tries of one request.
+	MaxAttempts int
+	// Backoff is the first retry delay of 5xx answers and network errors; it doubles per try.
+	Backoff time.Duration
+}
+
+// RoundTrip sends one request, pacing and retrying it.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	name := rateLimitName(req.URL.Path)
+	ep := endpoint(req.URL.Path)
+	backoff := t.Backoff
+	for attempt := 1; ; attempt++ {
+		if err := t.Pacer.wait(req.Context(), name); err != nil {
+			return nil, err
+		}
+		r := req
+		if attempt > 1 {
+			r = req.Clone(req.Context())
+			if req.GetBody != nil {
+				body, err := req.GetBody()
+				if err != nil {
+					return nil, err
+				}
+				r.Body = body
+			}
+		}
+		resp, err := t.Base.RoundTrip(r)
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		requestsTotal.WithLabelValues(ep, req.Method, strconv.Itoa(code)).Inc()
+		if resp != nil {
+			t.Pacer.observe(name, resp.Header, code)
+		}
+		retry := err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) ||
+			code == http.StatusTooManyRequests || code >= 500
+		if !retry || attempt >= t.MaxAttempts {
+			return resp, err
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if code != http.StatusTooManyRequests {
+			// 5xx and network errors: exponential backoff with full jitter. A 429 waits in the
+			// pacer for the reset instead.
+			d := time.Duration(rand.Int64N(int64(backoff) + 1))
+			backoff = min(backoff*2, 30*time.Second)
+			select {
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			case <-time.After(d):
+			}
+		}
+	}
+}
+
+// rateLimitName is the Datadog rate limit an endpoint counts against.
+func rateLimitName(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/api/v1/slo"):
+		return "slo"
+	case strings.HasPrefix(path, "/api/v1/monitor"):
+		return "monitor"
+	}
+	return "other"
+}
