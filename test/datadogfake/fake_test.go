@@ -307,3 +307,25 @@ func asOpenAPIError(err error, target *datadog.GenericOpenAPIError) bool {
 	}
 	return ok
 }
+
+func TestBurnRateMonitorRulesLikeDatadog(t *testing.T) {
+	ctx, slos, monitors, _ := sdk(t, datadogfake.Options{}, datadogfake.DefaultAPIKey, datadogfake.DefaultAppKey)
+	req := metricSLO("ninety-nine")
+	req.Thresholds[0].Target = 99
+	created, _, err := slos.CreateSLO(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.Data[0].GetId()
+	for query, want := range map[string]int{
+		`burn_rate("` + id + `").over("30d").long_window("1h").short_window("5m") > 14.4`:  http.StatusOK,
+		`burn_rate("` + id + `").over("30d").long_window("1h").short_window("5m") > 150`:   http.StatusBadRequest, // above 1/(1-0.99) = 100
+		`burn_rate("` + id + `").over("30d").long_window("49h").short_window("5m") > 14.4`: http.StatusBadRequest,
+		`burn_rate("` + id + `").over("30d").long_window("1h").short_window("2h") > 14.4`:  http.StatusBadRequest,
+	} {
+		_, resp, err := monitors.CreateMonitor(ctx, *datadogV1.NewMonitor(query, datadogV1.MONITORTYPE_SLO_ALERT))
+		if code := status(t, resp, err); code != want {
+			t.Errorf("%s: status %d, want %d", query, code, want)
+		}
+	}
+}

@@ -19,6 +19,51 @@ type monitor struct {
 // sloQueryRE matches the query of an "slo alert" monitor and captures the SLO ID.
 var sloQueryRE = regexp.MustCompile(`^(burn_rate|error_budget)\("([0-9a-f]{32})"\)\.over\("(7d|30d|90d)"\)(\.long_window\("[0-9]+[mhd]"\))?(\.short_window\("[0-9]+[mhd]"\))?\s*(>=|>|<=|<)\s*[0-9.]+$`)
 
+// burnRateRE captures the windows and the threshold of a burn-rate query.
+var burnRateRE = regexp.MustCompile(`long_window\("([0-9]+)([mhd])"\)(?:\.short_window\("([0-9]+)([mhd])"\))?\s*(?:>=|>)\s*([0-9.]+)$`)
+
+// validateBurnRate applies Datadog's burn-rate alert rules: a long window from 1h to 48h, a short
+// window shorter than it, and a threshold no higher than 1/(1-target), above which the budget
+// is gone before the alert could fire.
+func validateBurnRate(query string, target float64) string {
+	sub := burnRateRE.FindStringSubmatch(query)
+	if sub == nil {
+		return "The value provided for parameter 'query' is invalid: burn rate alerts need long_window and a threshold"
+	}
+	window := func(n, unit string) time.Duration {
+		v, _ := strconv.Atoi(n)
+		return time.Duration(v) * map[string]time.Duration{"m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[unit]
+	}
+	long := window(sub[1], sub[2])
+	if long < time.Hour || long > 48*time.Hour {
+		return "The value provided for parameter 'query' is invalid: long_window must be between 1h and 48h"
+	}
+	if sub[3] != "" && window(sub[3], sub[4]) >= long {
+		return "The value provided for parameter 'query' is invalid: short_window must be shorter than long_window"
+	}
+	rate, _ := strconv.ParseFloat(sub[5], 64)
+	if max := 100 / (100 - target); rate > max {
+		return fmt.Sprintf("The value provided for parameter 'query' is invalid: burn rate threshold %v is above the maximum %.4g for a %v%% target", rate, max, target)
+	}
+	return ""
+}
+
+// sloTarget returns the target of an SLO for a timeframe. Callers hold s.mu.
+func (s *Server) sloTarget(id, timeframe string) (float64, bool) {
+	o, ok := s.slos[id]
+	if !ok {
+		return 0, false
+	}
+	for _, th := range asSlice(o.fields["thresholds"]) {
+		tm, _ := th.(map[string]any)
+		if str(tm["timeframe"]) == timeframe {
+			t, _ := num(tm["target"])
+			return t, true
+		}
+	}
+	return 0, true
+}
+
 // comparisonRE matches the threshold comparison that ends every non-composite monitor query.
 var comparisonRE = regexp.MustCompile(`(>=|<=|>|<|==|!=)\s*-?[0-9.]+\s*$`)
 
@@ -322,8 +367,12 @@ func (s *Server) validateMonitor(b map[string]any) string {
 		if sub == nil {
 			return fmt.Sprintf("The value provided for parameter 'query' is invalid: %q is not a valid SLO alert query", query)
 		}
-		if _, ok := s.slos[sub[2]]; !ok {
+		target, ok := s.sloTarget(sub[2], sub[3])
+		if !ok {
 			return fmt.Sprintf("The value provided for parameter 'query' is invalid: SLO %s not found", sub[2])
+		}
+		if sub[1] == "burn_rate" {
+			return validateBurnRate(query, target)
 		}
 		return ""
 	}

@@ -51,6 +51,8 @@ type Server struct {
 	windows      map[string]*rateWindow
 	requests     map[string]int
 	failNext     map[string][]int
+	dropNext     map[string]int
+	latency      time.Duration
 	throttledTil time.Time
 	orgID        int64
 	creatorEmail string
@@ -87,6 +89,7 @@ func New(opts Options) *Server {
 		windows:      map[string]*rateWindow{},
 		requests:     map[string]int{},
 		failNext:     map[string][]int{},
+		dropNext:     map[string]int{},
 		orgID:        321813,
 		creatorEmail: "selfserve@example.com",
 	}
@@ -108,8 +111,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[pattern]++
 	status, limited := s.takeRateLimit(w, r, pattern)
-	injected := s.popFailure(pattern)
+	drop := s.dropNext[pattern] > 0
+	injected := 0
+	if drop {
+		s.dropNext[pattern]--
+	} else {
+		injected = s.popFailure(pattern)
+	}
+	latency := s.latency
 	s.mu.Unlock()
+
+	if latency > 0 {
+		time.Sleep(latency)
+	}
+	if drop {
+		// The connection breaks before any answer, as on a network failure.
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+	}
 
 	if r.Header.Get("DD-API-KEY") != s.opts.APIKey || r.Header.Get("DD-APPLICATION-KEY") != s.opts.AppKey {
 		writeErrors(w, http.StatusForbidden, "Forbidden")
@@ -141,19 +164,21 @@ func (s *Server) takeRateLimit(w http.ResponseWriter, r *http.Request, pattern s
 		reset = 1
 	}
 	limited := win.used >= s.opts.RateLimit
+	remaining := 0
 	if now.Before(s.throttledTil) {
 		// A storm: every request is refused until it passes, and the reset says when.
 		limited = true
 		reset = max(1, int(s.throttledTil.Sub(now).Round(time.Second)/time.Second))
-		win.used = s.opts.RateLimit
-	}
-	if !limited {
-		win.used++
+	} else {
+		if !limited {
+			win.used++
+		}
+		remaining = s.opts.RateLimit - win.used
 	}
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(s.opts.RateLimit))
 	h.Set("X-RateLimit-Period", strconv.Itoa(int(s.opts.RateLimitPeriod/time.Second)))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.opts.RateLimit-win.used))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-RateLimit-Reset", strconv.Itoa(reset))
 	h.Set("X-RateLimit-Name", name)
 	return http.StatusTooManyRequests, limited
@@ -196,6 +221,20 @@ func (s *Server) Throttle(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttledTil = s.opts.Now().Add(d)
+}
+
+// DropNext makes the next n requests to a route lose their connection without an answer.
+func (s *Server) DropNext(pattern string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropNext[pattern] += n
+}
+
+// SetLatency delays every answer by d.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // FailNext makes the next requests to a route (a pattern as in Requests) answer with the given

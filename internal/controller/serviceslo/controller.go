@@ -30,6 +30,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/metrics"
 )
 
 // Finalizer holds a ServiceSLO until its Datadog objects are deleted (or orphaned).
@@ -183,6 +184,7 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 		reason := ReasonCreated
 		if slo.Status.SLOID != "" {
 			reason = ReasonDeletedInDatadog // it had one: someone deleted it in Datadog
+			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
 		slo.Status.SLOID = created.GetId()
 		// The ID must not live only in memory: write it now, before anything else can fail.
@@ -198,6 +200,10 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 		updated, err := dd.UpdateSLO(ctx, observed.GetId(), sloForUpdate(want))
 		if err != nil {
 			return err
+		}
+		if observed.GetModifiedAt() > 0 && slo.Generation == slo.Status.ObservedGeneration {
+			// The spec did not change since the last sync: Datadog did.
+			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
 		r.Inventory.PutSLO(uid, updated)
 		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonUpdated, "Update", "Updated SLO %s in Datadog", observed.GetId())
@@ -244,6 +250,9 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 			updated, err := dd.UpdateMonitor(ctx, m.GetId(), desired.forUpdate())
 			if err != nil {
 				return err
+			}
+			if slo.Generation == slo.Status.ObservedGeneration {
+				metrics.DriftCorrections.WithLabelValues("DatadogMonitor").Inc()
 			}
 			r.Inventory.PutMonitor(uid, name, updated)
 			m = updated

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/metrics"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 )
 
@@ -246,6 +247,7 @@ var partConditions = append([]string{platformv1alpha1.ConditionNamespaceReady}, 
 // noteDrift records that an existing child had to be applied again.
 func (r *Reconciler) noteDrift(s *scope, drifted bool, kind, name string) {
 	if drifted {
+		metrics.DriftCorrections.WithLabelValues(kind).Inc()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.drifted = append(s.drifted, kind+" "+name)

@@ -1,0 +1,18 @@
+// Package metrics holds selfserve's own Prometheus metrics, registered with controller-runtime's
+// registry and served on the manager's metrics endpoint.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// DriftCorrections counts objects the operator had to put back because they no longer matched
+// their spec: a tenant's child edited or deleted, a Datadog SLO or monitor changed or deleted
+// in Datadog.
+var DriftCorrections = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "selfserve_drift_corrections_total",
+	Help: "Objects restored to their spec, by kind.",
+}, []string{"kind"})
+
+func init() { ctrlmetrics.Registry.MustRegister(DriftCorrections) }
