@@ -66,3 +66,7 @@ bench-tenants: controlplane ## 1,000 TenantNamespaces: operator vs plain client,
 .PHONY: bench-dns
 bench-dns: controlplane ## Pod DNS webhook: p50/p99 pod creation latency with and without injection, 200 pods/s for 30 s.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench-dns $(BENCH_FLAGS)
+
+.PHONY: bench-slos
+bench-slos: controlplane ## 1,000 ServiceSLOs against the Datadog fake: calls to create, calls per poll/hour, convergence after a 429 storm.
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench-slos $(BENCH_FLAGS)

@@ -1,0 +1,222 @@
+// Command bench-slos measures the ServiceSLO controller against the Datadog fake
+// (`make bench-slos`): the Datadog calls made to create N ServiceSLOs with the default three
+// tiers, the calls per poll and per hour in steady state, and the time to converge after a
+// 60-second 429 storm. It prints figures; it asserts nothing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/datadogfake"
+)
+
+func main() {
+	n := flag.Int("slos", 1000, "ServiceSLOs to create.")
+	poll := flag.Duration("poll", 10*time.Second, "Poll interval of the run; per-hour figures are scaled to the default 10 min.")
+	storm := flag.Duration("storm", 60*time.Second, "Length of the 429 storm.")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *poll, *storm); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-slos:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int, poll, storm time.Duration) error {
+	fmt.Printf("Starting the local control plane %s and the Datadog fake ...\n", controlplane.Version)
+	cp, err := controlplane.Start(controlplane.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cp.Stop() }()
+	fake := datadogfake.New(datadogfake.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	opts.DatadogPoll = poll
+	opts.SLOWorkers = 16
+	opts.DatadogOverride = &datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
+	op, err := cp.StartOperator(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = op.Stop() }()
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	if err := tenant(ctx, c); err != nil {
+		return err
+	}
+
+	fmt.Printf("Creating %d ServiceSLOs (default tiers: 3 monitors each) ...\n", n)
+	fake.ResetRequests()
+	start := time.Now()
+	if err := forEach(n, func(i int) error { return c.Create(ctx, newSLO(i)) }); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, c, n); err != nil {
+		return err
+	}
+	createTime := time.Since(start)
+	create := fake.Requests()
+
+	fmt.Printf("Steady state: counting calls over 3 polls of %s ...\n", poll)
+	fake.ResetRequests()
+	time.Sleep(3 * poll)
+	steady := fake.Requests()
+	perPoll := float64(total(steady)) / 3
+	perHour := perPoll * float64(time.Hour/(10*time.Minute))
+
+	fmt.Printf("A %s 429 storm while 100 targets change ...\n", storm)
+	fake.Throttle(storm)
+	stormStart := time.Now()
+	var list platformv1alpha1.ServiceSLOList
+	if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
+		return err
+	}
+	for i := range min(100, len(list.Items)) {
+		s := &list.Items[i]
+		s.Spec.Objectives[0].Target = "99.5"
+		if err := c.Update(ctx, s); err != nil {
+			return err
+		}
+	}
+	time.Sleep(time.Until(stormStart.Add(storm)))
+	stormEnd := time.Now()
+	if err := waitReady(ctx, c, n); err != nil {
+		return err
+	}
+	converge := time.Since(stormEnd)
+	slos, monitors := len(fake.SLOs()), len(fake.Monitors())
+
+	fmt.Printf(`
+ServiceSLO benchmark, %d ServiceSLOs with 3 tiers each, against the Datadog fake
+  creation: %.1f s, %d calls: %s
+  per CR: %.2f SLO creates, %.2f monitor creates
+  steady state: %.1f calls per poll (%s), about %.0f per hour at the default 10 min poll
+  after a %s 429 storm with 100 targets changed: converged %.1f s after it ended
+  Datadog holds %d SLOs and %d monitors (want %d and %d: no duplicates)
+`, n, createTime.Seconds(), total(create), describe(create),
+		float64(create["POST /api/v1/slo"])/float64(n), float64(create["POST /api/v1/monitor"])/float64(n),
+		perPoll, describe(steady), perHour, storm, converge.Seconds(), slos, monitors, n, 3*n)
+	return nil
+}
+
+func tenant(ctx context.Context, c client.Client) error {
+	if err := c.Create(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: platformv1alpha1.TenantClassSpec{IsDefault: true}}); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &platformv1alpha1.TenantNamespace{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench"},
+		Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "bench"}}},
+	}); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var t platformv1alpha1.TenantNamespace
+		if c.Get(ctx, client.ObjectKey{Name: "bench"}, &t) == nil && meta.IsStatusConditionTrue(t.Status.Conditions, platformv1alpha1.ConditionReady) {
+			return nil
+		}
+	}
+	return fmt.Errorf("tenant not ready")
+}
+
+func newSLO(i int) *platformv1alpha1.ServiceSLO {
+	svc := fmt.Sprintf("svc-%04d", i)
+	return &platformv1alpha1.ServiceSLO{
+		ObjectMeta: metav1.ObjectMeta{Name: svc, Namespace: "bench"},
+		Spec: platformv1alpha1.ServiceSLOSpec{
+			Service: svc,
+			Indicator: platformv1alpha1.Indicator{Metric: &platformv1alpha1.MetricIndicator{
+				Good: "sum:requests.ok{service:" + svc + "}.as_count()", Total: "sum:requests{service:" + svc + "}.as_count()"}},
+			Objectives: []platformv1alpha1.Objective{{Timeframe: "30d", Target: "99.9"}},
+		},
+	}
+}
+
+func waitReady(ctx context.Context, c client.Client, n int) error {
+	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		var list platformv1alpha1.ServiceSLOList
+		if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
+			return err
+		}
+		ready := 0
+		for _, s := range list.Items {
+			if meta.IsStatusConditionTrue(s.Status.Conditions, platformv1alpha1.ConditionReady) && s.Status.ObservedGeneration == s.Generation {
+				ready++
+			}
+		}
+		if ready >= n {
+			return nil
+		}
+	}
+	return fmt.Errorf("not all ServiceSLOs became Ready")
+}
+
+func forEach(n int, fn func(int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func total(m map[string]int) int {
+	t := 0
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+func describe(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
