@@ -115,6 +115,17 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		f := strings.Fields(out)
 		return err == nil && len(f) >= 4 && f[2] == "standard" && f[3] == "True"
 	})
+	// The SLO sample, in the team's namespace, reaches the Datadog fake.
+	if out, err := kubectl("apply", "-n", "checkout", "-f", "config/samples/platform_v1alpha1_serviceslo.yaml"); err != nil {
+		t.Fatalf("applying the SLO sample to checkout: %v\n%s", err, out)
+	}
+	Eventually(t, time.Minute, "the ServiceSLO in checkout is Ready with a Datadog ID", func() bool {
+		out, err := kubectl("get", "serviceslo", "checkout-availability", "-n", "checkout", "-o",
+			`jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.sloID}`)
+		f := strings.Fields(out)
+		return err == nil && len(f) == 2 && f[0] == "True" && len(f[1]) == 32
+	})
+
 	// The developer works in her namespace, and cannot claim one for another team.
 	alice := func(args ...string) (string, error) {
 		return kubectl(append([]string{"--kubeconfig", filepath.Join(dir, "alice.kubeconfig")}, args...)...)
