@@ -3,7 +3,9 @@ package serviceslo_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"os"
 	"regexp"
 	"strings"
@@ -30,6 +32,9 @@ var (
 	admin client.Client
 	fake  *datadogfake.Server
 	srv   *httptest.Server
+	// spec checks every request against Datadog's OpenAPI specification, where the team's
+	// reference copy is beside the checkout; nil otherwise.
+	spec *datadogfake.SpecValidator
 )
 
 // TestMain runs a control plane and the Datadog fake for the package; each test starts the
@@ -47,8 +52,19 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = cp.Stop() }()
 	fake = datadogfake.New(datadogfake.Options{})
-	srv = fake.Start()
+	var handler http.Handler = fake
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	defer srv.Close()
+	if root, err := controlplane.RepoRoot(); err == nil {
+		path := filepath.Join(root, "..", "shared", "reference", "datadog-api", "openapi-v1.yaml")
+		if _, err := os.Stat(path); err == nil {
+			if spec, err = datadogfake.NewSpecValidator(path, srv.URL); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			handler = spec.Wrap(fake)
+		}
+	}
 	admin, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,20 @@
+package serviceslo_test
+
+import "testing"
+
+// TestEveryRequestMatchesDatadogsOpenAPI runs after the other tests of the package (files run in
+// name order) and checks that every request the operator sent them — creates, updates, deletes,
+// lists, searches — is valid against Datadog's OpenAPI specification.
+func TestEveryRequestMatchesDatadogsOpenAPI(t *testing.T) {
+	if spec == nil {
+		t.Skip("Datadog's OpenAPI specification is not beside this checkout (../shared/reference/datadog-api); nothing to check against")
+	}
+	checked, problems := spec.Report()
+	if checked == 0 {
+		t.Fatal("no request was checked")
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	t.Logf("%d requests checked against the specification", checked)
+}
