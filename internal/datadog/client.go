@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ type Error struct {
 	Status  int
 	Kind    Kind
 	Message string
+	// RetryAfter is when a rate-limited call may be tried again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -60,6 +63,9 @@ func classify(op string, resp *http.Response, err error) error {
 			e.Kind = KindNotFound
 		case resp.StatusCode == http.StatusTooManyRequests:
 			e.Kind = KindRateLimited
+			if reset, err := strconv.Atoi(resp.Header.Get("X-RateLimit-Reset")); err == nil {
+				e.RetryAfter = time.Duration(reset) * time.Second
+			}
 		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 			e.Kind = KindAuth
 		case resp.StatusCode >= 400 && resp.StatusCode < 500:
@@ -94,7 +100,7 @@ func NewClient(s Settings, pacer *Pacer) *Client {
 	cfg.RetryConfiguration.EnableRetry = false // the Transport retries, paced
 	cfg.HTTPClient = &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: &Transport{Base: http.DefaultTransport, Pacer: pacer, MaxAttempts: 5, Backoff: 250 * time.Millisecond},
+		Transport: &Transport{Base: http.DefaultTransport, Pacer: pacer, MaxAttempts: 5, Backoff: 250 * time.Millisecond, MaxWait: 2 * time.Second},
 	}
 	api := datadog.NewAPIClient(cfg)
 	return &Client{settings: s, slos: datadogV1.NewServiceLevelObjectivesApi(api), monitors: datadogV1.NewMonitorsApi(api), PageSize: 1000}

@@ -3,6 +3,7 @@ package datadog
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -43,12 +44,16 @@ type Pacer struct {
 // NewPacer returns a pacer with no limit known yet.
 func NewPacer() *Pacer { return &Pacer{blocks: map[string]time.Time{}, now: time.Now} }
 
+// blockedFor is how long the named limit holds requests back.
+func (p *Pacer) blockedFor(name string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.blocks[name].Sub(p.now())
+}
+
 // wait blocks until the named limit allows a request.
 func (p *Pacer) wait(ctx context.Context, name string) error {
-	p.mu.Lock()
-	until := p.blocks[name]
-	p.mu.Unlock()
-	d := until.Sub(p.now())
+	d := p.blockedFor(name)
 	if d <= 0 {
 		return nil
 	}
@@ -89,6 +94,10 @@ type Transport struct {
 	MaxAttempts int
 	// Backoff is the first retry delay of 5xx answers and network errors; it doubles per try.
 	Backoff time.Duration
+	// MaxWait is the longest a request waits for a rate limit to reset. Beyond it the request is
+	// answered at once with a 429 naming the reset, so the reconcile can requeue for then
+	// instead of holding a worker.
+	MaxWait time.Duration
 }
 
 // RoundTrip sends one request, pacing and retrying it.
@@ -97,6 +106,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ep := endpoint(req.URL.Path)
 	backoff := t.Backoff
 	for attempt := 1; ; attempt++ {
+		if d := t.Pacer.blockedFor(name); d > t.MaxWait {
+			return rateLimited(req, d), nil
+		}
 		if err := t.Pacer.wait(req.Context(), name); err != nil {
 			return nil, err
 		}
@@ -139,6 +151,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			case <-time.After(d):
 			}
 		}
+	}
+}
+
+// rateLimited is the answer to a request that would wait longer than MaxWait for the rate
+// limit: a 429 as Datadog would send it, without sending anything.
+func rateLimited(req *http.Request, wait time.Duration) *http.Response {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Reset", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+	body := `{"errors":["rate limit exhausted; held back by the operator until the reset"]}`
+	return &http.Response{
+		StatusCode: http.StatusTooManyRequests, Status: "429 Too Many Requests", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req,
 	}
 }
 

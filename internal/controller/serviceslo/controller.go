@@ -344,8 +344,12 @@ func (r *Reconciler) datadogFailure(slo *platformv1alpha1.ServiceSLO, err error)
 	}
 	setSynced(slo, metav1.ConditionFalse, reason, err.Error())
 	r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, reason, "Sync", "%v", err)
-	if datadog.IsKind(err, datadog.KindInvalid) {
+	switch {
+	case datadog.IsKind(err, datadog.KindInvalid):
 		return ctrl.Result{}, reconcile.TerminalError(err)
+	case datadog.IsKind(err, datadog.KindRateLimited) && e.RetryAfter > 0:
+		// Come back when the limit resets, spread a little, rather than in a backoff loop.
+		return ctrl.Result{RequeueAfter: e.RetryAfter + time.Duration(rand.Int64N(int64(time.Second)))}, nil
 	}
 	return ctrl.Result{}, err
 }

@@ -351,13 +351,25 @@ func TestRateLimitStormAndServerErrorsConvergeWithoutDuplicates(t *testing.T) {
 	tenantNamespace(t, "search", "search")
 	fake.FailNext("POST /api/v1/slo", 500, 503)
 	fake.FailNext("POST /api/v1/monitor", 502)
-	fake.Throttle(4 * time.Second)
+	fake.Throttle(6 * time.Second)
 	var crs []*platformv1alpha1.ServiceSLO
 	for i := range 5 {
 		s := newSLO("search", fmt.Sprintf("storm-%d", i))
 		Must(t, admin.Create(ctx, s))
 		crs = append(crs, s)
 	}
+	// While the storm lasts, the conditions say so.
+	Eventually(t, 5*time.Second, "a ServiceSLO reports the rate limit", func() bool {
+		var got platformv1alpha1.ServiceSLO
+		for _, s := range crs {
+			if admin.Get(ctx, client.ObjectKeyFromObject(s), &got) == nil {
+				if c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionSynced); c != nil && c.Reason == "DatadogRateLimited" {
+					return true
+				}
+			}
+		}
+		return false
+	})
 	for _, s := range crs {
 		got := waitSynced(t, s)
 		slos, monitors := objectsOf(string(got.UID))
