@@ -54,14 +54,9 @@ func (s *Server) createSLO(w http.ResponseWriter, r *http.Request) {
 	id := newSLOID()
 	now := s.opts.Now().Unix()
 	body["id"] = id
-	body["type_id"] = sloTypeIDs[body["type"].(string)]
 	body["created_at"] = now
 	body["modified_at"] = now
 	body["creator"] = map[string]any{"name": nil, "handle": s.creatorEmail, "email": s.creatorEmail}
-	setDefault(body, "tags", []any{})
-	setDefault(body, "monitor_tags", []any{})
-	setDefault(body, "description", "")
-	sortTags(body)
 	completeSLO(body)
 	s.slos[id] = &slo{fields: body, status: map[string]SLOStatus{}}
 	s.sloOrder = append(s.sloOrder, id)
@@ -102,12 +97,7 @@ func (s *Server) updateSLO(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"id", "creator", "created_at"} {
 		body[k] = o.fields[k]
 	}
-	body["type_id"] = sloTypeIDs[body["type"].(string)]
 	body["modified_at"] = s.opts.Now().Unix()
-	setDefault(body, "tags", []any{})
-	setDefault(body, "monitor_tags", []any{})
-	setDefault(body, "description", "")
-	sortTags(body)
 	completeSLO(body)
 	o.fields = body
 	writeJSON(w, http.StatusOK, map[string]any{"data": []any{body}, "error": nil})
@@ -393,10 +383,16 @@ func validateSLO(b map[string]any) string {
 	return ""
 }
 
-// completeSLO adds what Datadog derives from a definition: the primary timeframe and targets
+// completeSLO adds what Datadog derives from a definition: its type ID, empty lists, sorted tags,
+// the primary timeframe and targets
 // (from the first threshold), the display strings of thresholds, the numerator/denominator form
 // of an sli_specification count, and the default time slice interval.
 func completeSLO(b map[string]any) {
+	b["type_id"] = sloTypeIDs[b["type"].(string)]
+	setDefault(b, "tags", []any{})
+	setDefault(b, "monitor_tags", []any{})
+	setDefault(b, "description", "")
+	sortTags(b)
 	ths := asSlice(b["thresholds"])
 	if first, ok := ths[0].(map[string]any); ok {
 		setDefault(b, "timeframe", first["timeframe"])

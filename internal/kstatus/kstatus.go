@@ -1,0 +1,46 @@
+// Package kstatus writes the summary conditions every selfserve kind shares, the way kstatus
+// (Argo CD's and Flux's health checks) reads them: Ready always, Reconciling and Stalled only
+// while True.
+package kstatus
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// Outcome is what a reconcile concluded.
+type Outcome struct {
+	// Ready is true when everything the object asks for is in place.
+	Ready bool
+	// Stalled is true when nothing will change without someone acting (a spec or environment
+	// change); otherwise a not-ready object is still Reconciling.
+	Stalled bool
+	// Reason and Message explain Ready (and Reconciling or Stalled).
+	Reason, Message string
+}
+
+// Summarize sets Ready, Reconciling and Stalled for the outcome at the object's generation,
+// and reports whether observedGeneration may be stamped (only on success).
+func Summarize(conds *[]metav1.Condition, generation int64, o Outcome) (stampObserved bool) {
+	set := func(typ string, status metav1.ConditionStatus) {
+		meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: o.Reason, Message: o.Message, ObservedGeneration: generation})
+	}
+	switch {
+	case o.Ready:
+		set(platformv1alpha1.ConditionReady, metav1.ConditionTrue)
+		meta.RemoveStatusCondition(conds, platformv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(conds, platformv1alpha1.ConditionStalled)
+		return true
+	case o.Stalled:
+		set(platformv1alpha1.ConditionReady, metav1.ConditionFalse)
+		meta.RemoveStatusCondition(conds, platformv1alpha1.ConditionReconciling)
+		set(platformv1alpha1.ConditionStalled, metav1.ConditionTrue)
+	default:
+		set(platformv1alpha1.ConditionReady, metav1.ConditionFalse)
+		meta.RemoveStatusCondition(conds, platformv1alpha1.ConditionStalled)
+		set(platformv1alpha1.ConditionReconciling, metav1.ConditionTrue)
+	}
+	return false
+}
