@@ -1,0 +1,352 @@
+// Package schedule is the window math of ClusterUpgradePolicies: recurring maintenance windows
+// in local time (days of the week or an RRULE), one-off exclusions with a scope, and the answer,
+// for an instant, to "may the cluster be upgraded now, why not, and when does that change".
+// Everything here is pure: no client, no clock.
+//
+// Local start times that do not exist (the clock jumps forward over them) open at the first
+// instant after the jump; local times that occur twice (the clock falls back) open at the first
+// occurrence. A window lasts its duration in real (elapsed) time.
+package schedule
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of upgrade being asked about.
+type Kind int
+
+// Kinds of upgrade, as GKE's exclusion scopes tell them apart.
+const (
+	// ControlPlanePatch is a patch upgrade of the control plane.
+	ControlPlanePatch Kind = iota
+	// NodeUpgrade is an upgrade of node pools.
+	NodeUpgrade
+	// MinorUpgrade is a minor version upgrade (control plane or nodes).
+	MinorUpgrade
+)
+
+// Scope is which upgrades an exclusion holds back, named as GKE names them.
+type Scope string
+
+// Scopes.
+const (
+	NoUpgrades            Scope = "NoUpgrades"
+	NoMinorUpgrades       Scope = "NoMinorUpgrades"
+	NoMinorOrNodeUpgrades Scope = "NoMinorOrNodeUpgrades"
+)
+
+// Blocks reports whether an exclusion of scope s holds back an upgrade of kind k.
+func (s Scope) Blocks(k Kind) bool {
+	switch s {
+	case NoMinorUpgrades:
+		return k == MinorUpgrade
+	case NoMinorOrNodeUpgrades:
+		return k == MinorUpgrade || k == NodeUpgrade
+	default:
+		return true
+	}
+}
+
+// DaySpec is one BYDAY entry: a weekday, and for monthly rules its position (1 = first,
+// -1 = last; 0 = every such day).
+type DaySpec struct {
+	Pos int
+	Day time.Weekday
+}
+
+// Recurrence says on which local dates a window starts.
+type Recurrence struct {
+	// Monthly is false for FREQ=WEEKLY.
+	Monthly bool
+	// Interval repeats every n weeks or months, counted from Anchor.
+	Interval int
+	Days     []DaySpec
+	// Anchor is the date the intervals count from (the Monday of its week, or its month). The
+	// zero value counts from 1 January 2024, a Monday.
+	Anchor time.Time
+}
+
+// Window is a recurring maintenance window.
+type Window struct {
+	Name     string
+	Recur    Recurrence
+	Hour     int
+	Minute   int
+	Duration time.Duration
+	Location *time.Location
+}
+
+// Exclusion is a one-off period holding back the upgrades of its scope.
+type Exclusion struct {
+	Name       string
+	Start, End time.Time
+	Scope      Scope
+}
+
+// Interval is a period [Start, End).
+type Interval struct {
+	Start, End time.Time
+	// Windows names the windows that make up the interval (several when they overlap).
+	Windows []string
+}
+
+// Contains reports whether t is within the interval.
+func (iv Interval) Contains(t time.Time) bool { return !t.Before(iv.Start) && t.Before(iv.End) }
+
+// Reasons an upgrade is not allowed.
+const (
+	ReasonInsideWindow  = "InsideWindow"
+	ReasonOutsideWindow = "OutsideWindow"
+	ReasonExcluded      = "Excluded"
+)
+
+// Answer is what the schedule says at an instant for a kind of upgrade.
+type Answer struct {
+	Allowed bool
+	// Reason is InsideWindow, OutsideWindow or Excluded.
+	Reason string
+	// Current is the window open now, if any.
+	Current *Interval
+	// Next is the next window to open after now.
+	Next *Interval
+	// Active are the exclusions in force now, of any scope.
+	Active []Exclusion
+	// NextChange is the next instant at which the answer can change; zero when it never will.
+	NextChange time.Time
+}
+
+// horizon bounds the search for the next window.
+const horizon = 2 * 366 * 24 * time.Hour
+
+// Evaluate answers for an instant and a kind of upgrade.
+func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind) Answer {
+	var a Answer
+	merged := mergedOccurrences(windows, now)
+	for i := range merged {
+		iv := merged[i]
+		if iv.Contains(now) {
+			a.Current = &iv
+		} else if iv.Start.After(now) && a.Next == nil {
+			a.Next = &iv
+		}
+	}
+	blocked := false
+	var changes []time.Time
+	for _, e := range exclusions {
+		if !now.Before(e.Start) && now.Before(e.End) {
+			a.Active = append(a.Active, e)
+			blocked = blocked || e.Scope.Blocks(kind)
+			changes = append(changes, e.End)
+		} else if e.Start.After(now) {
+			changes = append(changes, e.Start)
+		}
+	}
+	switch {
+	case a.Current == nil:
+		a.Reason = ReasonOutsideWindow
+	case blocked:
+		a.Reason = ReasonExcluded
+	default:
+		a.Allowed, a.Reason = true, ReasonInsideWindow
+	}
+	if a.Current != nil {
+		changes = append(changes, a.Current.End)
+	}
+	if a.Next != nil {
+		changes = append(changes, a.Next.Start)
+	}
+	for _, c := range changes {
+		if c.After(now) && (a.NextChange.IsZero() || c.Before(a.NextChange)) {
+			a.NextChange = c
+		}
+	}
+	return a
+}
+
+// mergedOccurrences returns the windows' occurrences that end after now and start within the
+// horizon, overlapping ones merged, in order.
+func mergedOccurrences(windows []Window, now time.Time) []Interval {
+	var all []Interval
+	for _, w := range windows {
+		all = append(all, w.occurrences(now.Add(-w.Duration), now.Add(horizon))...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Start.Before(all[j].Start) })
+	var merged []Interval
+	for _, iv := range all {
+		if n := len(merged); n > 0 && !iv.Start.After(merged[n-1].End) {
+			out := merged
+			if iv.End.After(out[n-1].End) {
+				out[n-1].End = iv.End
+			}
+			if !slices.Contains(out[n-1].Windows, iv.Windows[0]) {
+				out[n-1].Windows = append(out[n-1].Windows, iv.Windows[0])
+			}
+			continue
+		}
+		merged = append(merged, iv)
+	}
+	// Merge first, then drop what is over: a window that ends now may still be part of one
+	// that continues.
+	var out []Interval
+	for _, iv := range merged {
+		if iv.End.After(now) {
+			out = append(out, iv)
+		}
+	}
+	return out
+}
+
+// occurrences returns the window's occurrences starting in [from, to), and the one already
+// open at from.
+func (w Window) occurrences(from, to time.Time) []Interval {
+	var out []Interval
+	// Walk local dates, one day before from (a window may start the previous local day) to to.
+	d := from.In(w.Location).AddDate(0, 0, -1)
+	day := time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, w.Location)
+	for ; day.Before(to.Add(24 * time.Hour)); day = day.AddDate(0, 0, 1) {
+		if !w.Recur.matches(day) {
+			continue
+		}
+		start := LocalInstant(day.Year(), day.Month(), day.Day(), w.Hour, w.Minute, w.Location)
+		end := start.Add(w.Duration)
+		if end.After(from) && start.Before(to) {
+			out = append(out, Interval{Start: start, End: end, Windows: []string{w.Name}})
+		}
+	}
+	return out
+}
+
+// LocalInstant is the instant a local wall-clock time names: on a day when it does not exist,
+// the first instant after the clock jumps; when it occurs twice, the first occurrence.
+func LocalInstant(y int, m time.Month, d, hour, minute int, loc *time.Location) time.Time {
+	guess := time.Date(y, m, d, hour, minute, 0, 0, loc)
+	want := wallMinutes(y, m, d, hour, minute)
+	// The instants whose wall clock reads the wanted time lie within the largest offset change
+	// (a few hours) of the guess; take the earliest.
+	var best time.Time
+	for delta := -3 * time.Hour; delta <= 3*time.Hour; delta += 15 * time.Minute {
+		c := guess.Add(delta)
+		l := c.In(loc)
+		if wallMinutes(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute()) == want && (best.IsZero() || c.Before(best)) {
+			best = c
+		}
+	}
+	if !best.IsZero() {
+		return best
+	}
+	// The wall time was skipped: find the first instant whose wall clock is past it.
+	lo, hi := guess.Add(-3*time.Hour), guess.Add(3*time.Hour)
+	for hi.Sub(lo) > time.Second {
+		mid := lo.Add(hi.Sub(lo) / 2)
+		l := mid.In(loc)
+		if wallMinutes(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute()) >= want {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi.Truncate(time.Second)
+}
+
+// wallMinutes orders wall-clock times across days.
+func wallMinutes(y int, m time.Month, d, hour, minute int) int64 {
+	days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	return days*24*60 + int64(hour*60+minute)
+}
+
+// matches reports whether a window starts on the local date of day.
+func (r Recurrence) matches(day time.Time) bool {
+	interval := max(r.Interval, 1)
+	anchor := r.Anchor
+	if anchor.IsZero() {
+		anchor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	date := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	if r.Monthly {
+		months := (date.Year()-anchor.Year())*12 + int(date.Month()-anchor.Month())
+		if mod(months, interval) != 0 {
+			return false
+		}
+	} else {
+		monday := func(t time.Time) int64 { return (t.Unix()/86400 - int64((int(t.Weekday())+6)%7)) / 7 }
+		a := time.Date(anchor.Year(), anchor.Month(), anchor.Day(), 0, 0, 0, 0, time.UTC)
+		if mod(int(monday(date)-monday(a)), interval) != 0 {
+			return false
+		}
+	}
+	for _, ds := range r.Days {
+		if ds.Day != date.Weekday() {
+			continue
+		}
+		if ds.Pos == 0 || !r.Monthly {
+			return true
+		}
+		nth := (date.Day()-1)/7 + 1
+		daysInMonth := time.Date(date.Year(), date.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day()
+		nthFromEnd := -((daysInMonth-date.Day())/7 + 1)
+		if ds.Pos == nth || ds.Pos == nthFromEnd {
+			return true
+		}
+	}
+	return false
+}
+
+func mod(a, b int) int { return ((a % b) + b) % b }
+
+var rruleDays = map[string]time.Weekday{"MO": time.Monday, "TU": time.Tuesday, "WE": time.Wednesday, "TH": time.Thursday, "FR": time.Friday, "SA": time.Saturday, "SU": time.Sunday}
+
+// ParseRRule reads the subset of RFC 5545 the API accepts: FREQ=WEEKLY|MONTHLY, INTERVAL and
+// BYDAY with optional positions ("1SA", "-1FR").
+func ParseRRule(s string) (Recurrence, error) {
+	var r Recurrence
+	for _, part := range strings.Split(s, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return r, fmt.Errorf("rrule %q: %q is not KEY=VALUE", s, part)
+		}
+		switch k {
+		case "FREQ":
+			switch v {
+			case "WEEKLY":
+			case "MONTHLY":
+				r.Monthly = true
+			default:
+				return r, fmt.Errorf("rrule %q: FREQ must be WEEKLY or MONTHLY", s)
+			}
+		case "INTERVAL":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return r, fmt.Errorf("rrule %q: INTERVAL must be a positive number", s)
+			}
+			r.Interval = n
+		case "BYDAY":
+			for _, d := range strings.Split(v, ",") {
+				name := d[max(len(d)-2, 0):]
+				day, ok := rruleDays[name]
+				if !ok {
+					return r, fmt.Errorf("rrule %q: unknown day %q", s, d)
+				}
+				pos := 0
+				if p := d[:len(d)-2]; p != "" {
+					n, err := strconv.Atoi(p)
+					if err != nil || n == 0 || n < -5 || n > 5 {
+						return r, fmt.Errorf("rrule %q: position of %q must be 1 to 5 or -1 to -5", s, d)
+					}
+					pos = n
+				}
+				r.Days = append(r.Days, DaySpec{Pos: pos, Day: day})
+			}
+		default:
+			return r, fmt.Errorf("rrule %q: %s is not supported", s, k)
+		}
+	}
+	if len(r.Days) == 0 {
+		return r, fmt.Errorf("rrule %q: BYDAY is required", s)
+	}
+	return r, nil
+}

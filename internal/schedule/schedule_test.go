@@ -1,0 +1,221 @@
+package schedule
+
+import (
+	"testing"
+	"time"
+	_ "time/tzdata" // the operator embeds it; the tests use the same database
+)
+
+func zone(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func weekly(days ...time.Weekday) Recurrence {
+	r := Recurrence{}
+	for _, d := range days {
+		r.Days = append(r.Days, DaySpec{Day: d})
+	}
+	return r
+}
+
+func TestLocalInstant(t *testing.T) {
+	cases := []struct {
+		name      string
+		zone      string
+		y         int
+		m         time.Month
+		d, h, min int
+		want      string
+	}{
+		{name: "ordinary day, New York", zone: "America/New_York", y: 2026, m: time.July, d: 5, h: 2, min: 30, want: "2026-07-05T06:30:00Z"},
+		{name: "skipped: spring forward in New York opens at 03:00 EDT", zone: "America/New_York", y: 2026, m: time.March, d: 8, h: 2, min: 30, want: "2026-03-08T07:00:00Z"},
+		{name: "twice: fall back in New York takes the first (EDT)", zone: "America/New_York", y: 2026, m: time.November, d: 1, h: 1, min: 30, want: "2026-11-01T05:30:00Z"},
+		{name: "skipped: spring forward in London opens at 02:00 BST", zone: "Europe/London", y: 2026, m: time.March, d: 29, h: 1, min: 30, want: "2026-03-29T01:00:00Z"},
+		{name: "twice: fall back in London takes BST", zone: "Europe/London", y: 2026, m: time.October, d: 25, h: 1, min: 30, want: "2026-10-25T00:30:00Z"},
+		{name: "skipped: Lord Howe's 30-minute jump opens at 02:30 (+11)", zone: "Australia/Lord_Howe", y: 2026, m: time.October, d: 4, h: 2, min: 15, want: "2026-10-03T15:30:00Z"},
+		{name: "twice: Lord Howe's 30-minute fall back takes the first (+11)", zone: "Australia/Lord_Howe", y: 2026, m: time.April, d: 5, h: 1, min: 45, want: "2026-04-04T14:45:00Z"},
+		{name: "Tokyo has no DST", zone: "Asia/Tokyo", y: 2026, m: time.March, d: 8, h: 2, min: 30, want: "2026-03-07T17:30:00Z"},
+		{name: "midnight", zone: "UTC", y: 2028, m: time.February, d: 29, h: 0, min: 0, want: "2028-02-29T00:00:00Z"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got := LocalInstant(tt.y, tt.m, tt.d, tt.h, tt.min, zone(t, tt.zone)).UTC()
+			if !got.Equal(utc(tt.want)) {
+				t.Errorf("got %s, want %s", got.Format(time.RFC3339), tt.want)
+			}
+		})
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	berlin, ny, tokyo, lhi, london := zone(t, "Europe/Berlin"), zone(t, "America/New_York"), zone(t, "Asia/Tokyo"), zone(t, "Australia/Lord_Howe"), zone(t, "Europe/London")
+	tuesdayMorningUTC := Window{Name: "tue", Recur: weekly(time.Tuesday), Hour: 5, Duration: 4 * time.Hour, Location: time.UTC}
+	firstSaturday, _ := ParseRRule("FREQ=MONTHLY;BYDAY=1SA")
+	lastFriday, _ := ParseRRule("FREQ=MONTHLY;BYDAY=-1FR")
+	everyOtherMonday, _ := ParseRRule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO")
+
+	cases := []struct {
+		name       string
+		windows    []Window
+		exclusions []Exclusion
+		now        string
+		kind       Kind
+		allowed    bool
+		reason     string
+		current    [2]string // start, end; empty when none
+		next       string    // next window start
+		nextChange string
+	}{
+		{name: "inside a UTC window", windows: []Window{tuesdayMorningUTC}, now: "2026-12-01T06:00:00Z",
+			allowed: true, reason: ReasonInsideWindow, current: [2]string{"2026-12-01T05:00:00Z", "2026-12-01T09:00:00Z"},
+			next: "2026-12-08T05:00:00Z", nextChange: "2026-12-01T09:00:00Z"},
+		{name: "before a UTC window", windows: []Window{tuesdayMorningUTC}, now: "2026-11-30T12:00:00Z",
+			reason: ReasonOutsideWindow, next: "2026-12-01T05:00:00Z", nextChange: "2026-12-01T05:00:00Z"},
+		{name: "the end of a window is outside it", windows: []Window{tuesdayMorningUTC}, now: "2026-12-01T09:00:00Z",
+			reason: ReasonOutsideWindow, next: "2026-12-08T05:00:00Z", nextChange: "2026-12-08T05:00:00Z"},
+		{name: "across midnight in Berlin", now: "2026-12-06T02:00:00Z", // Sunday 03:00 CET
+			windows: []Window{{Name: "sat-night", Recur: weekly(time.Saturday), Hour: 22, Duration: 8 * time.Hour, Location: berlin}},
+			allowed: true, reason: ReasonInsideWindow, current: [2]string{"2026-12-05T21:00:00Z", "2026-12-06T05:00:00Z"},
+			next: "2026-12-12T21:00:00Z", nextChange: "2026-12-06T05:00:00Z"},
+		{name: "New York window on the spring-forward night lasts its real duration", now: "2026-03-08T08:00:00Z",
+			windows: []Window{{Name: "sun", Recur: weekly(time.Sunday), Hour: 2, Minute: 30, Duration: 2 * time.Hour, Location: ny}},
+			allowed: true, reason: ReasonInsideWindow, current: [2]string{"2026-03-08T07:00:00Z", "2026-03-08T09:00:00Z"},
+			next: "2026-03-15T06:30:00Z", nextChange: "2026-03-08T09:00:00Z"},
+		{name: "New York window on the fall-back night opens at the first 01:30", now: "2026-10-31T12:00:00Z",
+			windows: []Window{{Name: "sun", Recur: weekly(time.Sunday), Hour: 1, Minute: 30, Duration: time.Hour, Location: ny}},
+			reason:  ReasonOutsideWindow, next: "2026-11-01T05:30:00Z", nextChange: "2026-11-01T05:30:00Z"},
+		{name: "London window when 01:30 is skipped", now: "2026-03-28T12:00:00Z",
+			windows: []Window{{Name: "sun", Recur: weekly(time.Sunday), Hour: 1, Minute: 30, Duration: time.Hour, Location: london}},
+			reason:  ReasonOutsideWindow, next: "2026-03-29T01:00:00Z", nextChange: "2026-03-29T01:00:00Z"},
+		{name: "Lord Howe's half-hour shift", now: "2026-10-03T15:45:00Z",
+			windows: []Window{{Name: "sun", Recur: weekly(time.Sunday), Hour: 2, Minute: 15, Duration: time.Hour, Location: lhi}},
+			allowed: true, reason: ReasonInsideWindow, current: [2]string{"2026-10-03T15:30:00Z", "2026-10-03T16:30:00Z"},
+			next: "2026-10-10T15:15:00Z", nextChange: "2026-10-03T16:30:00Z"},
+		{name: "Tokyo, first Saturday of the month", now: "2026-12-01T00:00:00Z",
+			windows: []Window{{Name: "monthly", Recur: firstSaturday, Hour: 22, Duration: 8 * time.Hour, Location: tokyo}},
+			reason:  ReasonOutsideWindow, next: "2026-12-05T13:00:00Z", nextChange: "2026-12-05T13:00:00Z"},
+		{name: "last Friday of the month", now: "2026-12-01T00:00:00Z",
+			windows: []Window{{Name: "monthly", Recur: lastFriday, Hour: 20, Duration: 4 * time.Hour, Location: time.UTC}},
+			reason:  ReasonOutsideWindow, next: "2026-12-25T20:00:00Z", nextChange: "2026-12-25T20:00:00Z"},
+		{name: "every other Monday counts from 1 January 2024", now: "2026-11-30T12:00:00Z",
+			windows: []Window{{Name: "biweekly", Recur: everyOtherMonday, Hour: 6, Duration: 2 * time.Hour, Location: time.UTC}},
+			reason:  ReasonOutsideWindow, next: "2026-12-14T06:00:00Z", nextChange: "2026-12-14T06:00:00Z"},
+		{name: "overlapping windows merge", now: "2026-11-30T04:00:00Z",
+			windows: []Window{
+				{Name: "early", Recur: weekly(time.Monday), Hour: 1, Duration: 3 * time.Hour, Location: time.UTC},
+				{Name: "late", Recur: weekly(time.Monday), Hour: 3, Duration: 3 * time.Hour, Location: time.UTC},
+			},
+			allowed: true, reason: ReasonInsideWindow, current: [2]string{"2026-11-30T01:00:00Z", "2026-11-30T06:00:00Z"},
+			next: "2026-12-07T01:00:00Z", nextChange: "2026-11-30T06:00:00Z"},
+		{name: "an exclusion inside a window", windows: []Window{tuesdayMorningUTC}, now: "2026-12-01T07:30:00Z",
+			exclusions: []Exclusion{{Name: "deploy-freeze", Start: utc("2026-12-01T07:00:00Z"), End: utc("2026-12-01T08:00:00Z"), Scope: NoUpgrades}},
+			reason:     ReasonExcluded, current: [2]string{"2026-12-01T05:00:00Z", "2026-12-01T09:00:00Z"},
+			next: "2026-12-08T05:00:00Z", nextChange: "2026-12-01T08:00:00Z"},
+		{name: "an exclusion ahead ends the allowed stretch early", windows: []Window{tuesdayMorningUTC}, now: "2026-12-01T06:00:00Z",
+			exclusions: []Exclusion{{Name: "deploy-freeze", Start: utc("2026-12-01T07:00:00Z"), End: utc("2026-12-01T08:00:00Z"), Scope: NoUpgrades}},
+			allowed:    true, reason: ReasonInsideWindow, current: [2]string{"2026-12-01T05:00:00Z", "2026-12-01T09:00:00Z"},
+			next: "2026-12-08T05:00:00Z", nextChange: "2026-12-01T07:00:00Z"},
+		{name: "a minor-upgrade freeze lets patches through", windows: []Window{tuesdayMorningUTC}, now: "2026-12-01T06:00:00Z", kind: ControlPlanePatch,
+			exclusions: []Exclusion{{Name: "year-end", Start: utc("2026-11-30T00:00:00Z"), End: utc("2027-01-04T00:00:00Z"), Scope: NoMinorUpgrades}},
+			allowed:    true, reason: ReasonInsideWindow, current: [2]string{"2026-12-01T05:00:00Z", "2026-12-01T09:00:00Z"},
+			next: "2026-12-08T05:00:00Z", nextChange: "2026-12-01T09:00:00Z"},
+		{name: "a minor-upgrade freeze holds minor upgrades", windows: []Window{tuesdayMorningUTC}, now: "2026-12-01T06:00:00Z", kind: MinorUpgrade,
+			exclusions: []Exclusion{{Name: "year-end", Start: utc("2026-11-30T00:00:00Z"), End: utc("2027-01-04T00:00:00Z"), Scope: NoMinorUpgrades}},
+			reason:     ReasonExcluded, current: [2]string{"2026-12-01T05:00:00Z", "2026-12-01T09:00:00Z"},
+			next: "2026-12-08T05:00:00Z", nextChange: "2026-12-01T09:00:00Z"},
+		{name: "a window over the leap day", now: "2028-02-29T12:00:00Z",
+			windows: []Window{{Name: "long", Recur: weekly(time.Monday), Hour: 23, Duration: 26 * time.Hour, Location: time.UTC}},
+			allowed: true, reason: ReasonInsideWindow, current: [2]string{"2028-02-28T23:00:00Z", "2028-03-01T01:00:00Z"},
+			next: "2028-03-06T23:00:00Z", nextChange: "2028-03-01T01:00:00Z"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			a := Evaluate(tt.windows, tt.exclusions, utc(tt.now), tt.kind)
+			if a.Allowed != tt.allowed || a.Reason != tt.reason {
+				t.Errorf("allowed=%t reason=%s, want %t %s", a.Allowed, a.Reason, tt.allowed, tt.reason)
+			}
+			switch {
+			case tt.current[0] == "" && a.Current != nil:
+				t.Errorf("current window %s–%s, want none", a.Current.Start, a.Current.End)
+			case tt.current[0] != "" && (a.Current == nil || !a.Current.Start.Equal(utc(tt.current[0])) || !a.Current.End.Equal(utc(tt.current[1]))):
+				t.Errorf("current window %+v, want %s–%s", a.Current, tt.current[0], tt.current[1])
+			}
+			if a.Next == nil || !a.Next.Start.Equal(utc(tt.next)) {
+				t.Errorf("next window %+v, want it to start at %s", a.Next, tt.next)
+			}
+			if !a.NextChange.Equal(utc(tt.nextChange)) {
+				t.Errorf("next change %s, want %s", a.NextChange.UTC().Format(time.RFC3339), tt.nextChange)
+			}
+		})
+	}
+}
+
+func TestParseRRuleRejects(t *testing.T) {
+	for _, s := range []string{"FREQ=DAILY;BYDAY=MO", "FREQ=WEEKLY", "FREQ=MONTHLY;BYDAY=6SA", "FREQ=WEEKLY;INTERVAL=0;BYDAY=MO", "FREQ=WEEKLY;BYDAY=XX", "FREQ=WEEKLY;COUNT=3;BYDAY=MO"} {
+		if _, err := ParseRRule(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+// FuzzEvaluate checks the invariants the controller relies on, for any instant, zone and
+// window: the next change is after now; allowed now agrees with the current window and the
+// exclusions; the current window holds now and the next one starts after it.
+func FuzzEvaluate(f *testing.F) {
+	zones := []string{"UTC", "Asia/Tokyo", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Europe/Berlin"}
+	f.Add(int64(1795000000), uint8(2), uint8(2), uint8(30), uint16(120), uint8(0b1010101), int64(3600), int64(7200), uint8(1))
+	f.Add(int64(1804000000), uint8(4), uint8(23), uint8(59), uint16(1500), uint8(1), int64(-100000), int64(50), uint8(0))
+	f.Fuzz(func(t *testing.T, now int64, z, hour, minute uint8, minutes uint16, days uint8, exclFrom, exclLen int64, scope uint8) {
+		loc := zone(t, zones[int(z)%len(zones)])
+		w := Window{Name: "w", Hour: int(hour % 24), Minute: int(minute % 60), Duration: time.Duration(60+int(minutes)%(7*24*60)) * time.Minute, Location: loc}
+		for d := range 7 {
+			if days&(1<<d) != 0 {
+				w.Recur.Days = append(w.Recur.Days, DaySpec{Day: time.Weekday(d)})
+			}
+		}
+		if len(w.Recur.Days) == 0 {
+			w.Recur.Days = []DaySpec{{Day: time.Wednesday}}
+		}
+		at := time.Unix(1700000000+now%300000000, 0).UTC()
+		start := at.Add(time.Duration(exclFrom%(30*86400)) * time.Second)
+		excl := Exclusion{Name: "e", Start: start, End: start.Add(time.Duration(1+abs(exclLen)%(10*86400)) * time.Second),
+			Scope: []Scope{NoUpgrades, NoMinorUpgrades, NoMinorOrNodeUpgrades}[int(scope)%3]}
+		for _, kind := range []Kind{ControlPlanePatch, NodeUpgrade, MinorUpgrade} {
+			a := Evaluate([]Window{w}, []Exclusion{excl}, at, kind)
+			if !a.NextChange.IsZero() && !a.NextChange.After(at) {
+				t.Fatalf("next change %s is not after now %s", a.NextChange, at)
+			}
+			if a.Current != nil && !a.Current.Contains(at) {
+				t.Fatalf("current window %+v does not hold now %s", a.Current, at)
+			}
+			// Windows that overlap one another every day make one endless window: no next.
+			if (a.Next == nil && a.Current == nil) || (a.Next != nil && !a.Next.Start.After(at)) {
+				t.Fatalf("next window %+v does not start after now %s (current %+v)", a.Next, at, a.Current)
+			}
+			blocked := !at.Before(excl.Start) && at.Before(excl.End) && excl.Scope.Blocks(kind)
+			if a.Allowed != (a.Current != nil && !blocked) {
+				t.Fatalf("allowed=%t with current=%v blocked=%t", a.Allowed, a.Current != nil, blocked)
+			}
+		}
+	})
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
