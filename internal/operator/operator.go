@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +32,7 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/serviceslo"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
+	"github.com/selfserve-dev/selfserve/internal/controller/upgradepolicy"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
@@ -87,6 +89,8 @@ type Options struct {
 	SLOWorkers int
 	// SkipNameValidation lets a test process start the manager more than once.
 	SkipNameValidation bool
+	// Clock is the time source of the upgrade policy controller; nil means time.Now.
+	Clock func() time.Time
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags.
@@ -181,6 +185,21 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := slos.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceSLO controller: %w", err)
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	policies := &upgradepolicy.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Discovery: disco, Recorder: mgr.GetEventRecorder("selfserve"),
+		Conn: slos.Conn, Now: clock, GatePoll: opts.DatadogPoll,
+	}
+	if err := policies.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the ClusterUpgradePolicy controller: %w", err)
 	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -1,0 +1,279 @@
+// Package upgradepolicy reconciles ClusterUpgradePolicies: it answers in the UpgradeAllowed
+// condition whether the cluster may be upgraded now (maintenance windows, exclusions, error
+// budget and monitor gates, suspension), reports why and what comes next, and requeues itself
+// for the next instant at which the answer can change rather than polling.
+package upgradepolicy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/schedule"
+)
+
+// upgradeAllowed is 1 while a policy allows upgrades.
+var upgradeAllowed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "selfserve_upgrade_allowed",
+	Help: "1 while the ClusterUpgradePolicy allows upgrades, 0 otherwise.",
+}, []string{"policy"})
+
+func init() { ctrlmetrics.Registry.MustRegister(upgradeAllowed) }
+
+// Reconciler reconciles ClusterUpgradePolicies.
+type Reconciler struct {
+	Client client.Client
+	// APIReader lists nodes without caching every Node in the operator.
+	APIReader client.Reader
+	Discovery discovery.ServerVersionInterface
+	Recorder  events.EventRecorder
+	// Conn reaches Datadog for monitor gates; nil or unconfigured means those gates cannot be
+	// evaluated, which the status says.
+	Conn *datadog.Connection
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+	// GatePoll bounds the wait before gates are looked at again while they may change on their
+	// own (a monitor leaving Alert).
+	GatePoll time.Duration
+}
+
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+
+// SetupWithManager registers the controller; a ServiceSLO change re-evaluates every policy,
+// since its error budget may open or close a gate.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1alpha1.ClusterUpgradePolicy{}).
+		Watches(&platformv1alpha1.ServiceSLO{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies)).
+		Complete(r)
+}
+
+func (r *Reconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list platformv1alpha1.ClusterUpgradePolicyList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, p := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+	}
+	return out
+}
+
+// Reconcile evaluates the policy at the current instant and writes the answer once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &platformv1alpha1.ClusterUpgradePolicy{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			upgradeAllowed.DeleteLabelValues(req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := p.DeepCopy()
+	now := r.Now()
+
+	windows, exclusions, err := schedule.FromSpec(p.Spec)
+	if err != nil {
+		// The schema admits only loadable zones and valid rules; this is a bug or a stale tz
+		// database, and retrying will not help.
+		kstatus.Summarize(&p.Status.Conditions, p.Generation, kstatus.Outcome{Stalled: true, Reason: "InvalidSchedule", Message: err.Error()})
+		return ctrl.Result{}, errors.Join(reconcile.TerminalError(err), r.patchStatus(ctx, before, p))
+	}
+	blockers, gateErr := r.evaluateGates(ctx, p)
+	ans := Decide(p.Spec.Suspend, windows, exclusions, blockers, now)
+
+	p.Status.CurrentWindow = interval(ans.Current)
+	p.Status.NextWindow = interval(ans.Next)
+	p.Status.ActiveExclusions = nil
+	for _, e := range ans.Active {
+		end := metav1.NewTime(e.End)
+		p.Status.ActiveExclusions = append(p.Status.ActiveExclusions, platformv1alpha1.ActiveExclusion{Name: e.Name, Scope: platformv1alpha1.UpgradeScope(e.Scope), End: &end})
+	}
+	p.Status.Blockers = blockers
+	var next *metav1.Time
+	if !ans.NextChange.IsZero() {
+		t := metav1.NewTime(ans.NextChange)
+		next = &t
+	}
+	p.Status.NextEvaluation = next
+	if v, err := r.Discovery.ServerVersion(); err == nil {
+		p.Status.ClusterVersion = v.GitVersion
+	}
+	p.Status.NodeVersions = r.nodeVersions(ctx)
+	if p.Spec.Provider == nil || p.Spec.Provider.GKE == nil {
+		p.Status.Provider = nil
+	} else if p.Status.Provider == nil {
+		p.Status.Provider = &platformv1alpha1.ProviderStatus{State: "Pending", Message: "GKE maintenance policy sync is not implemented yet; the policy is reported here only"}
+	}
+
+	status := metav1.ConditionFalse
+	if ans.Allowed {
+		status = metav1.ConditionTrue
+	}
+	prev := meta.FindStatusCondition(p.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed)
+	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+		Type: platformv1alpha1.ConditionUpgradeAllowed, Status: status, Reason: ans.Reason, Message: ans.Message, ObservedGeneration: p.Generation,
+	})
+	if prev == nil || prev.Status != status || prev.Reason != ans.Reason {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ans.Reason, "Evaluate", "%s", ans.Message)
+	}
+	gauge := 0.0
+	if ans.Allowed {
+		gauge = 1
+	}
+	upgradeAllowed.WithLabelValues(p.Name).Set(gauge)
+
+	outcome := kstatus.Outcome{Ready: gateErr == nil, Reason: "Evaluated", Message: "the policy is evaluated; see UpgradeAllowed"}
+	if gateErr != nil {
+		outcome.Reason, outcome.Message = "GateUnavailable", gateErr.Error()
+	}
+	if kstatus.Summarize(&p.Status.Conditions, p.Generation, outcome) {
+		p.Status.ObservedGeneration = p.Generation
+	}
+	if err := r.patchStatus(ctx, before, p); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(p, ans, now)}, nil
+}
+
+// requeueAfter is the time until the answer can change: the next window boundary or exclusion
+// edge, sooner when monitor gates must be looked at again.
+func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, ans Answer, now time.Time) time.Duration {
+	wait := time.Duration(0)
+	if !ans.NextChange.IsZero() {
+		// A second past the boundary, so the evaluation lands on the new side of it.
+		wait = ans.NextChange.Sub(now) + time.Second
+	}
+	if p.Spec.Gates != nil && len(p.Spec.Gates.Monitors) > 0 && r.GatePoll > 0 && (wait == 0 || wait > r.GatePoll) {
+		wait = r.GatePoll
+	}
+	return wait
+}
+
+func (r *Reconciler) patchStatus(ctx context.Context, before, p *platformv1alpha1.ClusterUpgradePolicy) error {
+	if equality.Semantic.DeepEqual(before.Status, p.Status) {
+		return nil
+	}
+	return r.Client.Status().Patch(ctx, p, client.MergeFrom(before))
+}
+
+func interval(iv *schedule.Interval) *platformv1alpha1.TimeWindow {
+	if iv == nil {
+		return nil
+	}
+	return &platformv1alpha1.TimeWindow{Start: metav1.NewTime(iv.Start), End: metav1.NewTime(iv.End), Window: strings.Join(iv.Windows, ",")}
+}
+
+// nodeVersions counts nodes by kubelet version.
+func (r *Reconciler) nodeVersions(ctx context.Context) []platformv1alpha1.NodeVersion {
+	var nodes corev1.NodeList
+	if err := r.APIReader.List(ctx, &nodes); err != nil {
+		return nil
+	}
+	counts := map[string]int32{}
+	for _, n := range nodes.Items {
+		counts[n.Status.NodeInfo.KubeletVersion]++
+	}
+	var out []platformv1alpha1.NodeVersion
+	for v, c := range counts {
+		out = append(out, platformv1alpha1.NodeVersion{Version: v, Nodes: c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
+}
+
+// evaluateGates lists what holds upgrades back now: ServiceSLOs whose remaining budget is under
+// the gate's percentage, and Datadog monitors in Alert (one list call per gate).
+func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy) ([]platformv1alpha1.GateBlocker, error) {
+	if p.Spec.Gates == nil {
+		return nil, nil
+	}
+	var blockers []platformv1alpha1.GateBlocker
+	var errs []error
+	for _, g := range p.Spec.Gates.ErrorBudget {
+		sel, err := metav1.LabelSelectorAsSelector(&g.Selector)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var slos platformv1alpha1.ServiceSLOList
+		if err := r.Client.List(ctx, &slos, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range slos.Items {
+			for _, b := range s.Status.ErrorBudget {
+				if g.Timeframe != "" && b.Timeframe != g.Timeframe || b.Remaining == "" {
+					continue
+				}
+				remaining, err := strconv.ParseFloat(b.Remaining, 64)
+				if err != nil || remaining >= float64(g.MinRemainingPercent) {
+					continue
+				}
+				blockers = append(blockers, platformv1alpha1.GateBlocker{
+					Kind: "ServiceSLO", Name: s.Name, Namespace: s.Namespace, Scope: scopeOr(g.Scope),
+					Message: fmt.Sprintf("error budget %s%% (%s) is under %d%%", b.Remaining, b.Timeframe, g.MinRemainingPercent),
+				})
+				break
+			}
+		}
+	}
+	if len(p.Spec.Gates.Monitors) > 0 {
+		var dd *datadog.Client
+		if r.Conn != nil {
+			dd, _, _ = r.Conn.Get(ctx)
+		}
+		if dd == nil {
+			errs = append(errs, errors.New("monitor gates need Datadog credentials, which are not configured"))
+		} else {
+			for _, g := range p.Spec.Gates.Monitors {
+				monitors, err := dd.ListMonitors(ctx, g.Tags)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				for _, m := range monitors {
+					if string(m.GetOverallState()) == "Alert" {
+						blockers = append(blockers, platformv1alpha1.GateBlocker{
+							Kind: "Monitor", Name: m.GetName(), ID: m.GetId(), Scope: scopeOr(g.Scope),
+							Message: fmt.Sprintf("monitor %d is in Alert", m.GetId()),
+						})
+					}
+				}
+			}
+		}
+	}
+	return blockers, errors.Join(errs...)
+}
+
+func scopeOr(s platformv1alpha1.UpgradeScope) platformv1alpha1.UpgradeScope {
+	if s == "" {
+		return platformv1alpha1.ScopeNoMinorOrNodeUpgrades
+	}
+	return s
+}

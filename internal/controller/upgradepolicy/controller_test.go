@@ -1,0 +1,182 @@
+package upgradepolicy_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+var (
+	cp    *controlplane.ControlPlane
+	admin client.Client
+	clock = &fakeClock{now: mustTime("2026-11-30T06:00:00Z")} // a Monday
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// TestMain runs a control plane and the operator with an injected clock, so window boundaries
+// can be crossed without waiting for them.
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	var err error
+	if cp, err = controlplane.Start(controlplane.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = cp.Stop() }()
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	opts.Clock = clock.Now
+	opts.DatadogOverride = &datadog.Settings{} // no credentials: ServiceSLO statuses stay as the tests write them
+	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = op.Stop() }()
+	if admin, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// poke makes the operator evaluate the policy again now (as the requeue at the boundary would,
+// had the test waited for it).
+func poke(t *testing.T, name string) {
+	t.Helper()
+	var p platformv1alpha1.ClusterUpgradePolicy
+	Must(t, admin.Get(context.Background(), client.ObjectKey{Name: name}, &p))
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	p.Annotations["test/poke"] = time.Now().Format(time.RFC3339Nano)
+	Must(t, admin.Update(context.Background(), &p))
+}
+
+func waitAllowed(t *testing.T, name string, status metav1.ConditionStatus, reason string) *platformv1alpha1.ClusterUpgradePolicy {
+	t.Helper()
+	p := &platformv1alpha1.ClusterUpgradePolicy{}
+	Eventually(t, 20*time.Second, fmt.Sprintf("UpgradeAllowed=%s/%s", status, reason), func() bool {
+		Must(t, admin.Get(context.Background(), client.ObjectKey{Name: name}, p))
+		c := meta.FindStatusCondition(p.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed)
+		return c != nil && c.Status == status && c.Reason == reason
+	})
+	return p
+}
+
+func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
+	ctx := context.Background()
+	policy := &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "production"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "tuesday", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday"}, Start: "06:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+			Gates: &platformv1alpha1.Gates{ErrorBudget: []platformv1alpha1.ErrorBudgetGate{{
+				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "critical"}}, Timeframe: "30d", MinRemainingPercent: 10,
+			}}},
+		},
+	}
+	Must(t, admin.Create(ctx, policy))
+
+	// Monday: outside the window, with the next one named and the next evaluation at its start.
+	p := waitAllowed(t, "production", metav1.ConditionFalse, platformv1alpha1.ReasonOutsideWindow)
+	if p.Status.NextWindow == nil || !p.Status.NextWindow.Start.Time.Equal(mustTime("2026-12-01T05:00:00Z")) {
+		t.Errorf("next window %+v, want Tuesday 06:00 Berlin (05:00 UTC)", p.Status.NextWindow)
+	}
+	if p.Status.NextEvaluation == nil || !p.Status.NextEvaluation.Time.Equal(mustTime("2026-12-01T05:00:00Z")) {
+		t.Errorf("next evaluation %v, want the window's start", p.Status.NextEvaluation)
+	}
+	if p.Status.ClusterVersion != controlplane.Version {
+		t.Errorf("cluster version %q, want %s", p.Status.ClusterVersion, controlplane.Version)
+	}
+	if !meta.IsStatusConditionTrue(p.Status.Conditions, platformv1alpha1.ConditionReady) {
+		t.Errorf("Ready is not True: %v", p.Status.Conditions)
+	}
+
+	// Tuesday 07:00 Berlin: inside.
+	clock.Set(mustTime("2026-12-01T06:00:00Z"))
+	poke(t, "production")
+	p = waitAllowed(t, "production", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
+	if p.Status.CurrentWindow == nil || !p.Status.CurrentWindow.End.Time.Equal(mustTime("2026-12-01T09:00:00Z")) {
+		t.Errorf("current window %+v", p.Status.CurrentWindow)
+	}
+
+	t.Run("kubectl wait works for pipelines", func(t *testing.T) {
+		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+		data, err := cp.Kubeconfig("pipeline", "system:masters")
+		Must(t, err)
+		Must(t, os.WriteFile(kubeconfig, data, 0o600))
+		out, err := exec.Command(cp.Kubectl(), "--kubeconfig", kubeconfig, "wait", "--for=condition=UpgradeAllowed",
+			"clusterupgradepolicy/production", "--timeout=10s").CombinedOutput()
+		if err != nil {
+			t.Errorf("kubectl wait: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("a critical SLO low on budget holds upgrades back", func(t *testing.T) {
+		Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "checkout"}}))
+		slo := &platformv1alpha1.ServiceSLO{
+			ObjectMeta: metav1.ObjectMeta{Name: "availability", Namespace: "checkout", Labels: map[string]string{"tier": "critical"}},
+			Spec: platformv1alpha1.ServiceSLOSpec{Service: "checkout",
+				Indicator:  platformv1alpha1.Indicator{Metric: &platformv1alpha1.MetricIndicator{Good: "a", Total: "b"}},
+				Objectives: []platformv1alpha1.Objective{{Timeframe: "30d", Target: "99.9"}}},
+		}
+		Must(t, admin.Create(ctx, slo))
+		// The ServiceSLO controller is at work on the object too (its finalizer): retry on conflict.
+		Eventually(t, 20*time.Second, "the low budget is stored", func() bool {
+			Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), slo))
+			slo.Status.ErrorBudget = []platformv1alpha1.ErrorBudget{{Timeframe: "30d", Remaining: "3.20", State: "warning"}}
+			return admin.Status().Update(ctx, slo) == nil
+		})
+		p := waitAllowed(t, "production", metav1.ConditionFalse, platformv1alpha1.ReasonErrorBudgetLow)
+		if len(p.Status.Blockers) != 1 || p.Status.Blockers[0].Name != "availability" || p.Status.Blockers[0].Namespace != "checkout" {
+			t.Errorf("blockers %+v", p.Status.Blockers)
+		}
+		// The budget recovers: the gate opens again without anyone touching the policy.
+		Eventually(t, 20*time.Second, "the status update is stored", func() bool {
+			Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), slo))
+			slo.Status.ErrorBudget = []platformv1alpha1.ErrorBudget{{Timeframe: "30d", Remaining: "55.00", State: "ok"}}
+			return admin.Status().Update(ctx, slo) == nil
+		})
+		waitAllowed(t, "production", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
+	})
+
+	t.Run("suspend holds everything", func(t *testing.T) {
+		Must(t, admin.Get(ctx, client.ObjectKey{Name: "production"}, p))
+		p.Spec.Suspend = true
+		Must(t, admin.Update(ctx, p))
+		waitAllowed(t, "production", metav1.ConditionFalse, platformv1alpha1.ReasonSuspended)
+	})
+}
