@@ -210,6 +210,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		if err := ssewebhook.SetupTenantClassWebhook(mgr); err != nil {
 			return nil, fmt.Errorf("setting up TenantClass webhook: %w", err)
 		}
+		if err := ssewebhook.SetupClusterUpgradePolicyWebhook(mgr); err != nil {
+			return nil, fmt.Errorf("setting up ClusterUpgradePolicy webhook: %w", err)
+		}
 		access := ssewebhook.Access{
 			AdminGroups: opts.AdminGroups,
 			AdminUsers:  opts.AdminUsers,
