@@ -1,0 +1,235 @@
+// Package gke keeps a GKE cluster's maintenance policy in line with a ClusterUpgradePolicy.
+// This file is the pure part: translating local-time windows and exclusions into GKE's terms
+// (UTC times, one recurring window with an RRULE, exclusions with scopes) and checking GKE's
+// availability rule before anything is sent.
+package gke
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	container "google.golang.org/api/container/v1"
+
+	"github.com/selfserve-dev/selfserve/internal/schedule"
+)
+
+// GateExclusionName names the exclusion added while a gate blocks upgrades.
+const GateExclusionName = "selfserve-gate"
+
+// gkeScopes maps exclusion scopes to GKE's names.
+var gkeScopes = map[schedule.Scope]string{
+	schedule.NoUpgrades:            "NO_UPGRADES",
+	schedule.NoMinorUpgrades:       "NO_MINOR_UPGRADES",
+	schedule.NoMinorOrNodeUpgrades: "NO_MINOR_OR_NODE_UPGRADES",
+}
+
+var rruleDay = map[time.Weekday]string{time.Monday: "MO", time.Tuesday: "TU", time.Wednesday: "WE", time.Thursday: "TH", time.Friday: "FR", time.Saturday: "SA", time.Sunday: "SU"}
+
+// Gate is a gate blocking upgrades now, added to GKE as a dynamic exclusion.
+type Gate struct {
+	Scope schedule.Scope
+	// Until is when the exclusion ends unless renewed; the controller renews it while the gate
+	// blocks, so a stopped operator cannot hold upgrades back forever.
+	Until time.Time
+}
+
+// DesiredWindow translates the windows into GKE's single recurring window, in UTC, for the
+// occurrences following now. GKE keeps one recurring window, so windows must share their start
+// and duration once in UTC (their days are merged); a local start that falls on another UTC day
+// shifts BYDAY, which a monthly position ("first Saturday") cannot follow.
+func DesiredWindow(windows []schedule.Window, now time.Time) (*container.RecurringTimeWindow, error) {
+	if len(windows) == 0 {
+		return nil, nil
+	}
+	type utcWindow struct {
+		start    time.Time
+		days     []string
+		duration time.Duration
+		freq     string
+		interval int
+	}
+	var ws []utcWindow
+	for _, w := range windows {
+		first := nextStart(w, now)
+		if first.IsZero() {
+			return nil, fmt.Errorf("window %s has no occurrence in the next two years", w.Name)
+		}
+		local := first.In(w.Location)
+		u := first.UTC()
+		shift := int(time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).Sub(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
+		uw := utcWindow{start: u, duration: w.Duration, freq: "WEEKLY", interval: max(w.Recur.Interval, 1)}
+		if w.Recur.Monthly {
+			uw.freq = "MONTHLY"
+		}
+		for _, d := range w.Recur.Days {
+			if d.Pos != 0 && shift != 0 {
+				return nil, fmt.Errorf("window %s: %s at %02d:%02d %s is on another day in UTC, and GKE's RRULE cannot shift a monthly position; start it later in the day",
+					w.Name, positional(d), w.Hour, w.Minute, w.Location)
+			}
+			day := rruleDay[time.Weekday((int(d.Day)+shift+7)%7)]
+			if d.Pos != 0 {
+				day = strconv.Itoa(d.Pos) + day
+			}
+			uw.days = append(uw.days, day)
+		}
+		ws = append(ws, uw)
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].start.Before(ws[j].start) })
+	base := ws[0]
+	days := slices.Clone(base.days)
+	for _, o := range ws[1:] {
+		if o.start.Hour() != base.start.Hour() || o.start.Minute() != base.start.Minute() || o.duration != base.duration || o.freq != base.freq || o.interval != base.interval {
+			return nil, fmt.Errorf("GKE keeps one recurring maintenance window; windows starting %s and %s UTC (%s and %s long) cannot be merged into it",
+				base.start.Format("15:04"), o.start.Format("15:04"), base.duration, o.duration)
+		}
+		days = append(days, o.days...)
+	}
+	sort.Strings(days)
+	days = slices.Compact(days)
+	rrule := "FREQ=" + base.freq
+	if base.interval > 1 {
+		rrule += ";INTERVAL=" + strconv.Itoa(base.interval)
+	}
+	rrule += ";BYDAY=" + strings.Join(days, ",")
+	return &container.RecurringTimeWindow{
+		Window: &container.TimeWindow{
+			StartTime: base.start.Format(time.RFC3339),
+			EndTime:   base.start.Add(base.duration).Format(time.RFC3339),
+		},
+		Recurrence: rrule,
+	}, nil
+}
+
+func positional(d schedule.DaySpec) string {
+	return fmt.Sprintf("BYDAY=%d%s", d.Pos, rruleDay[d.Day])
+}
+
+// nextStart is the start of the window's first occurrence that has not ended at now.
+func nextStart(w schedule.Window, now time.Time) time.Time {
+	a := schedule.Evaluate([]schedule.Window{w}, nil, now, schedule.MinorUpgrade)
+	switch {
+	case a.Current != nil:
+		return a.Current.Start
+	case a.Next != nil:
+		return a.Next.Start
+	}
+	return time.Time{}
+}
+
+// DesiredExclusions translates the exclusions that have not ended, and the gate's exclusion, into
+// GKE's map of named exclusions.
+func DesiredExclusions(exclusions []schedule.Exclusion, gate *Gate, now time.Time) map[string]container.TimeWindow {
+	out := map[string]container.TimeWindow{}
+	for _, e := range exclusions {
+		if !e.End.After(now) {
+			continue
+		}
+		out[e.Name] = container.TimeWindow{
+			StartTime:                   e.Start.UTC().Format(time.RFC3339),
+			EndTime:                     e.End.UTC().Format(time.RFC3339),
+			MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: gkeScopes[e.Scope]},
+		}
+	}
+	if gate != nil {
+		out[GateExclusionName] = container.TimeWindow{
+			StartTime:                   now.UTC().Truncate(time.Minute).Format(time.RFC3339),
+			EndTime:                     gate.Until.UTC().Format(time.RFC3339),
+			MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: gkeScopes[gate.Scope]},
+		}
+	}
+	return out
+}
+
+// GKE's availability rule: at least 48 hours of maintenance availability in any 32-day period,
+// counting only stretches of at least 4 hours.
+const (
+	availabilityPeriod  = 32 * 24 * time.Hour
+	availabilityMinimum = 48 * time.Hour
+	availabilityStretch = 4 * time.Hour
+)
+
+// CheckAvailability reports the first 32-day period, starting at a UTC midnight within the
+// next 64 days, in which the windows minus the exclusions leave less availability than GKE
+// requires. GKE rejects such a policy; the controller reports the problem instead of sending it.
+func CheckAvailability(windows []schedule.Window, exclusions []schedule.Exclusion, now time.Time) error {
+	day := now.UTC().Truncate(24 * time.Hour)
+	for i := range 64 {
+		from := day.Add(time.Duration(i) * 24 * time.Hour)
+		to := from.Add(availabilityPeriod)
+		if got := available(windows, exclusions, from, to); got < availabilityMinimum {
+			return fmt.Errorf("GKE requires at least %s of maintenance availability in any 32 days (in stretches of at least %s); the 32 days from %s leave %s",
+				availabilityMinimum, availabilityStretch, from.Format("2006-01-02"), got)
+		}
+	}
+	return nil
+}
+
+// available sums the stretches of at least 4 hours in [from, to) inside a window and outside
+// every exclusion.
+func available(windows []schedule.Window, exclusions []schedule.Exclusion, from, to time.Time) time.Duration {
+	var total time.Duration
+	t := from
+	for t.Before(to) {
+		a := schedule.Evaluate(windows, nil, t, schedule.MinorUpgrade)
+		var iv schedule.Interval
+		switch {
+		case a.Current != nil:
+			iv = *a.Current
+		case a.Next != nil:
+			iv = *a.Next
+		default:
+			return total
+		}
+		if !iv.Start.Before(to) {
+			break
+		}
+		start, end := maxTime(iv.Start, from), minTime(iv.End, to)
+		for _, piece := range subtract(start, end, exclusions) {
+			if d := piece[1].Sub(piece[0]); d >= availabilityStretch {
+				total += d
+			}
+		}
+		t = iv.End
+	}
+	return total
+}
+
+// subtract removes the exclusions from [start, end).
+func subtract(start, end time.Time, exclusions []schedule.Exclusion) [][2]time.Time {
+	pieces := [][2]time.Time{{start, end}}
+	for _, e := range exclusions {
+		var next [][2]time.Time
+		for _, p := range pieces {
+			if !e.Start.Before(p[1]) || !e.End.After(p[0]) {
+				next = append(next, p)
+				continue
+			}
+			if e.Start.After(p[0]) {
+				next = append(next, [2]time.Time{p[0], e.Start})
+			}
+			if e.End.Before(p[1]) {
+				next = append(next, [2]time.Time{e.End, p[1]})
+			}
+		}
+		pieces = next
+	}
+	return pieces
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,134 @@
+package gke
+
+import (
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata"
+
+	"github.com/selfserve-dev/selfserve/internal/schedule"
+)
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func zone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func days(ds ...time.Weekday) schedule.Recurrence {
+	var r schedule.Recurrence
+	for _, d := range ds {
+		r.Days = append(r.Days, schedule.DaySpec{Day: d})
+	}
+	return r
+}
+
+func TestDesiredWindowInUTC(t *testing.T) {
+	berlin, sydney := zone(t, "Europe/Berlin"), zone(t, "Australia/Sydney")
+	firstSat, _ := schedule.ParseRRule("FREQ=MONTHLY;BYDAY=1SA")
+	cases := []struct {
+		name       string
+		windows    []schedule.Window
+		now        string
+		rrule      string
+		start, end string
+		err        string
+	}{
+		{name: "Berlin mornings in winter are an hour earlier in UTC", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{{Name: "w", Recur: days(time.Tuesday, time.Thursday), Hour: 5, Duration: 4 * time.Hour, Location: berlin}},
+			rrule:   "FREQ=WEEKLY;BYDAY=TH,TU", start: "2026-12-01T04:00:00Z", end: "2026-12-01T08:00:00Z"},
+		{name: "and two hours earlier in summer: the sync follows DST", now: "2026-06-01T12:00:00Z",
+			windows: []schedule.Window{{Name: "w", Recur: days(time.Tuesday, time.Thursday), Hour: 5, Duration: 4 * time.Hour, Location: berlin}},
+			rrule:   "FREQ=WEEKLY;BYDAY=TH,TU", start: "2026-06-02T03:00:00Z", end: "2026-06-02T07:00:00Z"},
+		{name: "just after midnight in Berlin is the day before in UTC", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{{Name: "w", Recur: days(time.Monday), Hour: 0, Minute: 30, Duration: 4 * time.Hour, Location: berlin}},
+			rrule:   "FREQ=WEEKLY;BYDAY=SU", start: "2026-12-06T23:30:00Z", end: "2026-12-07T03:30:00Z"},
+		{name: "Monday morning in Sydney is Sunday in UTC", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{{Name: "w", Recur: days(time.Monday, time.Saturday), Hour: 8, Duration: 6 * time.Hour, Location: sydney}},
+			rrule:   "FREQ=WEEKLY;BYDAY=FR,SU", start: "2026-12-04T21:00:00Z", end: "2026-12-05T03:00:00Z"},
+		{name: "windows with the same UTC start merge their days", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{
+				{Name: "a", Recur: days(time.Tuesday), Hour: 4, Duration: 4 * time.Hour, Location: time.UTC},
+				{Name: "b", Recur: days(time.Friday), Hour: 5, Duration: 4 * time.Hour, Location: berlin},
+			},
+			rrule: "FREQ=WEEKLY;BYDAY=FR,TU", start: "2026-12-01T04:00:00Z", end: "2026-12-01T08:00:00Z"},
+		{name: "windows that differ cannot be one GKE window", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{
+				{Name: "a", Recur: days(time.Tuesday), Hour: 4, Duration: 4 * time.Hour, Location: time.UTC},
+				{Name: "b", Recur: days(time.Friday), Hour: 9, Duration: 4 * time.Hour, Location: time.UTC},
+			},
+			err: "GKE keeps one recurring maintenance window"},
+		{name: "a monthly position cannot move to another UTC day", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{{Name: "m", Recur: firstSat, Hour: 0, Minute: 30, Duration: 4 * time.Hour, Location: berlin}},
+			err:     "cannot shift a monthly position"},
+		{name: "a monthly position on the same UTC day", now: "2026-11-30T12:00:00Z",
+			windows: []schedule.Window{{Name: "m", Recur: firstSat, Hour: 22, Duration: 8 * time.Hour, Location: berlin}},
+			rrule:   "FREQ=MONTHLY;BYDAY=1SA", start: "2026-12-05T21:00:00Z", end: "2026-12-06T05:00:00Z"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DesiredWindow(tt.windows, at(tt.now))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Recurrence != tt.rrule || got.Window.StartTime != tt.start || got.Window.EndTime != tt.end {
+				t.Errorf("got %s %s–%s, want %s %s–%s", got.Recurrence, got.Window.StartTime, got.Window.EndTime, tt.rrule, tt.start, tt.end)
+			}
+		})
+	}
+}
+
+func TestDesiredExclusionsWithAGate(t *testing.T) {
+	now := at("2026-11-30T12:00:30Z")
+	ex := []schedule.Exclusion{
+		{Name: "black-friday", Start: at("2026-11-23T00:00:00Z"), End: at("2026-12-01T00:00:00Z"), Scope: schedule.NoUpgrades},
+		{Name: "over", Start: at("2026-01-01T00:00:00Z"), End: at("2026-01-02T00:00:00Z"), Scope: schedule.NoUpgrades},
+	}
+	got := DesiredExclusions(ex, &Gate{Scope: schedule.NoMinorOrNodeUpgrades, Until: at("2026-12-01T12:00:00Z")}, now)
+	if len(got) != 2 {
+		t.Fatalf("exclusions %v: want black-friday and the gate; an exclusion that is over is dropped", got)
+	}
+	if bf := got["black-friday"]; bf.MaintenanceExclusionOptions.Scope != "NO_UPGRADES" || bf.EndTime != "2026-12-01T00:00:00Z" {
+		t.Errorf("black-friday %+v", bf)
+	}
+	if g := got[GateExclusionName]; g.MaintenanceExclusionOptions.Scope != "NO_MINOR_OR_NODE_UPGRADES" || g.StartTime != "2026-11-30T12:00:00Z" || g.EndTime != "2026-12-01T12:00:00Z" {
+		t.Errorf("gate exclusion %+v", g)
+	}
+}
+
+func TestAvailabilityRule(t *testing.T) {
+	now := at("2026-11-30T12:00:00Z")
+	three := []schedule.Window{{Name: "w", Recur: days(time.Tuesday, time.Wednesday, time.Thursday), Hour: 5, Duration: 4 * time.Hour, Location: time.UTC}}
+	if err := CheckAvailability(three, nil, now); err != nil {
+		t.Errorf("three 4h windows a week (about 55h in 32 days): %v", err)
+	}
+	two := []schedule.Window{{Name: "w", Recur: days(time.Tuesday, time.Thursday), Hour: 5, Duration: 4 * time.Hour, Location: time.UTC}}
+	if err := CheckAvailability(two, nil, now); err == nil || !strings.Contains(err.Error(), "at least 48h0m0s") {
+		t.Errorf("two 4h windows a week (about 36h in 32 days): %v", err)
+	}
+	short := []schedule.Window{{Name: "w", Recur: days(time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday), Hour: 5, Duration: 3 * time.Hour, Location: time.UTC}}
+	if err := CheckAvailability(short, nil, now); err == nil {
+		t.Error("3h windows count for nothing (stretches under 4h), yet the rule passed")
+	}
+	freeze := []schedule.Exclusion{{Name: "december", Start: at("2026-12-01T00:00:00Z"), End: at("2027-01-05T00:00:00Z"), Scope: schedule.NoUpgrades}}
+	if err := CheckAvailability(three, freeze, now); err == nil {
+		t.Error("a five-week freeze leaves no availability, yet the rule passed")
+	}
+}
