@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,7 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -27,6 +29,7 @@ var (
 	cp    *controlplane.ControlPlane
 	admin client.Client
 	clock = &fakeClock{now: mustTime("2026-11-30T06:00:00Z")} // a Monday
+	fake  = datadogfake.New(datadogfake.Options{})
 )
 
 type fakeClock struct {
@@ -36,6 +39,16 @@ type fakeClock struct {
 
 func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+var fakeServerURL string
+
+func fakeURL(t *testing.T) string {
+	t.Helper()
+	if fakeServerURL == "" {
+		t.Fatal("the Datadog fake is not running")
+	}
+	return fakeServerURL
+}
 
 func mustTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -59,7 +72,12 @@ func run(m *testing.M) int {
 	opts := controlplane.TestOptions()
 	opts.EnableWebhooks = false
 	opts.Clock = clock.Now
-	opts.DatadogOverride = &datadog.Settings{} // no credentials: ServiceSLO statuses stay as the tests write them
+	srv := fake.Start()
+	defer srv.Close()
+	fakeServerURL = srv.URL
+	// Monitor gates read the Datadog fake. No ServiceSLO here is in a tenant namespace, so the
+	// ServiceSLO controller leaves the statuses the tests write alone.
+	opts.DatadogOverride = &datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
 	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -179,4 +197,33 @@ func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
 		Must(t, admin.Update(ctx, p))
 		waitAllowed(t, "production", metav1.ConditionFalse, platformv1alpha1.ReasonSuspended)
 	})
+}
+
+func TestMonitorGateThroughDatadog(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(mustTime("2026-12-01T06:00:00Z")) // inside Tuesday's window
+	dd := datadog.NewClient(datadog.Settings{URL: fakeURL(t), APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}, datadog.NewPacer())
+	m := datadogV1.NewMonitor("avg(last_5m):avg:postgres.replication.delay{env:prod} > 30", datadogV1.MONITORTYPE_METRIC_ALERT)
+	m.SetName("replication delay")
+	m.SetTags([]string{"upgrade-gate:true", "team:data"})
+	created, err := dd.CreateMonitor(ctx, *m)
+	Must(t, err)
+	Must(t, admin.Create(ctx, &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "staging"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "tuesday", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday"}, Start: "06:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+			Gates:              &platformv1alpha1.Gates{Monitors: []platformv1alpha1.MonitorGate{{Tags: []string{"upgrade-gate:true"}, Scope: platformv1alpha1.ScopeNoUpgrades}}},
+		},
+	}))
+	waitAllowed(t, "staging", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
+
+	fake.SetMonitorState(created.GetId(), "Alert")
+	poke(t, "staging") // what the gate poll would do
+	p := waitAllowed(t, "staging", metav1.ConditionFalse, platformv1alpha1.ReasonMonitorAlerting)
+	if len(p.Status.Blockers) != 1 || p.Status.Blockers[0].ID != created.GetId() || p.Status.Blockers[0].Name != "replication delay" {
+		t.Errorf("blockers %+v", p.Status.Blockers)
+	}
+	fake.SetMonitorState(created.GetId(), "OK")
+	poke(t, "staging")
+	waitAllowed(t, "staging", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
 }
