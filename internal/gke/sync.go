@@ -1,0 +1,120 @@
+package gke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	container "google.golang.org/api/container/v1"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+)
+
+// Client reads and sets GKE clusters' maintenance policies.
+type Client struct {
+	svc *container.Service
+}
+
+// NewClient returns a client using Application Default Credentials (Workload Identity in GKE),
+// or, with an endpoint override (a fake, a proxy), no authentication.
+func NewClient(ctx context.Context, endpoint string) (*Client, error) {
+	var opts []option.ClientOption
+	if endpoint != "" {
+		opts = append(opts, option.WithEndpoint(endpoint), option.WithoutAuthentication())
+	}
+	svc, err := container.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("GKE client: %w", err)
+	}
+	return &Client{svc: svc}, nil
+}
+
+// ClusterName is the API name of a cluster.
+func ClusterName(project, location, cluster string) string {
+	return fmt.Sprintf("projects/%s/locations/%s/clusters/%s", project, location, cluster)
+}
+
+// Result is what a sync did.
+type Result struct {
+	Changed         bool
+	ResourceVersion string
+}
+
+// Sync reads the cluster's maintenance policy and, when it differs from the desired window and
+// exclusions, sets it with the resourceVersion it read; a conflict (someone set it meanwhile)
+// is read and retried, up to three times. A policy that already matches costs one read.
+func (c *Client) Sync(ctx context.Context, name string, window *container.RecurringTimeWindow, exclusions map[string]container.TimeWindow) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		cluster, err := c.svc.Projects.Locations.Clusters.Get(name).Context(ctx).Do()
+		if err != nil {
+			return Result{}, fmt.Errorf("reading %s: %w", name, err)
+		}
+		observed := cluster.MaintenancePolicy
+		if observed == nil {
+			observed = &container.MaintenancePolicy{}
+		}
+		if sameWindow(observed.Window, window) && sameExclusions(observed.Window, exclusions) {
+			return Result{ResourceVersion: observed.ResourceVersion}, nil
+		}
+		desired := &container.MaintenancePolicy{
+			ResourceVersion: observed.ResourceVersion,
+			Window:          &container.MaintenanceWindow{RecurringWindow: window, MaintenanceExclusions: exclusions},
+		}
+		_, err = c.svc.Projects.Locations.Clusters.SetMaintenancePolicy(name, &container.SetMaintenancePolicyRequest{MaintenancePolicy: desired}).Context(ctx).Do()
+		var gerr *googleapi.Error
+		if errors.As(err, &gerr) && (gerr.Code == http.StatusConflict || gerr.Code == http.StatusPreconditionFailed) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("setting the maintenance policy of %s: %w", name, err)
+		}
+		return Result{Changed: true}, nil
+	}
+}
+
+// sameWindow compares what matters of the recurring window: the recurrence, and the start's
+// UTC time of day and the duration. The start's date moves with every occurrence and is not a
+// difference; a time of day that moved (DST) is.
+func sameWindow(observed *container.MaintenanceWindow, want *container.RecurringTimeWindow) bool {
+	var got *container.RecurringTimeWindow
+	if observed != nil {
+		got = observed.RecurringWindow
+	}
+	if got == nil || want == nil || got.Window == nil || want.Window == nil {
+		return got == nil && want == nil
+	}
+	gs, err1 := time.Parse(time.RFC3339, got.Window.StartTime)
+	ge, err2 := time.Parse(time.RFC3339, got.Window.EndTime)
+	ws, err3 := time.Parse(time.RFC3339, want.Window.StartTime)
+	we, err4 := time.Parse(time.RFC3339, want.Window.EndTime)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return false
+	}
+	return got.Recurrence == want.Recurrence && gs.UTC().Format("15:04") == ws.UTC().Format("15:04") && ge.Sub(gs) == we.Sub(ws)
+}
+
+func sameExclusions(observed *container.MaintenanceWindow, want map[string]container.TimeWindow) bool {
+	var got map[string]container.TimeWindow
+	if observed != nil {
+		got = observed.MaintenanceExclusions
+	}
+	if len(got) != len(want) {
+		return false
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok || g.StartTime != w.StartTime || g.EndTime != w.EndTime || scopeOf(g) != scopeOf(w) {
+			return false
+		}
+	}
+	return true
+}
+
+func scopeOf(w container.TimeWindow) string {
+	if w.MaintenanceExclusionOptions == nil {
+		return ""
+	}
+	return w.MaintenanceExclusionOptions.Scope
+}

@@ -1,0 +1,87 @@
+package gke_test
+
+import (
+	"context"
+	"testing"
+	"time"
+	_ "time/tzdata"
+
+	"github.com/selfserve-dev/selfserve/internal/gke"
+	"github.com/selfserve-dev/selfserve/internal/schedule"
+	"github.com/selfserve-dev/selfserve/test/gkefake"
+)
+
+func TestSyncThroughTheContainerClient(t *testing.T) {
+	ctx := context.Background()
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")
+	fake := gkefake.New(name)
+	srv := fake.Start()
+	defer srv.Close()
+	c, err := gke.NewClient(ctx, srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	windows := []schedule.Window{{Name: "w", Recur: schedule.Recurrence{Days: []schedule.DaySpec{{Day: time.Tuesday}, {Day: time.Thursday}}}, Hour: 5, Duration: 4 * time.Hour, Location: berlin}}
+	exclusions := []schedule.Exclusion{{Name: "year-end", Start: time.Date(2026, 12, 18, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 4, 0, 0, 0, 0, time.UTC), Scope: schedule.NoMinorUpgrades}}
+	desired := func(now time.Time, gate *gke.Gate) gke.Result {
+		t.Helper()
+		w, err := gke.DesiredWindow(windows, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Sync(ctx, name, w, gke.DesiredExclusions(exclusions, gate, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	winter := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+	t.Run("first sync sets the policy", func(t *testing.T) {
+		if res := desired(winter, nil); !res.Changed {
+			t.Error("nothing was set")
+		}
+		p := fake.Policy(name)
+		if p.Window.RecurringWindow.Recurrence != "FREQ=WEEKLY;BYDAY=TH,TU" || p.Window.RecurringWindow.Window.StartTime != "2026-12-01T04:00:00Z" {
+			t.Errorf("window %+v", p.Window.RecurringWindow)
+		}
+		if p.Window.MaintenanceExclusions["year-end"].MaintenanceExclusionOptions.Scope != "NO_MINOR_UPGRADES" {
+			t.Errorf("exclusions %+v", p.Window.MaintenanceExclusions)
+		}
+	})
+	t.Run("a matching policy is only read", func(t *testing.T) {
+		gets, sets := fake.Calls()
+		// A week later the next occurrence's date moved; the time of day did not.
+		if res := desired(winter.Add(7*24*time.Hour), nil); res.Changed {
+			t.Error("an unchanged policy was set again")
+		}
+		g2, s2 := fake.Calls()
+		if g2-gets != 1 || s2 != sets {
+			t.Errorf("%d gets and %d sets for an unchanged policy, want 1 and 0", g2-gets, s2-sets)
+		}
+	})
+	t.Run("a conflict is read again and retried", func(t *testing.T) {
+		fake.ConflictNext(1)
+		if res := desired(winter, &gke.Gate{Scope: schedule.NoUpgrades, Until: winter.Add(48 * time.Hour)}); !res.Changed {
+			t.Error("the gate exclusion was not set")
+		}
+		if _, ok := fake.Policy(name).Window.MaintenanceExclusions[gke.GateExclusionName]; !ok {
+			t.Error("no gate exclusion after the retry")
+		}
+	})
+	t.Run("the gate exclusion goes when the gate clears", func(t *testing.T) {
+		desired(winter, nil)
+		if _, ok := fake.Policy(name).Window.MaintenanceExclusions[gke.GateExclusionName]; ok {
+			t.Error("the gate exclusion stayed")
+		}
+	})
+	t.Run("DST moves the UTC start: set again", func(t *testing.T) {
+		if res := desired(time.Date(2027, 4, 5, 12, 0, 0, 0, time.UTC), nil); !res.Changed {
+			t.Error("the summer-time window was not set")
+		}
+		if got := fake.Policy(name).Window.RecurringWindow.Window.StartTime; got != "2027-04-06T03:00:00Z" {
+			t.Errorf("start %s, want 03:00 UTC (05:00 CEST)", got)
+		}
+	})
+}

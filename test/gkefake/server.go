@@ -1,0 +1,126 @@
+// Package gkefake is an in-memory stand-in for the two GKE API calls selfserve makes: get a
+// cluster and set its maintenance policy. Like GKE, it versions the policy and refuses a set
+// whose resourceVersion is not the current one, so read-then-set and conflict retries are
+// exercised through the real google.golang.org/api/container/v1 client.
+package gkefake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+
+	container "google.golang.org/api/container/v1"
+)
+
+// Server is the fake GKE API.
+type Server struct {
+	mu       sync.Mutex
+	clusters map[string]*container.Cluster // by full name
+	version  int
+	gets     int
+	sets     int
+	// conflicts makes the next sets fail as if someone changed the policy meanwhile.
+	conflicts int
+}
+
+// New returns a fake holding the named clusters ("projects/p/locations/l/clusters/c").
+func New(names ...string) *Server {
+	s := &Server{clusters: map[string]*container.Cluster{}}
+	for _, n := range names {
+		s.version++
+		s.clusters[n] = &container.Cluster{Name: n[strings.LastIndex(n, "/")+1:], MaintenancePolicy: &container.MaintenancePolicy{ResourceVersion: s.rv()}}
+	}
+	return s
+}
+
+// Start serves the fake on a local port.
+func (s *Server) Start() *httptest.Server { return httptest.NewServer(s) }
+
+func (s *Server) rv() string { return "rv-" + strconv.Itoa(s.version) }
+
+// ServeHTTP answers GET /v1/{name} and POST /v1/{name}:setMaintenancePolicy.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/v1/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name, ok := strings.CutSuffix(path, ":setMaintenancePolicy"); ok && r.Method == http.MethodPost {
+		s.sets++
+		c := s.clusters[name]
+		if c == nil {
+			writeError(w, http.StatusNotFound, "NOT_FOUND", "cluster "+name+" not found")
+			return
+		}
+		var req container.SetMaintenancePolicyRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.MaintenancePolicy == nil {
+			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "maintenancePolicy is required")
+			return
+		}
+		if s.conflicts > 0 {
+			s.conflicts--
+			s.version++
+			c.MaintenancePolicy.ResourceVersion = s.rv()
+		}
+		if req.MaintenancePolicy.ResourceVersion != c.MaintenancePolicy.ResourceVersion {
+			writeError(w, http.StatusConflict, "ABORTED", fmt.Sprintf("the maintenance policy changed: resourceVersion %q is not the current one", req.MaintenancePolicy.ResourceVersion))
+			return
+		}
+		s.version++
+		p := *req.MaintenancePolicy
+		p.ResourceVersion = s.rv()
+		c.MaintenancePolicy = &p
+		writeJSON(w, &container.Operation{Name: "operation-" + strconv.Itoa(s.version), Status: "DONE", OperationType: "SET_MAINTENANCE_POLICY"})
+		return
+	}
+	if r.Method == http.MethodGet {
+		s.gets++
+		c := s.clusters[path]
+		if c == nil {
+			writeError(w, http.StatusNotFound, "NOT_FOUND", "cluster "+path+" not found")
+			return
+		}
+		writeJSON(w, c)
+		return
+	}
+	writeError(w, http.StatusNotFound, "NOT_FOUND", "no such method")
+}
+
+// Policy returns a cluster's current maintenance policy.
+func (s *Server) Policy(name string) *container.MaintenancePolicy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clusters[name]; c != nil {
+		p := *c.MaintenancePolicy
+		return &p
+	}
+	return nil
+}
+
+// Calls returns how many gets and sets were made.
+func (s *Server) Calls() (gets, sets int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gets, s.sets
+}
+
+// ConflictNext makes the next n sets see a policy changed since it was read.
+func (s *Server) ConflictNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conflicts += n
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers in Google's error envelope.
+func writeError(w http.ResponseWriter, code int, status, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
+}
