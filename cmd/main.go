@@ -74,6 +74,8 @@ func main() {
 		})
 	flag.DurationVar(&opts.DatadogPoll, "datadog-poll-interval", opts.DatadogPoll,
 		"How often Datadog is re-read (in a few batched calls for all ServiceSLOs) for drift and error budgets; jittered by 10%.")
+	flag.StringVar(&opts.GKEEndpoint, "gke-endpoint", opts.GKEEndpoint,
+		"GKE API endpoint override (a proxy or a fake); empty uses Google's with Application Default Credentials.")
 	flag.IntVar(&opts.SLOWorkers, "slo-workers", opts.SLOWorkers, "ServiceSLOs reconciled at once.")
 	flag.IntVar(&opts.TenantWorkers, "tenant-workers", opts.TenantWorkers, "TenantNamespaces reconciled at once.")
 	flag.DurationVar(&opts.GracefulShutdownTimeout, "graceful-shutdown-timeout", opts.GracefulShutdownTimeout,

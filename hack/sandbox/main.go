@@ -28,9 +28,11 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
+	"github.com/selfserve-dev/selfserve/test/gkefake"
 )
 
 func main() {
@@ -79,6 +81,10 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	opts := operator.DefaultOptions()
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "127.0.0.1:0"
+	// The sample policy's GKE cluster, served by the GKE fake.
+	gkeSrv := gkefake.New(gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")).Start()
+	defer gkeSrv.Close()
+	opts.GKEEndpoint = gkeSrv.URL + "/"
 	if err := writeDatadogSecret(ctx, admin, opts.DatadogSecret.Namespace, opts.DatadogSecret.Name, settings); err != nil {
 		return err
 	}
@@ -113,7 +119,7 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 		_ = op.Stop()
 	}()
 
-	banner(dir, fakeURL, settings)
+	banner(dir, fakeURL, gkeSrv.URL, settings)
 	<-ctx.Done()
 	return nil
 }
@@ -230,7 +236,7 @@ func say(format string, args ...any) {
 
 // banner tells the user what runs and what to type next. ReadyBanner is the line the e2e test
 // waits for.
-func banner(dir, fakeURL string, s datadog.Settings) {
+func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
 	datadogLine := fmt.Sprintf("Datadog:        LOCAL FAKE at %s (in-memory; nothing reaches Datadog)\n"+
 		"                For a real account: DD_API_KEY=... DD_APP_KEY=... DD_SITE=datadoghq.eu make run", fakeURL)
 	if fakeURL == "" {
@@ -244,6 +250,7 @@ func banner(dir, fakeURL string, s datadog.Settings) {
                  (a real control plane, no nodes: pods are accepted but never run;
                  kube-dns and node-local-dns are stand-in objects reporting ready)
  %s
+ GKE:            LOCAL FAKE at %s (cluster projects/acme-prod-4711/locations/europe-west1/clusters/shared-prod)
  Operator:       running here with its admission webhooks
  Kubeconfigs:    %s/kubeconfig          (cluster admin)
                  %s/alice.kubeconfig    (alice@example.com, group team-payments)
@@ -258,7 +265,7 @@ func banner(dir, fakeURL string, s datadog.Settings) {
  Ctrl-C stops everything.
 ================================================================================
 %s
-`, controlplane.Version, datadogLine, dir, dir, dir, dir, ReadyBanner)
+`, controlplane.Version, datadogLine, gkeURL, dir, dir, dir, dir, ReadyBanner)
 }
 
 // ReadyBanner is printed once everything is up.

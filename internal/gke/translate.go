@@ -153,9 +153,18 @@ const (
 )
 
 // CheckAvailability reports the first 32-day period, starting at a UTC midnight within the
-// next 64 days, in which the windows minus the exclusions leave less availability than GKE
-// requires. GKE rejects such a policy; the controller reports the problem instead of sending it.
+// next 64 days, in which the windows minus the NoUpgrades exclusions leave less availability
+// than GKE requires. Exclusions of a narrower scope still let patches through, so they do not
+// take availability away. GKE rejects such a policy; the controller reports the problem instead
+// of sending it.
 func CheckAvailability(windows []schedule.Window, exclusions []schedule.Exclusion, now time.Time) error {
+	var blocking []schedule.Exclusion
+	for _, e := range exclusions {
+		if e.Scope == schedule.NoUpgrades {
+			blocking = append(blocking, e)
+		}
+	}
+	exclusions = blocking
 	day := now.UTC().Truncate(24 * time.Hour)
 	for i := range 64 {
 		from := day.Add(time.Duration(i) * 24 * time.Hour)

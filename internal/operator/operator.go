@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,6 +35,7 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/controller/upgradepolicy"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
 )
@@ -91,6 +93,9 @@ type Options struct {
 	SkipNameValidation bool
 	// Clock is the time source of the upgrade policy controller; nil means time.Now.
 	Clock func() time.Time
+	// GKEEndpoint overrides the GKE API endpoint (a fake, a proxy); empty means Google's, with
+	// Application Default Credentials (Workload Identity in GKE).
+	GKEEndpoint string
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags.
@@ -197,6 +202,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	policies := &upgradepolicy.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Discovery: disco, Recorder: mgr.GetEventRecorder("selfserve"),
 		Conn: slos.Conn, Now: clock, GatePoll: opts.DatadogPoll,
+		GKE: gkeClient(opts.GKEEndpoint),
 	}
 	if err := policies.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ClusterUpgradePolicy controller: %w", err)
@@ -236,6 +242,24 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// gkeClient creates the GKE client the first time a policy needs it, and keeps it.
+func gkeClient(endpoint string) func(context.Context) (*gke.Client, error) {
+	var (
+		mu sync.Mutex
+		c  *gke.Client
+	)
+	return func(ctx context.Context) (*gke.Client, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		var err error
+		c, err = gke.NewClient(ctx, endpoint)
+		return c, err
+	}
 }
 
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:

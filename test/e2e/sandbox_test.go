@@ -126,6 +126,12 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		return err == nil && len(f) == 2 && f[0] == "True" && len(f[1]) == 32
 	})
 
+	// The sample upgrade policy is evaluated and synced to the GKE fake.
+	Eventually(t, time.Minute, "the upgrade policy is synced to the GKE fake", func() bool {
+		out, err := kubectl("get", "clusterupgradepolicy", "production", "-o", `jsonpath={.status.provider.state} {.status.conditions[?(@.type=="UpgradeAllowed")].reason}`)
+		return err == nil && strings.HasPrefix(out, "Synced ")
+	})
+
 	// The developer works in her namespace, and cannot claim one for another team.
 	alice := func(args ...string) (string, error) {
 		return kubectl(append([]string{"--kubeconfig", filepath.Join(dir, "alice.kubeconfig")}, args...)...)

@@ -30,6 +30,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/kstatus"
 	"github.com/selfserve-dev/selfserve/internal/schedule"
 )
@@ -57,6 +58,8 @@ type Reconciler struct {
 	// GatePoll bounds the wait before gates are looked at again while they may change on their
 	// own (a monitor leaving Alert).
 	GatePoll time.Duration
+	// GKE returns the client for policies that name a GKE cluster.
+	GKE func(ctx context.Context) (*gke.Client, error)
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies,verbs=get;list;watch
@@ -125,11 +128,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		p.Status.ClusterVersion = v.GitVersion
 	}
 	p.Status.NodeVersions = r.nodeVersions(ctx)
-	if p.Spec.Provider == nil || p.Spec.Provider.GKE == nil {
-		p.Status.Provider = nil
-	} else if p.Status.Provider == nil {
-		p.Status.Provider = &platformv1alpha1.ProviderStatus{State: "Pending", Message: "GKE maintenance policy sync is not implemented yet; the policy is reported here only"}
-	}
+	p.Status.Provider = r.syncProvider(ctx, p, windows, exclusions, blockers, now)
 
 	status := metav1.ConditionFalse
 	if ans.Allowed {
@@ -162,17 +161,117 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // requeueAfter is the time until the answer can change: the next window boundary or exclusion
-// edge, sooner when monitor gates must be looked at again.
+// edge, or the next change of a window's UTC offset (DST) when GKE must be told the new UTC
+// time; sooner when monitor gates must be looked at again.
 func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, ans Answer, now time.Time) time.Duration {
+	next := ans.NextChange
+	if p.Spec.Provider != nil && p.Spec.Provider.GKE != nil {
+		for _, w := range p.Spec.MaintenanceWindows {
+			if loc, err := time.LoadLocation(string(w.TimeZone)); err == nil {
+				if t := nextOffsetChange(loc, now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+					next = t
+				}
+			}
+		}
+	}
 	wait := time.Duration(0)
-	if !ans.NextChange.IsZero() {
+	if !next.IsZero() {
 		// A second past the boundary, so the evaluation lands on the new side of it.
-		wait = ans.NextChange.Sub(now) + time.Second
+		wait = next.Sub(now) + time.Second
 	}
 	if p.Spec.Gates != nil && len(p.Spec.Gates.Monitors) > 0 && r.GatePoll > 0 && (wait == 0 || wait > r.GatePoll) {
 		wait = r.GatePoll
 	}
 	return wait
+}
+
+// nextOffsetChange is the next instant within a year at which loc's UTC offset changes.
+func nextOffsetChange(loc *time.Location, now time.Time) time.Time {
+	_, off := now.In(loc).Zone()
+	lo := now
+	for day := 1; day <= 366; day++ {
+		hi := now.Add(time.Duration(day) * 24 * time.Hour)
+		if _, o := hi.In(loc).Zone(); o != off {
+			for hi.Sub(lo) > time.Second {
+				mid := lo.Add(hi.Sub(lo) / 2)
+				if _, o := mid.In(loc).Zone(); o != off {
+					hi = mid
+				} else {
+					lo = mid
+				}
+			}
+			return hi.Truncate(time.Second)
+		}
+		lo = hi
+	}
+	return time.Time{}
+}
+
+// syncProvider keeps the GKE cluster's maintenance policy in line and says how that went.
+func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy, windows []schedule.Window, exclusions []schedule.Exclusion, blockers []platformv1alpha1.GateBlocker, now time.Time) *platformv1alpha1.ProviderStatus {
+	if p.Spec.Provider == nil || p.Spec.Provider.GKE == nil {
+		return nil
+	}
+	st := p.Status.Provider.DeepCopy()
+	if st == nil {
+		st = &platformv1alpha1.ProviderStatus{}
+	}
+	fail := func(state, msg string) *platformv1alpha1.ProviderStatus {
+		st.State, st.Message = state, msg
+		return st
+	}
+	if r.GKE == nil {
+		return fail("Error", "no GKE client configured")
+	}
+	window, err := gke.DesiredWindow(windows, now)
+	if err != nil {
+		return fail("Invalid", err.Error())
+	}
+	var gate *gke.Gate
+	if len(blockers) > 0 || p.Spec.Suspend {
+		// While a gate blocks (or the policy is suspended), GKE holds upgrades back too: until
+		// the end of the next UTC day, renewed daily, so a stopped operator cannot freeze the
+		// cluster for ever.
+		gate = &gke.Gate{Scope: gateScope(blockers, p.Spec.Suspend), Until: now.UTC().Truncate(24 * time.Hour).Add(48 * time.Hour)}
+	}
+	desiredExclusions := gke.DesiredExclusions(exclusions, gate, now.UTC().Truncate(24*time.Hour))
+	if err := gke.CheckAvailability(windows, exclusions, now); err != nil {
+		return fail("Invalid", err.Error()+"; the policy was not sent to GKE")
+	}
+	c, err := r.GKE(ctx)
+	if err != nil {
+		return fail("Error", err.Error())
+	}
+	g := p.Spec.Provider.GKE
+	res, err := c.Sync(ctx, gke.ClusterName(g.Project, g.Location, g.Cluster), window, desiredExclusions)
+	if err != nil {
+		return fail("Error", err.Error())
+	}
+	st.State = "Synced"
+	st.Message = "GKE's maintenance policy matches: " + window.Recurrence + " at " + window.Window.StartTime[11:16] + " UTC"
+	if res.Changed || st.LastSyncTime == nil {
+		t := metav1.NewTime(now)
+		st.LastSyncTime = &t
+	}
+	if res.ResourceVersion != "" {
+		st.ResourceVersion = res.ResourceVersion
+	}
+	return st
+}
+
+// gateScope is the widest scope among the blockers (everything while suspended).
+func gateScope(blockers []platformv1alpha1.GateBlocker, suspend bool) schedule.Scope {
+	rank := map[platformv1alpha1.UpgradeScope]int{platformv1alpha1.ScopeNoMinorUpgrades: 1, platformv1alpha1.ScopeNoMinorOrNodeUpgrades: 2, platformv1alpha1.ScopeNoUpgrades: 3}
+	widest := platformv1alpha1.ScopeNoMinorUpgrades
+	if suspend {
+		widest = platformv1alpha1.ScopeNoUpgrades
+	}
+	for _, b := range blockers {
+		if rank[b.Scope] > rank[widest] {
+			widest = b.Scope
+		}
+	}
+	return schedule.Scope(widest)
 }
 
 func (r *Reconciler) patchStatus(ctx context.Context, before, p *platformv1alpha1.ClusterUpgradePolicy) error {

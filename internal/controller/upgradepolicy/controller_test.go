@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,17 +20,23 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
+	"github.com/selfserve-dev/selfserve/test/gkefake"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
 var (
-	cp    *controlplane.ControlPlane
-	admin client.Client
-	clock = &fakeClock{now: mustTime("2026-11-30T06:00:00Z")} // a Monday
-	fake  = datadogfake.New(datadogfake.Options{})
+	cp      *controlplane.ControlPlane
+	admin   client.Client
+	clock   = &fakeClock{now: mustTime("2026-11-30T06:00:00Z")} // a Monday
+	fake    = datadogfake.New(datadogfake.Options{})
+	gkeFake = gkefake.New(
+		gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod"),
+		gke.ClusterName("acme-prod-4711", "europe-west1", "tiny"),
+	)
 )
 
 type fakeClock struct {
@@ -78,6 +85,9 @@ func run(m *testing.M) int {
 	// Monitor gates read the Datadog fake. No ServiceSLO here is in a tenant namespace, so the
 	// ServiceSLO controller leaves the statuses the tests write alone.
 	opts.DatadogOverride = &datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
+	gkeSrv := gkeFake.Start()
+	defer gkeSrv.Close()
+	opts.GKEEndpoint = gkeSrv.URL + "/"
 	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -226,4 +236,60 @@ func TestMonitorGateThroughDatadog(t *testing.T) {
 	fake.SetMonitorState(created.GetId(), "OK")
 	poke(t, "staging")
 	waitAllowed(t, "staging", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
+}
+
+func TestGKESyncFollowsThePolicy(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(mustTime("2026-11-30T06:00:00Z"))
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")
+	policy := &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "gke-prod"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "mornings", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday", "Wednesday", "Thursday"}, Start: "05:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+			Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "shared-prod"}},
+		},
+	}
+	Must(t, admin.Create(ctx, policy))
+	Eventually(t, 20*time.Second, "the policy is synced", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+		return policy.Status.Provider != nil && policy.Status.Provider.State == "Synced"
+	})
+	got := gkeFake.Policy(name)
+	if got.Window == nil || got.Window.RecurringWindow.Recurrence != "FREQ=WEEKLY;BYDAY=TH,TU,WE" || got.Window.RecurringWindow.Window.StartTime != "2026-12-01T04:00:00Z" {
+		t.Fatalf("GKE window %+v", got.Window)
+	}
+
+	// Suspended: GKE holds upgrades back too, with the gate exclusion.
+	policy.Spec.Suspend = true
+	Must(t, admin.Update(ctx, policy))
+	Eventually(t, 20*time.Second, "the gate exclusion is in GKE", func() bool {
+		p := gkeFake.Policy(name)
+		e, ok := p.Window.MaintenanceExclusions[gke.GateExclusionName]
+		return ok && e.MaintenanceExclusionOptions.Scope == "NO_UPGRADES"
+	})
+	Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+	policy.Spec.Suspend = false
+	Must(t, admin.Update(ctx, policy))
+	Eventually(t, 20*time.Second, "the gate exclusion is gone", func() bool {
+		_, ok := gkeFake.Policy(name).Window.MaintenanceExclusions[gke.GateExclusionName]
+		return !ok
+	})
+
+	// Too little availability for GKE: reported, not sent.
+	tiny := &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "gke-tiny"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "brief", DaysOfWeek: []platformv1alpha1.Weekday{"Sunday"}, Start: "03:00", Duration: "2h", TimeZone: "UTC"}},
+			Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "tiny"}},
+		},
+	}
+	Must(t, admin.Create(ctx, tiny))
+	Eventually(t, 20*time.Second, "the violation is reported", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(tiny), tiny))
+		return tiny.Status.Provider != nil && tiny.Status.Provider.State == "Invalid" &&
+			strings.Contains(tiny.Status.Provider.Message, "at least 48h0m0s")
+	})
+	if p := gkeFake.Policy(gke.ClusterName("acme-prod-4711", "europe-west1", "tiny")); p.Window != nil {
+		t.Errorf("an invalid policy reached GKE: %+v", p.Window)
+	}
 }
