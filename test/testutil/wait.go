@@ -1,8 +1,11 @@
 package testutil
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Eventually polls cond every 100 ms until it holds, and fails the test when the deadline
@@ -24,4 +27,17 @@ func Must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Update reads obj afresh, applies change and writes it, retrying while a controller's own write
+// (a status patch, a finalizer) makes the read stale.
+func Update[T client.Object](t testing.TB, c client.Client, obj T, change func(T)) {
+	t.Helper()
+	Eventually(t, 10*time.Second, "the update of "+obj.GetName()+" is stored", func() bool {
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return false
+		}
+		change(obj)
+		return c.Update(context.Background(), obj) == nil
+	})
 }

@@ -146,8 +146,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return r.datadogFailure(slo, err)
 	}
 	slo.Status.ErrorBudget = errorBudgets(r.Inventory.Status(slo.Status.SLOID))
+	// lastSyncTime moves with every poll; writing it alone would cost one status write per CR
+	// per poll. It is refreshed with any other change, and at least hourly.
 	synced := metav1.NewTime(r.Inventory.Synced())
-	slo.Status.LastSyncTime = &synced
+	prev := before.Status.LastSyncTime
+	changed := !equality.Semantic.DeepEqual(before.Status.ErrorBudget, slo.Status.ErrorBudget) ||
+		!equality.Semantic.DeepEqual(before.Status.Monitors, slo.Status.Monitors) || before.Status.SLOID != slo.Status.SLOID
+	if prev == nil || changed || synced.Sub(prev.Time) >= time.Hour {
+		slo.Status.LastSyncTime = &synced
+	}
 	msg := fmt.Sprintf("SLO %s and %d burn-rate monitors are in Datadog", slo.Status.SLOID, len(slo.Status.Monitors))
 	if _, skipped := tiers(slo); len(skipped) > 0 {
 		msg += fmt.Sprintf("; recommended tiers %v skipped: their burn rate is above 1/(1-target)", skipped)

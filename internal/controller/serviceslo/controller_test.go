@@ -228,9 +228,7 @@ func TestServiceSLOLifecycle(t *testing.T) {
 
 	t.Run("a new target is one update", func(t *testing.T) {
 		fake.ResetRequests()
-		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), got))
-		got.Spec.Objectives[0].Target = "99.5"
-		Must(t, admin.Update(ctx, got))
+		Update(t, admin, got, func(s *platformv1alpha1.ServiceSLO) { s.Spec.Objectives[0].Target = "99.5" })
 		got = waitSynced(t, got)
 		slos, _ := objectsOf(string(got.UID))
 		if th := slos[0]["thresholds"].([]any)[0].(map[string]any); th["target"] != 99.5 {

@@ -224,20 +224,18 @@ func TestDriftIsRepairedAndUnwantedChildrenRemoved(t *testing.T) {
 	})
 
 	// Edited: the quota goes back to the class default.
-	var quota corev1.ResourceQuota
-	Must(t, get(t, &quota, "search", tenantnamespace.QuotaName))
-	quota.Spec.Hard[corev1.ResourcePods] = resource.MustParse("1000")
-	Must(t, admin.Update(ctx, &quota))
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: tenantnamespace.QuotaName, Namespace: "search"}}
+	Update(t, admin, quota, func(q *corev1.ResourceQuota) { q.Spec.Hard[corev1.ResourcePods] = resource.MustParse("1000") })
 	Eventually(t, 20*time.Second, "the edited ResourceQuota is restored", func() bool {
-		Must(t, get(t, &quota, "search", tenantnamespace.QuotaName))
+		Must(t, get(t, quota, "search", tenantnamespace.QuotaName))
 		return quota.Spec.Hard.Pods().Cmp(resource.MustParse("20")) == 0
 	})
 
 	// No longer asked for: the extra binding and the isolation policy go.
-	Must(t, get(t, tenant, "", "search"))
-	tenant.Spec.RoleBindings = nil
-	tenant.Spec.NetworkIsolation = platformv1alpha1.NetworkIsolationNone
-	Must(t, admin.Update(ctx, tenant))
+	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.RoleBindings = nil
+		tn.Spec.NetworkIsolation = platformv1alpha1.NetworkIsolationNone
+	})
 	Eventually(t, 20*time.Second, "the unwanted binding and policy are removed", func() bool {
 		return apierrors.IsNotFound(get(t, &rbacv1.RoleBinding{}, "search", "selfserve-view")) &&
 			apierrors.IsNotFound(get(t, &networkingv1.NetworkPolicy{}, "search", tenantnamespace.IsolationPolicyName))
@@ -503,18 +501,18 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 	}
 
 	// Disabled by the tenant: the label goes.
-	Must(t, get(t, tenant, "", "fastdns"))
-	tenant.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheDisabled
-	Must(t, admin.Update(ctx, tenant))
+	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheDisabled
+	})
 	Eventually(t, 20*time.Second, "the injection label is removed", func() bool {
 		c := dnsCondition()
 		return injectionLabel() == "" && c.Reason == tenantnamespace.ReasonNotRequested
 	})
 
 	// Enabled again, then the cache disappears: the label goes with it.
-	Must(t, get(t, tenant, "", "fastdns"))
-	tenant.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheEnabled
-	Must(t, admin.Update(ctx, tenant))
+	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheEnabled
+	})
 	Eventually(t, 20*time.Second, "labelled again", func() bool { return injectionLabel() == nodelocaldns.InjectionEnabled })
 	DeleteNodeLocalDNS(t, admin)
 	Eventually(t, 20*time.Second, "the label follows the cache away", func() bool { return injectionLabel() == "" })

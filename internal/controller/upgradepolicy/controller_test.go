@@ -105,13 +105,24 @@ func run(m *testing.M) int {
 // had the test waited for it).
 func poke(t *testing.T, name string) {
 	t.Helper()
-	var p platformv1alpha1.ClusterUpgradePolicy
-	Must(t, admin.Get(context.Background(), client.ObjectKey{Name: name}, &p))
-	if p.Annotations == nil {
-		p.Annotations = map[string]string{}
-	}
-	p.Annotations["test/poke"] = time.Now().Format(time.RFC3339Nano)
-	Must(t, admin.Update(context.Background(), &p))
+	updatePolicy(t, name, func(p *platformv1alpha1.ClusterUpgradePolicy) {
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations["test/poke"] = time.Now().Format(time.RFC3339Nano)
+	})
+}
+
+// updatePolicy changes a policy's spec, reading it afresh and retrying when the operator's
+// status write got in between.
+func updatePolicy(t *testing.T, name string, change func(*platformv1alpha1.ClusterUpgradePolicy)) {
+	t.Helper()
+	Eventually(t, 10*time.Second, "policy "+name+" is updated", func() bool {
+		var p platformv1alpha1.ClusterUpgradePolicy
+		Must(t, admin.Get(context.Background(), client.ObjectKey{Name: name}, &p))
+		change(&p)
+		return admin.Update(context.Background(), &p) == nil
+	})
 }
 
 func waitAllowed(t *testing.T, name string, status metav1.ConditionStatus, reason string) *platformv1alpha1.ClusterUpgradePolicy {
@@ -161,6 +172,21 @@ func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
 		t.Errorf("current window %+v", p.Status.CurrentWindow)
 	}
 
+	t.Run("node kubelet versions are counted", func(t *testing.T) {
+		for i, v := range []string{"v1.36.4", "v1.37.2", "v1.37.2"} {
+			n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%d", i)}}
+			Must(t, admin.Create(ctx, n))
+			n.Status.NodeInfo.KubeletVersion = v
+			Must(t, admin.Status().Update(ctx, n))
+		}
+		poke(t, "production")
+		Eventually(t, 20*time.Second, "status.nodeVersions counts 1 old and 2 current kubelets", func() bool {
+			Must(t, admin.Get(ctx, client.ObjectKey{Name: "production"}, p))
+			nv := p.Status.NodeVersions
+			return len(nv) == 2 && nv[0] == (platformv1alpha1.NodeVersion{Version: "v1.36.4", Nodes: 1}) && nv[1] == (platformv1alpha1.NodeVersion{Version: "v1.37.2", Nodes: 2})
+		})
+	})
+
 	t.Run("kubectl wait works for pipelines", func(t *testing.T) {
 		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 		data, err := cp.Kubeconfig("pipeline", "system:masters")
@@ -202,9 +228,7 @@ func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
 	})
 
 	t.Run("suspend holds everything", func(t *testing.T) {
-		Must(t, admin.Get(ctx, client.ObjectKey{Name: "production"}, p))
-		p.Spec.Suspend = true
-		Must(t, admin.Update(ctx, p))
+		updatePolicy(t, "production", func(p *platformv1alpha1.ClusterUpgradePolicy) { p.Spec.Suspend = true })
 		waitAllowed(t, "production", metav1.ConditionFalse, platformv1alpha1.ReasonSuspended)
 	})
 }
@@ -260,16 +284,13 @@ func TestGKESyncFollowsThePolicy(t *testing.T) {
 	}
 
 	// Suspended: GKE holds upgrades back too, with the gate exclusion.
-	policy.Spec.Suspend = true
-	Must(t, admin.Update(ctx, policy))
+	updatePolicy(t, "gke-prod", func(p *platformv1alpha1.ClusterUpgradePolicy) { p.Spec.Suspend = true })
 	Eventually(t, 20*time.Second, "the gate exclusion is in GKE", func() bool {
 		p := gkeFake.Policy(name)
 		e, ok := p.Window.MaintenanceExclusions[gke.GateExclusionName]
 		return ok && e.MaintenanceExclusionOptions.Scope == "NO_UPGRADES"
 	})
-	Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
-	policy.Spec.Suspend = false
-	Must(t, admin.Update(ctx, policy))
+	updatePolicy(t, "gke-prod", func(p *platformv1alpha1.ClusterUpgradePolicy) { p.Spec.Suspend = false })
 	Eventually(t, 20*time.Second, "the gate exclusion is gone", func() bool {
 		_, ok := gkeFake.Policy(name).Window.MaintenanceExclusions[gke.GateExclusionName]
 		return !ok
