@@ -25,8 +25,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
 
-	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/operator"
@@ -168,25 +168,31 @@ func writeDatadogSecret(ctx context.Context, c client.Client, namespace, name st
 	return nil
 }
 
-// letDevelopersRequestTenants lets every authenticated user ask for TenantNamespaces, as SREs
-// would by binding the ClusterRole to their developers' group; the admission webhook decides
-// whose request stands (owners only, within the class).
+// letDevelopersRequestTenants installs the roles the project ships (config/rbac: ServiceSLOs
+// for namespace admins, editors and viewers; the tenant requester role) and binds the requester
+// role to every authenticated user, as SREs would to their developers' group; the admission
+// webhook decides whose request stands.
 func letDevelopersRequestTenants(ctx context.Context, c client.Client) error {
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "selfserve-tenant-requester"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{platformv1alpha1.GroupVersion.Group}, Resources: []string{"tenantnamespaces"},
-				Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-			{APIGroups: []string{platformv1alpha1.GroupVersion.Group}, Resources: []string{"tenantclasses"},
-				Verbs: []string{"get", "list", "watch"}},
-		},
-	}
-	if err := c.Create(ctx, role); err != nil {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
 		return err
 	}
+	for _, f := range []string{"serviceslo_editor_role.yaml", "serviceslo_viewer_role.yaml", "tenant_requester_role.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, "config", "rbac", f))
+		if err != nil {
+			return err
+		}
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal(data, &role); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := c.Create(ctx, &role); err != nil {
+			return fmt.Errorf("creating ClusterRole %s: %w", role.Name, err)
+		}
+	}
 	return c.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "selfserve-tenant-requester"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		ObjectMeta: metav1.ObjectMeta{Name: "sandbox-developers-request-tenants"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "selfserve-tenant-requester"},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "system:authenticated"}},
 	})
 }

@@ -139,6 +139,14 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	if out, err := alice("create", "deployment", "web", "--image=nginx", "-n", "checkout"); err != nil {
 		t.Errorf("alice creating a Deployment in checkout: %v\n%s", err, out)
 	}
+	// Namespace admins manage ServiceSLOs through the aggregated role the project ships.
+	if out, err := alice("auth", "can-i", "create", "serviceslos", "-n", "checkout"); err != nil || strings.TrimSpace(out) != "yes" {
+		t.Errorf("alice may not create ServiceSLOs in her namespace: %v %s", err, out)
+	}
+	if out, err := alice("auth", "can-i", "create", "serviceslos", "-n", "default"); strings.TrimSpace(out) != "no" {
+		t.Errorf("alice may create ServiceSLOs in default: %v %s", err, out)
+	}
+
 	// The sample tenant enables NodeLocal DNSCache: her pods get the cache and the fallback.
 	if out, err := alice("run", "probe", "--image=nginx", "-n", "checkout"); err != nil {
 		t.Errorf("alice running a pod: %v\n%s", err, out)
