@@ -81,6 +81,8 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	opts := operator.DefaultOptions()
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "127.0.0.1:0"
+	// Read Datadog every 30 s rather than every 10 min, so the tour shows budgets move.
+	opts.DatadogPoll = 30 * time.Second
 	// The sample policy's GKE cluster, served by the GKE fake.
 	gkeSrv := gkefake.New(gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")).Start()
 	defer gkeSrv.Close()
@@ -138,11 +140,43 @@ func startDatadog(addr string) (datadog.Settings, string, func(), error) {
 	if err != nil {
 		return datadog.Settings{}, "", nil, fmt.Errorf("listening for the Datadog fake: %w", err)
 	}
-	srv := &http.Server{Handler: datadogfake.New(datadogfake.Options{}), ReadHeaderTimeout: 5 * time.Second}
+	fake := datadogfake.New(datadogfake.Options{})
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	stop := make(chan struct{})
+	go measure(fake, stop)
 	url := "http://" + ln.Addr().String()
 	s := datadog.Settings{Site: datadog.DefaultSite, URL: url, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
-	return s, url, func() { _ = srv.Close() }, nil
+	return s, url, func() { close(stop); _ = srv.Close() }, nil
+}
+
+// measure plays Datadog's part of measuring: every few seconds each SLO in the fake gets an SLI
+// and an error budget for its timeframes (a budget burning slowly from 90 %), so the tour shows
+// the budget flowing back into kubectl.
+func measure(fake *datadogfake.Server, stop <-chan struct{}) {
+	start := time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Second):
+		}
+		burnt := time.Since(start).Minutes()
+		for _, slo := range fake.SLOs() {
+			id, _ := slo["id"].(string)
+			ths, _ := slo["thresholds"].([]any)
+			for _, th := range ths {
+				tm, _ := th.(map[string]any)
+				tf, _ := tm["timeframe"].(string)
+				remaining := max(90-burnt, -10)
+				state := "ok"
+				if remaining < 0 {
+					state = "breached"
+				}
+				fake.SetSLOStatus(id, tf, datadogfake.SLOStatus{SLI: 99.95, ErrorBudgetRemaining: remaining, State: state})
+			}
+		}
+	}
 }
 
 // writeDatadogSecret stores the settings in the operator's Secret, as an SRE would in a cluster.

@@ -126,6 +126,12 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		return err == nil && len(f) == 2 && f[0] == "True" && len(f[1]) == 32
 	})
 
+	// The budget the fake measures comes back into kubectl (the sandbox polls every 30 s).
+	Eventually(t, 90*time.Second, "kubectl shows the SLO's error budget", func() bool {
+		out, err := kubectl("get", "serviceslo", "checkout-availability", "-n", "checkout", "-o", "jsonpath={.status.errorBudget[0].remaining}")
+		return err == nil && out != ""
+	})
+
 	// The sample upgrade policy is evaluated and synced to the GKE fake.
 	Eventually(t, time.Minute, "the upgrade policy is synced to the GKE fake", func() bool {
 		out, err := kubectl("get", "clusterupgradepolicy", "production", "-o", `jsonpath={.status.provider.state} {.status.conditions[?(@.type=="UpgradeAllowed")].reason}`)
