@@ -134,7 +134,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if ans.Allowed {
 		status = metav1.ConditionTrue
 	}
-	prev := meta.FindStatusCondition(p.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed)
+	// A copy: SetStatusCondition updates the condition in place.
+	var prev *metav1.Condition
+	if c := meta.FindStatusCondition(p.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed); c != nil {
+		prev = c.DeepCopy()
+	}
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
 		Type: platformv1alpha1.ConditionUpgradeAllowed, Status: status, Reason: ans.Reason, Message: ans.Message, ObservedGeneration: p.Generation,
 	})

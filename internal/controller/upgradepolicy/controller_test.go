@@ -13,10 +13,12 @@ import (
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
@@ -313,4 +315,69 @@ func TestGKESyncFollowsThePolicy(t *testing.T) {
 	if p := gkeFake.Policy(gke.ClusterName("acme-prod-4711", "europe-west1", "tiny")); p.Window != nil {
 		t.Errorf("an invalid policy reached GKE: %+v", p.Window)
 	}
+}
+
+func TestFreezeHoldsUpgradesAndTheGaugeFollows(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(mustTime("2026-12-22T06:00:00Z")) // a Tuesday, inside the window, in the freeze
+	Must(t, admin.Create(ctx, &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "frozen"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "tuesday", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday"}, Start: "06:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+			Exclusions: []platformv1alpha1.Exclusion{{Name: "year-end",
+				Start: metav1.NewTime(mustTime("2026-12-18T00:00:00Z")), End: metav1.NewTime(mustTime("2027-01-04T00:00:00Z")), Scope: platformv1alpha1.ScopeNoMinorUpgrades}},
+		},
+	}))
+	p := waitAllowed(t, "frozen", metav1.ConditionFalse, platformv1alpha1.ReasonExcluded)
+	c := meta.FindStatusCondition(p.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed)
+	if !strings.Contains(c.Message, "year-end") || !strings.Contains(c.Message, "control plane patches may still start") {
+		t.Errorf("message %q", c.Message)
+	}
+	if len(p.Status.ActiveExclusions) != 1 || p.Status.ActiveExclusions[0].Name != "year-end" {
+		t.Errorf("active exclusions %+v", p.Status.ActiveExclusions)
+	}
+	if g := gauge(t, "frozen"); g != 0 {
+		t.Errorf("selfserve_upgrade_allowed = %v during the freeze, want 0", g)
+	}
+
+	// The first Tuesday after the freeze.
+	clock.Set(mustTime("2027-01-05T06:00:00Z"))
+	poke(t, "frozen")
+	waitAllowed(t, "frozen", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
+	if g := gauge(t, "frozen"); g != 1 {
+		t.Errorf("selfserve_upgrade_allowed = %v after the freeze, want 1", g)
+	}
+	// Each change of the answer is an Event whose reason is the condition's.
+	Eventually(t, 20*time.Second, "Excluded and InsideWindow events for the policy", func() bool {
+		var list eventsv1.EventList
+		Must(t, admin.List(ctx, &list))
+		seen := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Regarding.Name == "frozen" {
+				seen[e.Reason] = true
+			}
+		}
+		return seen[platformv1alpha1.ReasonExcluded] && seen[platformv1alpha1.ReasonInsideWindow]
+	})
+}
+
+// gauge reads selfserve_upgrade_allowed for a policy from the in-process registry.
+func gauge(t *testing.T, policy string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	Must(t, err)
+	for _, f := range families {
+		if f.GetName() != "selfserve_upgrade_allowed" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "policy" && l.GetValue() == policy {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no selfserve_upgrade_allowed for %s", policy)
+	return 0
 }
