@@ -135,8 +135,10 @@ func DesiredExclusions(exclusions []schedule.Exclusion, gate *Gate, now time.Tim
 		}
 	}
 	if gate != nil {
+		// From the start of the UTC day, so the exclusion stays the same, and is not set again,
+		// for the whole day.
 		out[GateExclusionName] = container.TimeWindow{
-			StartTime:                   now.UTC().Truncate(time.Minute).Format(time.RFC3339),
+			StartTime:                   now.UTC().Truncate(24 * time.Hour).Format(time.RFC3339),
 			EndTime:                     gate.Until.UTC().Format(time.RFC3339),
 			MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: gkeScopes[gate.Scope]},
 		}

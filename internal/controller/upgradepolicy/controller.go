@@ -238,7 +238,7 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 		// cluster for ever.
 		gate = &gke.Gate{Scope: gateScope(blockers, p.Spec.Suspend), Until: now.UTC().Truncate(24 * time.Hour).Add(48 * time.Hour)}
 	}
-	desiredExclusions := gke.DesiredExclusions(exclusions, gate, now.UTC().Truncate(24*time.Hour))
+	desiredExclusions := gke.DesiredExclusions(exclusions, gate, now)
 	if err := gke.CheckAvailability(windows, exclusions, now); err != nil {
 		return fail("Invalid", err.Error()+"; the policy was not sent to GKE")
 	}
