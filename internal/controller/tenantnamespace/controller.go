@@ -254,6 +254,18 @@ func (r *Reconciler) noteDrift(s *scope, drifted bool, kind, name string) {
 	}
 }
 
+// notRequested removes a child the spec and the class no longer ask for and reports the part
+// as fine without it.
+func (r *Reconciler) notRequested(ctx context.Context, s *scope, exists bool, cur client.Object, condition, msg string) error {
+	if exists {
+		if err := r.deleteChild(ctx, cur); err != nil {
+			return err
+		}
+	}
+	s.setCondition(condition, metav1.ConditionTrue, ReasonNotRequested, msg)
+	return nil
+}
+
 // deleteChild deletes a child the spec no longer asks for; a child already gone is fine.
 func (r *Reconciler) deleteChild(ctx context.Context, obj client.Object) error {
 	if err := r.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {

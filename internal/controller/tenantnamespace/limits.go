@@ -25,13 +25,7 @@ func (r *Reconciler) reconcileLimits(ctx context.Context, s *scope) (ctrl.Result
 	}
 	l := s.limits
 	if l == nil || len(l.Default)+len(l.DefaultRequest)+len(l.Max)+len(l.Min) == 0 {
-		if exists {
-			if err := r.deleteChild(ctx, &cur); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-		s.setCondition(platformv1alpha1.ConditionLimitsReady, metav1.ConditionTrue, ReasonNotRequested, "neither the tenant nor its class sets container limits")
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionLimitsReady, "neither the tenant nor its class sets container limits")
 	}
 	def, defReq := defaultedLimits(l)
 	item := corev1ac.LimitRangeItem().WithType(corev1.LimitTypeContainer)

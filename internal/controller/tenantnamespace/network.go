@@ -33,13 +33,7 @@ func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Resul
 	case platformv1alpha1.NetworkIsolationNamespace:
 		from = networkingv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector())
 	default:
-		if exists {
-			if err := r.deleteChild(ctx, &cur); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-		s.setCondition(platformv1alpha1.ConditionNetworkReady, metav1.ConditionTrue, ReasonNotRequested, "network isolation is None")
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionNetworkReady, "network isolation is None")
 	}
 	desired := networkingv1ac.NetworkPolicy(IsolationPolicyName, s.tenant.Name).
 		WithLabels(childLabels(s.tenant)).

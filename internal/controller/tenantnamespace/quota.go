@@ -27,13 +27,7 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 	}
 	if len(s.quota) == 0 {
 		s.setQuotaUsage(nil)
-		if exists {
-			if err := r.deleteChild(ctx, &cur); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
-		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionTrue, ReasonNotRequested, "neither the tenant nor its class sets a quota")
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionQuotaReady, "neither the tenant nor its class sets a quota")
 	}
 	desired := corev1ac.ResourceQuota(QuotaName, s.tenant.Name).
 		WithLabels(childLabels(s.tenant)).
