@@ -168,10 +168,13 @@ func CheckAvailability(windows []schedule.Window, exclusions []schedule.Exclusio
 	}
 	exclusions = blocking
 	day := now.UTC().Truncate(24 * time.Hour)
-	for i := range 64 {
+	const periods = 64
+	// The occurrences of every period, read once: each period only clips them.
+	occurrences := schedule.Occurrences(windows, day, day.Add(periods*24*time.Hour+availabilityPeriod))
+	for i := range periods {
 		from := day.Add(time.Duration(i) * 24 * time.Hour)
 		to := from.Add(availabilityPeriod)
-		if got := available(windows, exclusions, from, to); got < availabilityMinimum {
+		if got := available(occurrences, exclusions, from, to); got < availabilityMinimum {
 			return fmt.Errorf("GKE requires at least %s of maintenance availability in any 32 days (in stretches of at least %s); the 32 days from %s leave %s",
 				availabilityMinimum, availabilityStretch, from.Format("2006-01-02"), got)
 		}
@@ -179,32 +182,19 @@ func CheckAvailability(windows []schedule.Window, exclusions []schedule.Exclusio
 	return nil
 }
 
-// available sums the stretches of at least 4 hours in [from, to) inside a window and outside
-// every exclusion.
-func available(windows []schedule.Window, exclusions []schedule.Exclusion, from, to time.Time) time.Duration {
+// available sums the stretches of at least 4 hours in [from, to) inside the occurrences and
+// outside every exclusion.
+func available(occurrences []schedule.Interval, exclusions []schedule.Exclusion, from, to time.Time) time.Duration {
 	var total time.Duration
-	t := from
-	for t.Before(to) {
-		a := schedule.Evaluate(windows, nil, t, schedule.MinorUpgrade)
-		var iv schedule.Interval
-		switch {
-		case a.Current != nil:
-			iv = *a.Current
-		case a.Next != nil:
-			iv = *a.Next
-		default:
-			return total
+	for _, iv := range occurrences {
+		if !iv.End.After(from) || !iv.Start.Before(to) {
+			continue
 		}
-		if !iv.Start.Before(to) {
-			break
-		}
-		start, end := maxTime(iv.Start, from), minTime(iv.End, to)
-		for _, piece := range subtract(start, end, exclusions) {
+		for _, piece := range subtract(maxTime(iv.Start, from), minTime(iv.End, to), exclusions) {
 			if d := piece[1].Sub(piece[0]); d >= availabilityStretch {
 				total += d
 			}
 		}
-		t = iv.End
 	}
 	return total
 }

@@ -171,30 +171,36 @@ func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind
 // mergedOccurrences returns the windows' occurrences that end after now and start within the
 // horizon, overlapping ones merged, in order.
 func mergedOccurrences(windows []Window, now time.Time) []Interval {
+	return Occurrences(windows, now, now.Add(horizon))
+}
+
+// Occurrences returns the windows' occurrences that overlap [from, to), overlapping ones merged
+// into one interval naming all of them, in order.
+func Occurrences(windows []Window, from, to time.Time) []Interval {
 	var all []Interval
 	for _, w := range windows {
-		all = append(all, w.occurrences(now.Add(-w.Duration), now.Add(horizon))...)
+		all = append(all, w.occurrences(from.Add(-w.Duration), to)...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Start.Before(all[j].Start) })
 	var merged []Interval
 	for _, iv := range all {
 		if n := len(merged); n > 0 && !iv.Start.After(merged[n-1].End) {
-			out := merged
-			if iv.End.After(out[n-1].End) {
-				out[n-1].End = iv.End
+			last := &merged[n-1]
+			if iv.End.After(last.End) {
+				last.End = iv.End
 			}
-			if !slices.Contains(out[n-1].Windows, iv.Windows[0]) {
-				out[n-1].Windows = append(out[n-1].Windows, iv.Windows[0])
+			if !slices.Contains(last.Windows, iv.Windows[0]) {
+				last.Windows = append(last.Windows, iv.Windows[0])
 			}
 			continue
 		}
 		merged = append(merged, iv)
 	}
-	// Merge first, then drop what is over: a window that ends now may still be part of one
+	// Merge first, then drop what is over: a window that ends at from may still be part of one
 	// that continues.
 	var out []Interval
 	for _, iv := range merged {
-		if iv.End.After(now) {
+		if iv.End.After(from) && iv.Start.Before(to) {
 			out = append(out, iv)
 		}
 	}
