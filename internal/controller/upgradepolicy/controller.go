@@ -19,13 +19,17 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -67,23 +71,40 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 
-// SetupWithManager registers the controller; a ServiceSLO change re-evaluates every policy,
-// since its error budget may open or close a gate.
+// SetupWithManager registers the controller. A ServiceSLO re-evaluates only the policies whose
+// error-budget gates select it, and only when its labels or its budget changed: the poller
+// updates every ServiceSLO's status each poll, and a policy evaluation reads nodes, Datadog and
+// GKE.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	budgetOrLabels := predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld.(*platformv1alpha1.ServiceSLO), e.ObjectNew.(*platformv1alpha1.ServiceSLO)
+			return !equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Status.ErrorBudget, n.Status.ErrorBudget)
+		},
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.ClusterUpgradePolicy{}).
-		Watches(&platformv1alpha1.ServiceSLO{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies)).
+		Watches(&platformv1alpha1.ServiceSLO{}, handler.EnqueueRequestsFromMapFunc(r.policiesGating), builder.WithPredicates(budgetOrLabels)).
 		Complete(r)
 }
 
-func (r *Reconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+// policiesGating maps a ServiceSLO to the policies with an error-budget gate that selects it.
+func (r *Reconciler) policiesGating(ctx context.Context, o client.Object) []reconcile.Request {
 	var list platformv1alpha1.ClusterUpgradePolicyList
 	if err := r.Client.List(ctx, &list); err != nil {
 		return nil
 	}
-	out := make([]reconcile.Request, 0, len(list.Items))
+	var out []reconcile.Request
 	for _, p := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+		if p.Spec.Gates == nil {
+			continue
+		}
+		for _, g := range p.Spec.Gates.ErrorBudget {
+			if sel, err := metav1.LabelSelectorAsSelector(&g.Selector); err == nil && sel.Matches(labels.Set(o.GetLabels())) {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+				break
+			}
+		}
 	}
 	return out
 }
