@@ -208,7 +208,7 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 		if err != nil {
 			return err
 		}
-		if observed.GetModifiedAt() > 0 && slo.Generation == slo.Status.ObservedGeneration {
+		if slo.Generation == slo.Status.ObservedGeneration {
 			// The spec did not change since the last sync: Datadog did.
 			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
