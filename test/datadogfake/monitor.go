@@ -93,15 +93,10 @@ func (s *Server) routeMonitors() {
 }
 
 func (s *Server) createMonitor(w http.ResponseWriter, r *http.Request) {
-	body, err := decodeBody(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	s.mu.Lock()
+	s.mu.Lock() // the rules read the SLOs
 	defer s.mu.Unlock()
-	if msg := s.validateMonitor(body); msg != "" {
-		writeErrors(w, http.StatusBadRequest, msg)
+	body, ok := readValid(w, r, s.validateMonitor)
+	if !ok {
 		return
 	}
 	// Datadog stores metric alerts as query alerts.
@@ -141,18 +136,11 @@ func (s *Server) createMonitor(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) validateMonitorRequest(w http.ResponseWriter, r *http.Request) {
-	body, err := decodeBody(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	s.mu.Lock()
+	s.mu.Lock() // the rules read the SLOs
 	defer s.mu.Unlock()
-	if msg := s.validateMonitor(body); msg != "" {
-		writeErrors(w, http.StatusBadRequest, msg)
-		return
+	if _, ok := readValid(w, r, s.validateMonitor); ok {
+		writeJSON(w, http.StatusOK, map[string]any{})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
 func (s *Server) getMonitor(w http.ResponseWriter, r *http.Request) {
@@ -168,9 +156,8 @@ func (s *Server) getMonitor(w http.ResponseWriter, r *http.Request) {
 // updateMonitor changes the fields the request carries and keeps the others, as Datadog's PUT
 // does; options are merged key by key, and null thresholds are dropped.
 func (s *Server) updateMonitor(w http.ResponseWriter, r *http.Request) {
-	body, err := decodeBody(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
+	body, ok := readValid(w, r, nil)
+	if !ok {
 		return
 	}
 	s.mu.Lock()

@@ -265,6 +265,23 @@ func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
 	writeJSON(w, status, map[string]any{"errors": msgs})
 }
 
+// readValid decodes a request body and checks it with validate (when given), answering 400 in
+// Datadog's envelope when either fails.
+func readValid(w http.ResponseWriter, r *http.Request, validate func(map[string]any) string) (map[string]any, bool) {
+	body, err := decodeBody(r)
+	if err != nil {
+		writeErrors(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	if validate != nil {
+		if msg := validate(body); msg != "" {
+			writeErrors(w, http.StatusBadRequest, msg)
+			return nil, false
+		}
+	}
+	return body, true
+}
+
 func decodeBody(r *http.Request) (map[string]any, error) {
 	var body map[string]any
 	dec := json.NewDecoder(r.Body)

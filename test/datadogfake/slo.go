@@ -40,13 +40,8 @@ func (s *Server) routeSLOs() {
 }
 
 func (s *Server) createSLO(w http.ResponseWriter, r *http.Request) {
-	body, err := decodeBody(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if msg := validateSLO(body); msg != "" {
-		writeErrors(w, http.StatusBadRequest, msg)
+	body, ok := readValid(w, r, validateSLO)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -77,13 +72,8 @@ func (s *Server) getSLO(w http.ResponseWriter, r *http.Request) {
 // updateSLO replaces the SLO's definition, as Datadog's PUT does; the ID, creator and creation
 // time stay.
 func (s *Server) updateSLO(w http.ResponseWriter, r *http.Request) {
-	body, err := decodeBody(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if msg := validateSLO(body); msg != "" {
-		writeErrors(w, http.StatusBadRequest, msg)
+	body, ok := readValid(w, r, validateSLO)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
