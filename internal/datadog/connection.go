@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -43,12 +44,19 @@ func (c *Connection) Get(ctx context.Context) (*Client, Settings, error) {
 			return nil, Settings{}, err
 		}
 	}
-	if c.client == nil || s != c.settings {
+	if c.loaded.IsZero() || s != c.settings {
 		c.client = nil
 		if s.Configured() {
 			c.client = NewClient(s, c.Pacer)
 		}
 		c.settings = s
+		// Said once per change, so a rotation or a fix of the Secret shows in the log; never the keys.
+		log := ctrl.LoggerFrom(ctx).WithName("datadog")
+		if s.Configured() {
+			log.Info("Datadog configured", "site", s.Site, "url", s.BaseURL())
+		} else {
+			log.Info("Datadog credentials not configured; ServiceSLOs report it in their Ready condition", "secret", c.Secret.String())
+		}
 	}
 	c.loaded = time.Now()
 	return c.client, c.settings, nil

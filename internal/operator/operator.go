@@ -289,17 +289,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	log := ctrl.LoggerFrom(ctx).WithName("setup")
-	settings, err := datadog.LoadSettings(ctx, mgr.GetAPIReader(), opts.DatadogSecret)
-	if err != nil {
-		// Not fatal: the Secret may become readable later, and tenants' namespaces do not
-		// depend on Datadog.
-		log.Error(err, "Cannot read Datadog settings; continuing without Datadog")
-	} else if !settings.Configured() {
-		log.Info("Datadog credentials not configured; ServiceSLOs will report it in their Ready condition",
-			"secret", opts.DatadogSecret.String(), "site", settings.Site)
-	} else {
-		log.Info("Datadog configured", "site", settings.Site, "url", settings.BaseURL())
-	}
 	log.Info("Starting manager")
 	return mgr.Start(ctx)
 }
