@@ -21,9 +21,11 @@ import (
 func main() {
 	opts := operator.DefaultOptions()
 	var (
-		datadogSecret string
-		qps           float64
-		burst         int
+		datadogSecret  string
+		certSecret     string
+		webhookService string
+		qps            float64
+		burst          int
 	)
 	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", opts.MetricsAddr,
 		"Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP); 0 disables it.")
@@ -39,6 +41,16 @@ func main() {
 	flag.IntVar(&opts.WebhookPort, "webhook-port", opts.WebhookPort, "Port of the webhook server.")
 	flag.StringVar(&opts.WebhookCertDir, "webhook-cert-dir", opts.WebhookCertDir,
 		"Folder with tls.crt and tls.key for the webhook server; empty means <temp>/k8s-webhook-server/serving-certs.")
+	flag.StringVar(&certSecret, "webhook-cert-secret", "selfserve-system/selfserve-webhook-server-cert",
+		"namespace/name of the Secret where the operator keeps the webhook CA and serving certificate it issues and rotates; empty reads --webhook-cert-dir instead (cert-manager).")
+	flag.StringVar(&webhookService, "webhook-service", opts.WebhookService.String(),
+		"namespace/name of the webhook Service; its DNS names go into the self-issued certificate.")
+	flag.Func("webhook-cert-hosts", "Comma-separated extra DNS names or IP addresses for the self-issued webhook certificate.",
+		func(v string) error { opts.WebhookCertHosts = splitList(v); return nil })
+	flag.StringVar(&opts.ValidatingWebhooks, "validating-webhook-configuration", opts.ValidatingWebhooks,
+		"ValidatingWebhookConfiguration the self-issued CA is injected into; empty skips it.")
+	flag.StringVar(&opts.MutatingWebhooks, "mutating-webhook-configuration", opts.MutatingWebhooks,
+		"MutatingWebhookConfiguration the self-issued CA is injected into; empty skips it.")
 	flag.StringVar(&datadogSecret, "datadog-secret", opts.DatadogSecret.String(),
 		"namespace/name of the Secret with the Datadog api-key, app-key and site; DD_API_KEY, DD_APP_KEY and DD_SITE fill what it lacks.")
 	flag.Float64Var(&qps, "kube-api-qps", -1,
@@ -93,6 +105,20 @@ func main() {
 		os.Exit(2)
 	}
 	opts.DatadogSecret = types.NamespacedName{Namespace: ns, Name: name}
+	if certSecret != "" {
+		ns, name, ok := cutNamespacedName(certSecret)
+		if !ok {
+			log.Error(nil, "Flag --webhook-cert-secret must be namespace/name or empty", "value", certSecret)
+			os.Exit(2)
+		}
+		opts.WebhookCertSecret = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	if ns, name, ok := cutNamespacedName(webhookService); ok {
+		opts.WebhookService = types.NamespacedName{Namespace: ns, Name: name}
+	} else {
+		log.Error(nil, "Flag --webhook-service must be namespace/name", "value", webhookService)
+		os.Exit(2)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -220,6 +220,7 @@ func letDevelopersRequestTenants(ctx context.Context, c client.Client) error {
 		if err := yaml.Unmarshal(data, &role); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
+		role.Name = "selfserve-" + role.Name // the namePrefix of config/default
 		if err := c.Create(ctx, &role); err != nil {
 			return fmt.Errorf("creating ClusterRole %s: %w", role.Name, err)
 		}

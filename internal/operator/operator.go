@@ -5,7 +5,9 @@ package operator
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -38,6 +40,7 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
+	"github.com/selfserve-dev/selfserve/internal/webhookcert"
 )
 
 // Options configure the manager. cmd/main.go fills them from flags.
@@ -62,6 +65,15 @@ type Options struct {
 	WebhookHost    string
 	WebhookPort    int
 	WebhookCertDir string
+	// WebhookCertSecret, when set, makes the operator issue and rotate its own serving
+	// certificate (kept in this Secret, shared by the replicas) instead of reading
+	// WebhookCertDir, and inject its CA into ValidatingWebhooks and MutatingWebhooks. The
+	// certificate is valid for WebhookService's DNS names and WebhookCertHosts.
+	WebhookCertSecret  types.NamespacedName
+	WebhookService     types.NamespacedName
+	WebhookCertHosts   []string
+	ValidatingWebhooks string
+	MutatingWebhooks   string
 
 	// DatadogSecret is the operator's Datadog Secret (api-key, app-key, site).
 	DatadogSecret types.NamespacedName
@@ -98,7 +110,9 @@ type Options struct {
 	GKEEndpoint string
 }
 
-// DefaultOptions are the defaults of cmd/main.go's flags.
+// DefaultOptions are the defaults of cmd/main.go's flags, except that the self-managed webhook
+// certificate is off (WebhookCertSecret empty): cmd/main.go turns it on, tests and the sandbox
+// bring envtest's certificate.
 func DefaultOptions() Options {
 	return Options{
 		MetricsAddr:             ":8443",
@@ -106,6 +120,9 @@ func DefaultOptions() Options {
 		ProbeAddr:               ":8081",
 		EnableWebhooks:          true,
 		WebhookPort:             9443,
+		WebhookService:          types.NamespacedName{Namespace: "selfserve-system", Name: "selfserve-webhook-service"},
+		ValidatingWebhooks:      "selfserve-validating-webhook-configuration",
+		MutatingWebhooks:        "selfserve-mutating-webhook-configuration",
 		DatadogSecret:           types.NamespacedName{Namespace: "selfserve-system", Name: "selfserve-datadog"},
 		GracefulShutdownTimeout: 30 * time.Second,
 		OperatorNamespace:       "selfserve-system",
@@ -125,6 +142,13 @@ func Scheme() *runtime.Scheme {
 	utilruntime.Must(platformv1alpha1.AddToScheme(s))
 	return s
 }
+
+// Leader election keeps a Lease in the operator's namespace; the secure metrics endpoint asks
+// the apiserver who the caller is and whether it may read /metrics.
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=selfserve-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",namespace=selfserve-system,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // NewManager builds the manager with its probes, webhooks and controllers.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
@@ -153,17 +177,34 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Cache:                         cacheOptions(opts.DNS),
 		Controller:                    config.Controller{SkipNameValidation: &opts.SkipNameValidation},
 	}
+	var certs *webhookcert.Manager
 	if opts.EnableWebhooks {
+		tlsOpts := []func(*tls.Config){disableHTTP2}
+		if opts.WebhookCertSecret.Name != "" {
+			certs = &webhookcert.Manager{
+				Secret:             opts.WebhookCertSecret,
+				Hosts:              append(webhookcert.ServiceHosts(opts.WebhookService), opts.WebhookCertHosts...),
+				ValidatingWebhooks: opts.ValidatingWebhooks,
+				MutatingWebhooks:   opts.MutatingWebhooks,
+			}
+			tlsOpts = append(tlsOpts, func(c *tls.Config) { c.GetCertificate = certs.GetCertificate })
+		}
 		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{
 			Host:    opts.WebhookHost,
 			Port:    opts.WebhookPort,
 			CertDir: opts.WebhookCertDir,
-			TLSOpts: []func(*tls.Config){disableHTTP2},
+			TLSOpts: tlsOpts,
 		})
 	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if certs != nil {
+		certs.Reader, certs.Client = mgr.GetAPIReader(), mgr.GetClient()
+		if err := mgr.Add(certs); err != nil {
+			return nil, err
+		}
 	}
 
 	tenants := &tenantnamespace.Reconciler{
@@ -236,7 +277,11 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		})
 		// Ready only once the webhook server answers, so the Service never routes admission
 		// requests to a replica that would refuse them.
-		ready = mgr.GetWebhookServer().StartedChecker()
+		started := mgr.GetWebhookServer().StartedChecker()
+		ready = started
+		if certs != nil {
+			ready = func(req *http.Request) error { return errors.Join(certs.Loaded(req), started(req)) }
+		}
 	}
 	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",namespace=selfserve-system,resources=secrets,resourceNames=selfserve-datadog,verbs=get
 
 // SetupWithManager registers the controller and the poller that refreshes the Datadog
 // inventory and re-queues every ServiceSLO after each refresh.
