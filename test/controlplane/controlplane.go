@@ -35,6 +35,9 @@ type Options struct {
 	Webhooks bool
 	// Output attaches the control plane's own logs to this process's stdout/stderr.
 	Output bool
+	// Bare installs nothing (no CRDs, no webhook configurations): the caller applies an
+	// install itself, as the install e2e test does with config/default.
+	Bare bool
 }
 
 // ControlPlane is a running local control plane.
@@ -65,11 +68,13 @@ func Start(opts Options) (*ControlPlane, error) {
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
-		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing:    true,
 		AttachControlPlaneOutput: opts.Output,
 	}
-	if opts.Webhooks {
+	if !opts.Bare {
+		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
+		env.ErrorIfCRDPathMissing = true
+	}
+	if opts.Webhooks && !opts.Bare {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
 			Paths:                    []string{filepath.Join(root, "config", "webhook")},
 			IgnoreSchemeConvertible:  true,

@@ -1,0 +1,285 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/gke"
+	"github.com/selfserve-dev/selfserve/internal/operator"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/datadogfake"
+	"github.com/selfserve-dev/selfserve/test/gkefake"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+// The install's ServiceAccount, as the apiserver names it.
+const managerUser = "system:serviceaccount:selfserve-system:selfserve-controller-manager"
+
+// TestRenderedInstallRunsEveryFlowWithItsOwnRights applies the install that config/default
+// renders (`kubectl apply --server-side`) to a control plane with kube-controller-manager, runs
+// the manager binary authenticated as the install's ServiceAccount (a user of that name and no
+// groups, so only the rendered RBAC grants it anything), and walks every flow: the samples
+// converge to Ready, a developer works in her namespace and cannot remove its isolation, her
+// pods get the DNS settings, an SLO reaches Datadog, the upgrade policy reaches GKE, and a
+// deleted tenant takes its namespace with it. The webhooks are served with the certificate the
+// manager issues itself. The manager must never have been refused a request.
+func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := controlplane.Start(controlplane.Options{ControllerManager: true, Bare: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { Must(t, cp.Stop()) }()
+	tmp := t.TempDir()
+
+	kubeconfig := func(name, user string, groups ...string) string {
+		data, err := cp.Kubeconfig(user, groups...)
+		Must(t, err)
+		path := filepath.Join(tmp, name+".kubeconfig")
+		Must(t, os.WriteFile(path, data, 0o600))
+		return path
+	}
+	admin := kubeconfig("admin", "sre@example.com", "system:masters")
+	alice := kubeconfig("alice", "alice@example.com", "developers")
+	manager := kubeconfig("manager", managerUser)
+	kubectl := func(kubeconfig string, stdin string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, cp.Kubectl(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		cmd.Dir = root
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	mustKubectl := func(kubeconfig, stdin string, args ...string) string {
+		t.Helper()
+		out, err := kubectl(kubeconfig, stdin, args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+
+	// The install, as an SRE applies it.
+	rendered := mustKubectl(admin, "", "kustomize", "config/default")
+	mustKubectl(admin, rendered, "apply", "--server-side", "-f", "-")
+	// No node runs the Deployment here, so the manager runs as a process on this machine, and
+	// the webhook configurations call it at 127.0.0.1, as they would a manager run outside the
+	// cluster; everything else (rules, selectors, failure policies) is the install's.
+	webhookPort, probePort := freePort(t), freePort(t)
+	c, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	Must(t, err)
+	pointWebhooksAt(t, c, fmt.Sprintf("https://127.0.0.1:%d", webhookPort))
+
+	// What an SRE configures: the Datadog Secret (here pointing at the Datadog fake) and the
+	// developers' right to request tenants.
+	dd := datadogfake.New(datadogfake.Options{})
+	ddSrv := dd.Start()
+	defer ddSrv.Close()
+	gkeSrv := gkefake.New(gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")).Start()
+	defer gkeSrv.Close()
+	mustKubectl(admin, "", "create", "secret", "generic", "selfserve-datadog", "-n", "selfserve-system",
+		"--from-literal="+datadog.SecretKeyAPIKey+"="+datadogfake.DefaultAPIKey,
+		"--from-literal="+datadog.SecretKeyAppKey+"="+datadogfake.DefaultAppKey,
+		"--from-literal="+datadog.SecretKeyURL+"="+ddSrv.URL)
+	mustKubectl(admin, "", "create", "clusterrolebinding", "developers-request-tenants",
+		"--clusterrole=selfserve-tenant-requester", "--group=developers")
+	// The cluster's DNS add-ons, which the sample class's NodeLocal DNSCache relies on.
+	CreateClusterDNS(t, c)
+	SetNodeLocalDNS(t, c, 1, 1)
+
+	bin := filepath.Join(tmp, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the manager: %v\n%s", err, out)
+	}
+	var logs syncBuffer
+	mgr := exec.Command(bin,
+		"--kubeconfig", manager,
+		"--leader-elect", "--leader-election-namespace=selfserve-system",
+		"--metrics-bind-address=0",
+		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
+		fmt.Sprintf("--webhook-port=%d", webhookPort),
+		"--webhook-cert-hosts=127.0.0.1",
+		"--gke-endpoint="+gkeSrv.URL+"/",
+	)
+	mgr.Env = append(os.Environ(), "POD_NAMESPACE=selfserve-system", "DD_API_KEY=", "DD_APP_KEY=")
+	mgr.Stdout, mgr.Stderr = &logs, &logs
+	Must(t, mgr.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- mgr.Wait() }()
+	defer func() {
+		if mgr.ProcessState == nil {
+			_ = mgr.Process.Kill()
+		}
+	}()
+	Eventually(t, 2*time.Minute, "the manager is ready", func() bool {
+		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort))
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	Eventually(t, time.Minute, "the manager injected its CA into both webhook configurations", func() bool {
+		return caBundlesSet(t, c)
+	})
+
+	// The samples, as the README applies them: the SREs' class and policy, then the team's
+	// tenant and SLO, applied by a developer.
+	mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_tenantclass.yaml")
+	mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_clusterupgradepolicy.yaml")
+	mustKubectl(alice, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_tenantnamespace.yaml")
+	ready := func(kubeconfig string, args ...string) func() bool {
+		return func() bool {
+			out, err := kubectl(kubeconfig, "", append([]string{"get", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`}, args...)...)
+			return err == nil && out == "True"
+		}
+	}
+	Eventually(t, time.Minute, "the sample tenant is Ready", ready(alice, "tenantnamespace", "checkout"))
+	mustKubectl(alice, "", "apply", "--server-side", "-n", "checkout", "-f", "config/samples/platform_v1alpha1_serviceslo.yaml")
+	Eventually(t, time.Minute, "the sample SLO is Ready", ready(alice, "-n", "checkout", "serviceslo", "checkout-availability"))
+	Eventually(t, time.Minute, "the sample upgrade policy is Ready and synced to GKE", func() bool {
+		out, err := kubectl(admin, "", "get", "clusterupgradepolicy", "production", "-o",
+			`jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.provider.state}`)
+		return err == nil && out == "True Synced"
+	})
+	if n := len(dd.SLOs()); n != 1 {
+		t.Errorf("Datadog holds %d SLOs, want the sample's 1", n)
+	}
+
+	// The developer works in her namespace; her pods get the DNS settings (mutating webhook).
+	mustKubectl(alice, "", "create", "deployment", "web", "--image=nginx", "-n", "checkout")
+	mustKubectl(alice, "", "run", "probe", "--image=nginx", "-n", "checkout")
+	if out := mustKubectl(alice, "", "get", "pod", "probe", "-n", "checkout", "-o", "jsonpath={.spec.dnsConfig.nameservers}"); !strings.Contains(out, "169.254.20.10") {
+		t.Errorf("the pod's nameservers are %s, want the node-local cache", out)
+	}
+	// She is the namespace's admin, yet cannot remove its isolation (validating webhook).
+	out, err := kubectl(alice, "", "delete", "networkpolicies", "--all", "-n", "checkout")
+	if err == nil || !strings.Contains(out, "denied the request") {
+		t.Errorf("alice deleting the namespace's NetworkPolicies: err=%v\n%s", err, out)
+	}
+
+	// Deleting a tenant whose policy is Delete takes the namespace with it.
+	mustKubectl(alice, "", "patch", "tenantnamespace", "checkout", "--type=merge", "-p", `{"spec":{"deletionPolicy":"Delete"}}`)
+	mustKubectl(alice, "", "delete", "-n", "checkout", "serviceslo", "checkout-availability", "--wait=false")
+	mustKubectl(alice, "", "delete", "tenantnamespace", "checkout", "--wait=false")
+	Eventually(t, 2*time.Minute, "the tenant and its namespace are gone", func() bool {
+		out, _ := kubectl(admin, "", "get", "namespace", "checkout", "--ignore-not-found", "-o", "name")
+		tn, _ := kubectl(admin, "", "get", "tenantnamespace", "checkout", "--ignore-not-found", "-o", "name")
+		return out == "" && tn == ""
+	})
+	Eventually(t, time.Minute, "the SLO is gone from Datadog", func() bool { return len(dd.SLOs()) == 0 })
+
+	Must(t, mgr.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the manager did not exit cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("the manager did not stop within a minute of SIGTERM")
+	}
+	// Least privilege, proven: every request the flows needed was allowed.
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "forbidden") {
+			t.Errorf("the manager was refused a request: %s", line)
+		}
+	}
+	if t.Failed() {
+		t.Logf("manager log:\n%s", logs.String())
+	}
+}
+
+// pointWebhooksAt replaces the Service of every webhook in the install's configurations with a
+// URL on base, keeping each webhook's path.
+func pointWebhooksAt(t *testing.T, c client.Client, base string) {
+	t.Helper()
+	ctx := context.Background()
+	var v admissionregistrationv1.ValidatingWebhookConfiguration
+	Must(t, c.Get(ctx, types.NamespacedName{Name: "selfserve-validating-webhook-configuration"}, &v))
+	for i := range v.Webhooks {
+		v.Webhooks[i].ClientConfig = urlConfig(base, v.Webhooks[i].ClientConfig)
+	}
+	Must(t, c.Update(ctx, &v))
+	var m admissionregistrationv1.MutatingWebhookConfiguration
+	Must(t, c.Get(ctx, types.NamespacedName{Name: "selfserve-mutating-webhook-configuration"}, &m))
+	for i := range m.Webhooks {
+		m.Webhooks[i].ClientConfig = urlConfig(base, m.Webhooks[i].ClientConfig)
+	}
+	Must(t, c.Update(ctx, &m))
+}
+
+func urlConfig(base string, cc admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
+	url := base + *cc.Service.Path
+	return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: cc.CABundle}
+}
+
+// caBundlesSet says whether every webhook of both configurations has a caBundle.
+func caBundlesSet(t *testing.T, c client.Client) bool {
+	ctx := context.Background()
+	var v admissionregistrationv1.ValidatingWebhookConfiguration
+	var m admissionregistrationv1.MutatingWebhookConfiguration
+	if c.Get(ctx, types.NamespacedName{Name: "selfserve-validating-webhook-configuration"}, &v) != nil ||
+		c.Get(ctx, types.NamespacedName{Name: "selfserve-mutating-webhook-configuration"}, &m) != nil {
+		return false
+	}
+	for _, w := range v.Webhooks {
+		if len(w.ClientConfig.CABundle) == 0 {
+			return false
+		}
+	}
+	for _, w := range m.Webhooks {
+		if len(w.ClientConfig.CABundle) == 0 {
+			return false
+		}
+	}
+	return len(v.Webhooks) > 0 && len(m.Webhooks) > 0
+}
+
+// freePort returns a TCP port nothing listens on at the moment.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Must(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer is a bytes.Buffer a child process and the test may use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
