@@ -12,9 +12,10 @@ all: build
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers.
+manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers (and their copies in the Helm chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crd-descriptions config/crd/bases/*.yaml
+	go run ./hack/gen-chart dist/chart
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods and the time zone list of the schema.

@@ -14,8 +14,8 @@ import (
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 )
 
-// TestGeneratedFilesAreUpToDate regenerates the CRDs, RBAC, webhook configurations, DeepCopy
-// methods and the time zone list into a scratch folder and compares them with the committed
+// TestGeneratedFilesAreUpToDate regenerates the CRDs, RBAC, webhook configurations (and their
+// copies in the Helm chart), DeepCopy methods and the time zone list into a scratch folder and compares them with the committed
 // files: a marker changed without `make manifests generate` fails here.
 func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	root, err := controlplane.RepoRoot()
@@ -43,6 +43,10 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	run("go", append([]string{"run", "./hack/crd-descriptions"}, fresh...)...)
 	deepcopy := run("go", "tool", "controller-gen", `object:headerFile=hack/boilerplate.go.txt`, `paths=./api/...`, "output:object:stdout")
 	run("go", "run", "./hack/gen-timezones", filepath.Join(scratch, "timezone_names.go"))
+	if err := os.MkdirAll(filepath.Join(scratch, "chart", "templates"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run("go", "run", "./hack/gen-chart", filepath.Join(scratch, "chart"))
 
 	compare := func(committed string, fresh []byte) {
 		t.Helper()
@@ -75,6 +79,10 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	}
 	compare(filepath.Join("config", "rbac", "role.yaml"), readScratch(filepath.Join("rbac", "role.yaml")))
 	compare(filepath.Join("config", "webhook", "manifests.yaml"), readScratch(filepath.Join("webhook", "manifests.yaml")))
+	for _, f := range []string{"templates/manager_role.yaml", "templates/webhooks.yaml", "crds/platform.selfserve.dev_tenantnamespaces.yaml",
+		"crds/platform.selfserve.dev_tenantclasses.yaml", "crds/platform.selfserve.dev_serviceslos.yaml", "crds/platform.selfserve.dev_clusterupgradepolicies.yaml"} {
+		compare(filepath.Join("dist", "chart", f), readScratch(filepath.Join("chart", f)))
+	}
 	compare(filepath.Join("api", "v1alpha1", "zz_generated.deepcopy.go"), deepcopy)
 	compare(filepath.Join("api", "v1alpha1", "timezone_names.go"), readScratch("timezone_names.go"))
 }

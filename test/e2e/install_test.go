@@ -16,8 +16,10 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
@@ -113,17 +115,21 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the manager: %v\n%s", err, out)
 	}
-	var logs syncBuffer
-	mgr := exec.Command(bin,
+	// The Deployment's own args and environment, then what differs outside a pod (later flags
+	// win): the kubeconfig, local ports, the certificate's extra address, the GKE fake.
+	args, env := managerContainer(t, rendered)
+	args = append(args,
 		"--kubeconfig", manager,
-		"--leader-elect", "--leader-election-namespace=selfserve-system",
+		"--leader-election-namespace=selfserve-system",
 		"--metrics-bind-address=0",
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
 		fmt.Sprintf("--webhook-port=%d", webhookPort),
 		"--webhook-cert-hosts=127.0.0.1",
 		"--gke-endpoint="+gkeSrv.URL+"/",
 	)
-	mgr.Env = append(os.Environ(), "POD_NAMESPACE=selfserve-system", "DD_API_KEY=", "DD_APP_KEY=")
+	var logs syncBuffer
+	mgr := exec.Command(bin, args...)
+	mgr.Env = append(append(os.Environ(), env...), "POD_NAMESPACE=selfserve-system", "DD_API_KEY=", "DD_APP_KEY=")
 	mgr.Stdout, mgr.Stderr = &logs, &logs
 	Must(t, mgr.Start())
 	exited := make(chan error, 1)
@@ -209,6 +215,31 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	if t.Failed() {
 		t.Logf("manager log:\n%s", logs.String())
 	}
+}
+
+// managerContainer returns the args and the literal environment of the manager container of
+// the rendered Deployment.
+func managerContainer(t *testing.T, rendered string) (args, env []string) {
+	t.Helper()
+	for _, doc := range strings.Split(rendered, "\n---") {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Name != "manager" {
+				continue
+			}
+			for _, e := range c.Env {
+				if e.ValueFrom == nil {
+					env = append(env, e.Name+"="+e.Value)
+				}
+			}
+			return c.Args, env
+		}
+	}
+	t.Fatal("the install has no Deployment with a manager container")
+	return nil, nil
 }
 
 // pointWebhooksAt replaces the Service of every webhook in the install's configurations with a

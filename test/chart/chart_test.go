@@ -1,0 +1,234 @@
+// Package chart checks the Helm chart in dist/chart: it renders through Helm's own Go library,
+// and describes every object the same way config/default does.
+package chart
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+)
+
+// Labels the chart adds to say which release owns an object; config/default has no releases.
+var helmLabels = []string{"app.kubernetes.io/managed-by", "app.kubernetes.io/instance", "app.kubernetes.io/version", "helm.sh/chart"}
+
+// render renders dist/chart as `helm install selfserve -n selfserve-system` would, with
+// values over the chart's defaults, and returns the objects of the templates and crds/ by key.
+func render(t *testing.T, values map[string]any) map[string]*unstructured.Unstructured {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.Load(filepath.Join(root, "dist", "chart"))
+	if err != nil {
+		t.Fatalf("loading the chart: %v", err)
+	}
+	if err := ch.Validate(); err != nil {
+		t.Fatalf("the chart is invalid: %v", err)
+	}
+	vals, err := chartutil.ToRenderValues(ch, values,
+		chartutil.ReleaseOptions{Name: "selfserve", Namespace: "selfserve-system", IsInstall: true, Revision: 1},
+		chartutil.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.Render(ch, vals)
+	if err != nil {
+		t.Fatalf("rendering the chart: %v", err)
+	}
+	var docs []string
+	for name, content := range files {
+		if strings.HasSuffix(name, ".yaml") {
+			docs = append(docs, content)
+		}
+	}
+	for _, crd := range ch.CRDObjects() {
+		docs = append(docs, string(crd.File.Data))
+	}
+	return objects(t, docs)
+}
+
+// kustomize renders config/default with the kubectl of the local control plane.
+func kustomize(t *testing.T) map[string]*unstructured.Unstructured {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets, err := controlplane.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	return objects(t, []string{string(out)})
+}
+
+// objects decodes YAML streams into objects keyed "Kind namespace/name".
+func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructured {
+	t.Helper()
+	out := map[string]*unstructured.Unstructured{}
+	for _, s := range streams {
+		for _, doc := range strings.Split(s, "\n---") {
+			obj := map[string]any{}
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				t.Fatalf("decoding %q: %v", doc, err)
+			}
+			if len(obj) == 0 {
+				continue
+			}
+			u := &unstructured.Unstructured{Object: obj}
+			key := fmt.Sprintf("%s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+			if _, dup := out[key]; dup {
+				t.Errorf("%s is rendered twice", key)
+			}
+			out[key] = u
+		}
+	}
+	return out
+}
+
+func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
+	chart := render(t, nil)
+	kust := kustomize(t)
+	for key, want := range kust {
+		got, ok := chart[key]
+		if !ok {
+			// Helm installs into a namespace that exists (or --create-namespace).
+			if want.GetKind() != "Namespace" {
+				t.Errorf("the chart lacks %s", key)
+			}
+			continue
+		}
+		labels := got.GetLabels()
+		for _, l := range helmLabels {
+			if want.GetKind() != "CustomResourceDefinition" && labels[l] == "" {
+				t.Errorf("%s lacks the label %s", key, l)
+			}
+			delete(labels, l)
+		}
+		if len(labels) == 0 {
+			unstructured.RemoveNestedField(got.Object, "metadata", "labels")
+		} else {
+			got.SetLabels(labels)
+		}
+		if diff := cmp.Diff(want.Object, got.Object); diff != "" {
+			t.Errorf("%s differs (-config/default +chart):\n%s", key, diff)
+		}
+	}
+	for key := range chart {
+		if _, ok := kust[key]; !ok {
+			t.Errorf("the chart renders %s, which config/default does not", key)
+		}
+	}
+	// The namespace, 4 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
+	// Deployment, its disruption budget and 2 webhook configurations.
+	if len(kust) != 20 {
+		t.Errorf("config/default renders %d objects, want 20", len(kust))
+	}
+}
+
+func TestChartValuesReachTheObjects(t *testing.T) {
+	chart := render(t, map[string]any{
+		"image":                map[string]any{"repository": "registry.example/selfserve", "tag": "v9.9.9"},
+		"replicas":             3,
+		"resources":            map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}},
+		"datadog":              map[string]any{"secretName": "dd-keys", "site": "datadoghq.eu"},
+		"platformAdmins":       map[string]any{"groups": []any{"sre@example.com"}, "users": []any{"breakglass@example.com"}},
+		"protectedNamespaces":  []any{"monitoring", "argocd"},
+		"bindableClusterRoles": []any{"admin", "edit", "view", "monitoring-reader"},
+		"nodeLocalDNS":         map[string]any{"ip": "169.254.25.10", "clusterDomain": "corp.local"},
+	})
+	dep := chart["Deployment selfserve-system/selfserve-controller-manager"]
+	if dep == nil {
+		t.Fatal("no Deployment")
+	}
+	replicas, _, _ := unstructured.NestedFieldNoCopy(dep.Object, "spec", "replicas")
+	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	manager := containers[0].(map[string]any)
+	var args []string
+	for _, a := range manager["args"].([]any) {
+		args = append(args, a.(string))
+	}
+	var env []string
+	for _, e := range manager["env"].([]any) {
+		if v, ok := e.(map[string]any)["value"]; ok {
+			env = append(env, e.(map[string]any)["name"].(string)+"="+v.(string))
+		}
+	}
+	got := map[string]any{
+		"replicas":  replicas,
+		"image":     manager["image"],
+		"resources": manager["resources"],
+		"env":       env,
+	}
+	want := map[string]any{
+		"replicas":  float64(3),
+		"image":     "registry.example/selfserve:v9.9.9",
+		"resources": map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "512Mi"}},
+		"env":       []string{"DD_SITE=datadoghq.eu"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Deployment (-want +got):\n%s", diff)
+	}
+	for _, a := range []string{
+		"--datadog-secret=selfserve-system/dd-keys",
+		"--admin-groups=sre@example.com",
+		"--admin-users=system:serviceaccount:selfserve-system:selfserve-controller-manager,breakglass@example.com",
+		"--protected-namespaces=monitoring,argocd",
+		"--node-local-dns-ip=169.254.25.10",
+		"--cluster-domain=corp.local",
+	} {
+		if !slices.Contains(args, a) {
+			t.Errorf("the manager's args lack %s: %v", a, args)
+		}
+	}
+
+	// The Role lets the manager read the Datadog Secret of that name, and no other.
+	role := chart["Role selfserve-system/selfserve-manager-role"]
+	if got := resourceNames(t, role, "secrets", "get"); !slices.Contains(got, "dd-keys") || slices.Contains(got, "selfserve-datadog") {
+		t.Errorf("the manager may get the Secrets %v, want dd-keys among them and not selfserve-datadog", got)
+	}
+	// The manager may bind exactly the listed ClusterRoles.
+	cr := chart["ClusterRole /selfserve-manager-role"]
+	if diff := cmp.Diff([]string{"admin", "edit", "monitoring-reader", "view"}, resourceNames(t, cr, "clusterroles", "bind")); diff != "" {
+		t.Errorf("bindable ClusterRoles (-want +got):\n%s", diff)
+	}
+}
+
+// resourceNames returns the sorted resourceNames of the rules granting verb on resource.
+func resourceNames(t *testing.T, role *unstructured.Unstructured, resource, verb string) []string {
+	t.Helper()
+	if role == nil {
+		t.Fatal("no such role")
+	}
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	var names []string
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		res, _, _ := unstructured.NestedStringSlice(rule, "resources")
+		verbs, _, _ := unstructured.NestedStringSlice(rule, "verbs")
+		if slices.Contains(res, resource) && slices.Contains(verbs, verb) {
+			n, _, _ := unstructured.NestedStringSlice(rule, "resourceNames")
+			names = append(names, n...)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
