@@ -15,4 +15,7 @@ var DriftCorrections = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Objects restored to their spec, by kind.",
 }, []string{"kind"})
 
-func init() { ctrlmetrics.Registry.MustRegister(DriftCorrections) }
+func init() { registry().MustRegister(DriftCorrections) }
+
+// registry is controller-runtime's, served on the manager's metrics endpoint.
+func registry() prometheus.Registerer { return ctrlmetrics.Registry }

@@ -38,6 +38,7 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/controller/upgradepolicy"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
+	"github.com/selfserve-dev/selfserve/internal/metrics"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
 	"github.com/selfserve-dev/selfserve/internal/webhookcert"
@@ -221,6 +222,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := tenants.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
 	}
+	metrics.CountTenants(mgr.GetClient())
 	slos := &serviceslo.Reconciler{
 		Client:    mgr.GetClient(),
 		Recorder:  mgr.GetEventRecorder("selfserve"),
