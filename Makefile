@@ -12,10 +12,11 @@ all: build
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers (and their copies in the Helm chart).
+manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers (and their copies in the Helm chart, and docs/api.md).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crd-descriptions config/crd/bases/*.yaml
 	go run ./hack/gen-chart dist/chart
+	go run ./hack/gen-api-docs docs/api.md
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods and the time zone list of the schema.

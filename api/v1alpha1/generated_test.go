@@ -15,7 +15,7 @@ import (
 )
 
 // TestGeneratedFilesAreUpToDate regenerates the CRDs, RBAC, webhook configurations (and their
-// copies in the Helm chart), DeepCopy methods and the time zone list into a scratch folder and compares them with the committed
+// copies in the Helm chart), the API reference, DeepCopy methods and the time zone list into a scratch folder and compares them with the committed
 // files: a marker changed without `make manifests generate` fails here.
 func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	root, err := controlplane.RepoRoot()
@@ -47,6 +47,7 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("go", "run", "./hack/gen-chart", filepath.Join(scratch, "chart"))
+	run("go", "run", "./hack/gen-api-docs", filepath.Join(scratch, "api.md"))
 
 	compare := func(committed string, fresh []byte) {
 		t.Helper()
@@ -83,6 +84,7 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		"crds/platform.selfserve.dev_tenantclasses.yaml", "crds/platform.selfserve.dev_serviceslos.yaml", "crds/platform.selfserve.dev_clusterupgradepolicies.yaml"} {
 		compare(filepath.Join("dist", "chart", f), readScratch(filepath.Join("chart", f)))
 	}
+	compare(filepath.Join("docs", "api.md"), readScratch("api.md"))
 	compare(filepath.Join("api", "v1alpha1", "zz_generated.deepcopy.go"), deepcopy)
 	compare(filepath.Join("api", "v1alpha1", "timezone_names.go"), readScratch("timezone_names.go"))
 }
