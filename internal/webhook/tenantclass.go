@@ -6,9 +6,12 @@ import (
 	"context"
 	"fmt"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
@@ -20,9 +23,12 @@ import (
 // SetupTenantClassWebhook registers the TenantClass validating webhook, which keeps the cluster
 // at one default class at most: with two, the class of a TenantNamespace that names none would
 // depend on list order.
+//
+// It also warns (without refusing: the grant may follow) when the class allows a ClusterRole the
+// operator itself may not bind, since tenants asking for it could not be made Ready.
 func SetupTenantClassWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &platformv1alpha1.TenantClass{}).
-		WithValidator(&unique[*platformv1alpha1.TenantClass]{
+		WithValidator(&tenantClassValidator{client: mgr.GetClient(), unique: &unique[*platformv1alpha1.TenantClass]{
 			reader: mgr.GetClient(),
 			gk:     platformv1alpha1.GroupVersion.WithKind("TenantClass").GroupKind(),
 			list: func(ctx context.Context, r client.Reader) ([]*platformv1alpha1.TenantClass, error) {
@@ -35,8 +41,51 @@ func SetupTenantClassWebhook(mgr ctrl.Manager) error {
 				return field.Invalid(field.NewPath("spec", "isDefault"), true,
 					fmt.Sprintf("TenantClass %q is already the default; set isDefault: false on it first (one default class per cluster)", other.Name))
 			},
-		}).
+		}}).
 		Complete()
+}
+
+// tenantClassValidator is the one-default rule plus warnings about roles the operator cannot bind.
+type tenantClassValidator struct {
+	*unique[*platformv1alpha1.TenantClass]
+	// client asks the apiserver what the operator itself may do (SelfSubjectAccessReview, which
+	// every authenticated identity may create).
+	client client.Client
+}
+
+// ValidateCreate refuses a second default class and warns about unbindable roles.
+func (v *tenantClassValidator) ValidateCreate(ctx context.Context, tc *platformv1alpha1.TenantClass) (admission.Warnings, error) {
+	if _, err := v.unique.ValidateCreate(ctx, tc); err != nil {
+		return nil, err
+	}
+	return v.bindWarnings(ctx, tc), nil
+}
+
+// ValidateUpdate refuses taking the default from another class and warns about unbindable roles.
+func (v *tenantClassValidator) ValidateUpdate(ctx context.Context, old, tc *platformv1alpha1.TenantClass) (admission.Warnings, error) {
+	if _, err := v.unique.ValidateUpdate(ctx, old, tc); err != nil {
+		return nil, err
+	}
+	return v.bindWarnings(ctx, tc), nil
+}
+
+// bindWarnings names each allowed ClusterRole the operator may not bind. A review that fails
+// gives no warning: a warning is advice, and admission must not depend on it.
+func (v *tenantClassValidator) bindWarnings(ctx context.Context, tc *platformv1alpha1.TenantClass) admission.Warnings {
+	var warnings admission.Warnings
+	for _, role := range tc.Spec.AllowedClusterRoles {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Group: rbacv1.GroupName, Resource: "clusterroles", Verb: "bind", Name: role,
+			},
+		}}
+		if err := v.client.Create(ctx, review); err != nil || review.Status.Allowed {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("spec.allowedClusterRoles: the operator may not bind ClusterRole %q, so tenants asking for it will not be Ready; "+
+			"grant it (Helm value bindableClusterRoles, or bind in the selfserve-manager-role ClusterRole)", role))
+	}
+	return warnings
 }
 
 // pointers returns pointers to a list's items.

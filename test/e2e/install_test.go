@@ -153,7 +153,16 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 
 	// The samples, as the README applies them: the SREs' class and policy, then the team's
 	// tenant and SLO, applied by a developer.
-	mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_tenantclass.yaml")
+	if out := mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_tenantclass.yaml"); strings.Contains(out, "Warning") {
+		t.Errorf("the sample classes allow only roles the install may bind, yet:\n%s", out)
+	}
+	// A class allowing a role the install does not let the operator bind is accepted, with a
+	// warning that says how to grant it.
+	out := mustKubectl(admin, "apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantClass\nmetadata: {name: observability}\nspec: {allowedClusterRoles: [view, monitoring-reader]}\n",
+		"apply", "--server-side", "-f", "-")
+	if !strings.Contains(out, `may not bind ClusterRole "monitoring-reader"`) || strings.Contains(out, `ClusterRole "view"`) {
+		t.Errorf("applying a class with an unbindable role:\n%s", out)
+	}
 	mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_clusterupgradepolicy.yaml")
 	mustKubectl(alice, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_tenantnamespace.yaml")
 	ready := func(kubeconfig string, args ...string) func() bool {
@@ -181,7 +190,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		t.Errorf("the pod's nameservers are %s, want the node-local cache", out)
 	}
 	// She is the namespace's admin, yet cannot remove its isolation (validating webhook).
-	out, err := kubectl(alice, "", "delete", "networkpolicies", "--all", "-n", "checkout")
+	out, err = kubectl(alice, "", "delete", "networkpolicies", "--all", "-n", "checkout")
 	if err == nil || !strings.Contains(out, "denied the request") {
 		t.Errorf("alice deleting the namespace's NetworkPolicies: err=%v\n%s", err, out)
 	}
