@@ -1,5 +1,6 @@
-// Package chart checks the Helm chart in dist/chart: it renders through Helm's own Go library,
-// and describes every object the same way config/default does.
+// Package chart checks the other ways to install: the Helm chart in dist/chart renders through
+// Helm's own Go library and describes every object the same way config/default does, and the
+// cert-manager overlay hands the webhook certificate to cert-manager.
 package chart
 
 import (

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -38,8 +40,9 @@ const managerUser = "system:serviceaccount:selfserve-system:selfserve-controller
 // the manager binary authenticated as the install's ServiceAccount (a user of that name and no
 // groups, so only the rendered RBAC grants it anything), and walks every flow: the samples
 // converge to Ready, a developer works in her namespace and cannot remove its isolation, her
-// pods get the DNS settings, an SLO reaches Datadog, the upgrade policy reaches GKE, and a
-// deleted tenant takes its namespace with it. The webhooks are served with the certificate the
+// pods get the DNS settings, an SLO reaches Datadog, the upgrade policy reaches GKE, the
+// metrics endpoint serves only a scraper bound to the metrics reader role, and a deleted tenant
+// takes its namespace with it. The webhooks are served with the certificate the
 // manager issues itself. The manager must never have been refused a request.
 func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	root, err := controlplane.RepoRoot()
@@ -87,7 +90,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	// No node runs the Deployment here, so the manager runs as a process on this machine, and
 	// the webhook configurations call it at 127.0.0.1, as they would a manager run outside the
 	// cluster; everything else (rules, selectors, failure policies) is the install's.
-	webhookPort, probePort := freePort(t), freePort(t)
+	webhookPort, probePort, metricsPort := freePort(t), freePort(t), freePort(t)
 	c, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
 	Must(t, err)
 	pointWebhooksAt(t, c, fmt.Sprintf("https://127.0.0.1:%d", webhookPort))
@@ -121,7 +124,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	args = append(args,
 		"--kubeconfig", manager,
 		"--leader-election-namespace=selfserve-system",
-		"--metrics-bind-address=0",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
 		fmt.Sprintf("--webhook-port=%d", webhookPort),
 		"--webhook-cert-hosts=127.0.0.1",
@@ -193,6 +196,35 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	out, err = kubectl(alice, "", "delete", "networkpolicies", "--all", "-n", "checkout")
 	if err == nil || !strings.Contains(out, "denied the request") {
 		t.Errorf("alice deleting the namespace's NetworkPolicies: err=%v\n%s", err, out)
+	}
+
+	// The metrics endpoint answers a scraper bound to selfserve-metrics-reader, and only it (the
+	// manager checks the caller's token and rights with the apiserver).
+	mustKubectl(admin, "", "create", "namespace", "monitoring")
+	mustKubectl(admin, "", "create", "serviceaccount", "prometheus", "-n", "monitoring")
+	mustKubectl(admin, "", "create", "serviceaccount", "stranger", "-n", "monitoring")
+	mustKubectl(admin, "", "create", "clusterrolebinding", "prometheus-selfserve-metrics",
+		"--clusterrole=selfserve-metrics-reader", "--serviceaccount=monitoring:prometheus")
+	scrape := func(sa string) (int, string) {
+		token := strings.TrimSpace(mustKubectl(admin, "", "create", "token", sa, "-n", "monitoring"))
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", metricsPort), nil)
+		Must(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		// The endpoint's certificate is self-signed unless one is mounted.
+		insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		res, err := insecure.Do(req)
+		if err != nil {
+			t.Fatalf("scraping as %s: %v", sa, err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := scrape("prometheus"); code != http.StatusOK || !strings.Contains(body, `selfserve_tenants{class="standard",ready="True"} 1`) {
+		t.Errorf("scraping as the metrics reader: %d\n%.500s", code, body)
+	}
+	if code, _ := scrape("stranger"); code != http.StatusForbidden {
+		t.Errorf("scraping without the metrics reader role: %d, want 403", code)
 	}
 
 	// Deleting a tenant whose policy is Delete takes the namespace with it.
