@@ -31,7 +31,8 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 )
 
-// Finalizer holds a TenantNamespace until its namespace is released or deleted.
+// Finalizer holds a TenantNamespace with deletionPolicy Delete until its namespace is deleted
+// (and one of an older version, or switched to Retain, until its namespace is released).
 const Finalizer = "platform.selfserve.dev/tenant-namespace"
 
 // Reasons shared by the part conditions.
@@ -152,7 +153,12 @@ func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcil
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	tenant := &platformv1alpha1.TenantNamespace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			// Deleted with Retain (no finalizer holds it): release its namespace now. The
+			// namespace watch brings this request back after a restart too.
+			return ctrl.Result{}, r.releaseOrphan(ctx, req.Name)
+		}
+		return ctrl.Result{}, err
 	}
 	before := tenant.DeepCopy()
 	s := &scope{tenant: tenant}
@@ -173,7 +179,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !tenant.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if !controllerutil.ContainsFinalizer(tenant, Finalizer) {
+	// Only Delete needs a finalizer: the namespace must go before the tenant does. A Retain
+	// tenant is released after it is gone (releaseOrphan), so deleting one never waits on the
+	// operator, and creating one costs no extra write.
+	if tenant.Spec.DeletionPolicy == platformv1alpha1.DeletionPolicyDelete && !controllerutil.ContainsFinalizer(tenant, Finalizer) {
 		patch := client.MergeFrom(tenant.DeepCopy())
 		controllerutil.AddFinalizer(tenant, Finalizer)
 		if err := r.Client.Patch(ctx, tenant, patch); err != nil {

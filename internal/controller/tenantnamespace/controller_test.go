@@ -363,9 +363,14 @@ func TestRetainKeepsDataAndReadoptsForTheSameTeam(t *testing.T) {
 	Eventually(t, 20*time.Second, "the tenant is gone", func() bool {
 		return apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "orders"))
 	})
+	// A Retain tenant holds no finalizer: it goes at once, and its namespace is released after.
 	var ns corev1.Namespace
-	Must(t, get(t, &ns, "", "orders"))
-	if !ns.DeletionTimestamp.IsZero() || ns.Labels[tenantnamespace.LabelReleased] != "true" || ns.Labels[platformv1alpha1.LabelTenant] != "" {
+	Eventually(t, 20*time.Second, "the namespace is released", func() bool {
+		Must(t, get(t, &ns, "", "orders"))
+		return ns.Labels[tenantnamespace.LabelReleased] == "true"
+	})
+	if !ns.DeletionTimestamp.IsZero() || ns.Labels[platformv1alpha1.LabelTenant] != "" || ns.Labels[platformv1alpha1.LabelManagedBy] != "" ||
+		ns.Labels[platformv1alpha1.LabelTeam] != "payments" || ns.Labels["pod-security.kubernetes.io/enforce"] == "" {
 		t.Errorf("released namespace: deleting=%t labels=%v", !ns.DeletionTimestamp.IsZero(), ns.Labels)
 	}
 	if err := get(t, &corev1.ConfigMap{}, "orders", "data"); err != nil {
@@ -399,12 +404,55 @@ func TestRetainKeepsDataAndReadoptsForTheSameTeam(t *testing.T) {
 	}
 }
 
+// TestRetainDeletionNeverWaitsOnTheOperator deletes a Retain tenant while the operator is down:
+// with no finalizer it goes at once (a stopped or uninstalled operator never leaves it stuck),
+// and the operator releases the namespace, data kept, when it is back.
+func TestRetainDeletionNeverWaitsOnTheOperator(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, newTenant("ledger", "finance")))
+	tenant := waitReady(t, "ledger")
+	if len(tenant.Finalizers) != 0 {
+		t.Errorf("a Retain tenant holds finalizers %v", tenant.Finalizers)
+	}
+	Must(t, admin.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "ledger"}}))
+
+	Must(t, op.Stop())
+	Must(t, admin.Delete(ctx, tenant))
+	if err := get(t, &platformv1alpha1.TenantNamespace{}, "", "ledger"); !apierrors.IsNotFound(err) {
+		t.Fatalf("the tenant is still there with the operator down: %v", err)
+	}
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	var err error
+	op, err = cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
+	Must(t, err)
+
+	var ns corev1.Namespace
+	Eventually(t, 30*time.Second, "the restarted operator releases the namespace", func() bool {
+		Must(t, get(t, &ns, "", "ledger"))
+		return ns.Labels[tenantnamespace.LabelReleased] == "true"
+	})
+	if ns.Labels[platformv1alpha1.LabelManagedBy] != "" || ns.Labels[platformv1alpha1.LabelTeam] != "finance" {
+		t.Errorf("released namespace labels: %v", ns.Labels)
+	}
+	if err := get(t, &corev1.ConfigMap{}, "ledger", "data"); err != nil {
+		t.Errorf("the tenant's data is gone: %v", err)
+	}
+	Eventually(t, 30*time.Second, "the operator's children are gone", func() bool {
+		var rbs rbacv1.RoleBindingList
+		Must(t, admin.List(ctx, &rbs, client.InNamespace("ledger"), client.MatchingLabels{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}))
+		return len(rbs.Items) == 0
+	})
+}
+
 func TestDeletePolicyDeletesTheNamespace(t *testing.T) {
 	ctx := context.Background()
 	tenant := newTenant("scratch", "ops")
 	tenant.Spec.DeletionPolicy = platformv1alpha1.DeletionPolicyDelete
 	Must(t, admin.Create(ctx, tenant))
-	waitReady(t, "scratch")
+	if got := waitReady(t, "scratch").Finalizers; len(got) != 1 || got[0] != tenantnamespace.Finalizer {
+		t.Errorf("a Delete tenant holds finalizers %v, want %s: the namespace must go first", got, tenantnamespace.Finalizer)
+	}
 	Must(t, admin.Delete(ctx, tenant))
 	Eventually(t, 60*time.Second, "the namespace and the tenant are gone", func() bool {
 		return apierrors.IsNotFound(get(t, &corev1.Namespace{}, "", "scratch")) &&

@@ -22,10 +22,10 @@ const (
 	ReasonReleased = "NamespaceReleased"
 )
 
-// reconcileDelete handles a deleted TenantNamespace. Retain removes the operator's children,
-// keeps the namespace and everything else in it, and marks it released; Delete deletes the
-// namespace and waits until it is gone. Only a namespace that carries this tenant's label is
-// ever touched. The finalizer goes last.
+// reconcileDelete handles a deleted TenantNamespace that holds the finalizer: one with
+// deletionPolicy Delete, whose namespace is deleted (the finalizer goes once it is gone), or one
+// that is Retain now but got the finalizer earlier, whose namespace is released as
+// releaseOrphan does. Only a namespace that carries this tenant's label is ever touched.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
 	t := s.tenant
 	if !controllerutil.ContainsFinalizer(t, Finalizer) {
@@ -52,14 +52,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	}
 
 	if ours {
-		opts := []client.DeleteAllOfOption{client.InNamespace(ns.Name), client.MatchingLabels(childLabels(t))}
-		for _, kind := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ResourceQuota{}, &corev1.LimitRange{}, &networkingv1.NetworkPolicy{}} {
-			if err := r.Client.DeleteAllOf(ctx, kind, opts...); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("removing %T from the released namespace: %w", kind, err)
-			}
-		}
-		if err := r.Client.Apply(ctx, releasedNamespace(&ns, t), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			return ctrl.Result{}, fmt.Errorf("marking namespace %s released: %w", ns.Name, err)
+		if err := r.release(ctx, &ns); err != nil {
+			return ctrl.Result{}, err
 		}
 		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, ReasonReleased, "Release", "Released namespace %s; its contents are kept", ns.Name)
 	}
@@ -70,4 +64,47 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// releaseOrphan releases the namespace of a TenantNamespace that no longer exists (deleted
+// with Retain, which holds no finalizer): when the namespace is still labelled as that
+// tenant's and is not being deleted, the operator's children go and the namespace is marked
+// released, everything else in it kept. The garbage collector removes the children too (they
+// are owned by the tenant); removing them here does not wait for it.
+func (r *Reconciler) releaseOrphan(ctx context.Context, name string) error {
+	var ns corev1.Namespace
+	// The cache holds managed namespaces only; a released one is not there.
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ns.Labels[platformv1alpha1.LabelTenant] != name || !ns.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	if err := r.release(ctx, &ns); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(&ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
+		"Released namespace %s: its TenantNamespace was deleted with deletionPolicy Retain; its contents are kept", ns.Name)
+	return nil
+}
+
+// release removes the operator's children from a namespace and marks it released.
+func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
+	opts := []client.DeleteAllOfOption{client.InNamespace(ns.Name), client.MatchingLabels{
+		platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue,
+		platformv1alpha1.LabelTenant:    ns.Labels[platformv1alpha1.LabelTenant],
+	}}
+	for _, kind := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ResourceQuota{}, &corev1.LimitRange{}, &networkingv1.NetworkPolicy{}} {
+		if err := r.Client.DeleteAllOf(ctx, kind, opts...); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing %T from the released namespace: %w", kind, err)
+		}
+	}
+	released, err := releasedNamespace(ns)
+	if err != nil {
+		return fmt.Errorf("reading what the operator applied to namespace %s: %w", ns.Name, err)
+	}
+	if err := r.Client.Apply(ctx, released, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("marking namespace %s released: %w", ns.Name, err)
+	}
+	return nil
 }

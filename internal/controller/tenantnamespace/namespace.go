@@ -80,9 +80,10 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			fmt.Sprintf("namespace %q is being deleted; it will be created again once it is gone", name))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if exists && ns.Labels[platformv1alpha1.LabelTenant] != name && ns.Labels[LabelReleased] == "" {
-		// In the cache but labelled for another tenant: never take it over.
-		msg := fmt.Sprintf("namespace %q belongs to tenant %q", name, ns.Labels[platformv1alpha1.LabelTenant])
+	if exists && ns.Labels[LabelReleased] == "" && (ns.Labels[platformv1alpha1.LabelTenant] != name || ns.Labels[platformv1alpha1.LabelTeam] != s.tenant.Spec.Team) {
+		// In the cache but labelled for another tenant (or the deleted tenant of another team
+		// this name had, not released yet): never take it over.
+		msg := fmt.Sprintf("namespace %q belongs to tenant %q of team %q", name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
 		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
 	}
@@ -97,13 +98,16 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 	return ctrl.Result{}, nil
 }
 
-// adoptable reports whether an existing namespace may become this tenant's: it already is, or
-// it was released by a tenant of the same name and team.
+// adoptable reports whether an existing namespace may become this tenant's: it already is (same
+// name and team: a tenant of another team re-created under the name of a deleted one must not
+// take its namespace before the operator has released it), or it was released by a tenant of
+// the same name and team.
 func adoptable(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) bool {
-	if ns.Labels[platformv1alpha1.LabelTenant] == t.Name && ns.Labels[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue {
-		return true
+	if ns.Labels[platformv1alpha1.LabelTeam] != t.Spec.Team {
+		return false
 	}
-	return ns.Labels[LabelReleased] == "true" && ns.Labels[platformv1alpha1.LabelTeam] == t.Spec.Team
+	return ns.Labels[platformv1alpha1.LabelTenant] == t.Name && ns.Labels[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue ||
+		ns.Labels[LabelReleased] == "true"
 }
 
 // desiredNamespace is the namespace as the operator applies it: the tenant link, team, Pod
@@ -129,27 +133,33 @@ func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 	return ns
 }
 
-// releasedNamespace is what stays applied after a Retain deletion: the team, the release mark,
-// the Pod Security labels (so the namespace does not lose its protection) and the tenant's own
-// labels and annotations. The tenant link and managed-by label go, which takes the namespace
-// out of the operator's cache and watches.
-func releasedNamespace(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) *corev1ac.NamespaceApplyConfiguration {
-	labels := maps.Clone(t.Spec.Labels)
+// releasedNamespace is what stays applied after a Retain deletion: whatever the operator's field
+// manager applied (the team, the Pod Security labels, so the namespace keeps its protection, and
+// the tenant's own labels and annotations) less the tenant link, the managed-by and DNS
+// injection labels, plus the release mark. Dropping managed-by takes the namespace out of the
+// operator's cache and watches. It is read from the namespace's managed fields, so it needs no
+// TenantNamespace: the tenant may already be gone.
+func releasedNamespace(ns *corev1.Namespace) (*corev1ac.NamespaceApplyConfiguration, error) {
+	owned, err := corev1ac.ExtractNamespace(ns, FieldOwner)
+	if err != nil {
+		return nil, err
+	}
+	labels := maps.Clone(owned.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[platformv1alpha1.LabelTeam] = t.Spec.Team
+	for _, k := range []string{platformv1alpha1.LabelManagedBy, platformv1alpha1.LabelTenant, nodelocaldns.LabelInjection} {
+		delete(labels, k)
+	}
+	if team := ns.Labels[platformv1alpha1.LabelTeam]; team != "" {
+		labels[platformv1alpha1.LabelTeam] = team
+	}
 	labels[LabelReleased] = "true"
-	for _, k := range []string{labelPSAEnforce, labelPSAWarn, labelPSAAudit} {
-		if v, ok := ns.Labels[k]; ok {
-			labels[k] = v
-		}
-	}
 	out := corev1ac.Namespace(ns.Name).WithLabels(labels)
-	if len(t.Spec.Annotations) > 0 {
-		out.WithAnnotations(t.Spec.Annotations)
+	if len(owned.Annotations) > 0 {
+		out.WithAnnotations(owned.Annotations)
 	}
-	return out
+	return out, nil
 }
 
 // isProtected reports whether a namespace name is one selfserve never manages.
