@@ -95,6 +95,10 @@ func TestTenantAdmission(t *testing.T) {
 			meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
 	})
 	Must(t, k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy-app"}}))
+	// What a search tenant deleted with Retain leaves until the operator releases it.
+	Must(t, k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "remnant", Labels: map[string]string{
+		platformv1alpha1.LabelTenant: "remnant", platformv1alpha1.LabelTeam: "search", platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue,
+	}}}))
 
 	rejected := []struct {
 		name   string
@@ -137,6 +141,8 @@ func TestTenantAdmission(t *testing.T) {
 		}, want: []string{"spec.quota.hard[requests.cpu]", "exceeds team payments's budget in class guarded"}},
 		{name: "an existing unmanaged namespace", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("legacy-app") },
 			want: []string{"metadata.name", "already exists", "never adopts"}},
+		{name: "another team's tenant's namespace, not released yet", as: alice, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("remnant") },
+			want: []string{"metadata.name", "already exists", "not a released namespace of team payments"}},
 		{name: "the operator's namespace", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("selfserve-system") },
 			want: []string{"metadata.name", "protected"}},
 		{name: "kube-system", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("kube-system") },
@@ -156,7 +162,7 @@ func TestTenantAdmission(t *testing.T) {
 					t.Errorf("rejection %q does not say %q", err, w)
 				}
 			}
-			if tn.Name != "legacy-app" && tn.Name != "kube-system" && tn.Name != "default" && tn.Name != "selfserve-system" {
+			if tn.Name != "legacy-app" && tn.Name != "remnant" && tn.Name != "kube-system" && tn.Name != "default" && tn.Name != "selfserve-system" {
 				if !apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: tn.Name}, &corev1.Namespace{})) {
 					t.Errorf("namespace %s exists after the rejection", tn.Name)
 				}
@@ -166,6 +172,19 @@ func TestTenantAdmission(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the same team taking back its tenant's namespace before the release", func(t *testing.T) {
+		tn := &platformv1alpha1.TenantNamespace{
+			ObjectMeta: metav1.ObjectMeta{Name: "remnant"},
+			Spec: platformv1alpha1.TenantNamespaceSpec{Team: "search", Class: "guarded",
+				Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-search"}}},
+		}
+		Must(t, bob.Create(ctx, tn))
+		Eventually(t, 30*time.Second, "remnant is Ready", func() bool {
+			return k8sClient.Get(ctx, client.ObjectKey{Name: "remnant"}, tn) == nil &&
+				meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+		})
+	})
 
 	t.Run("a third namespace for the team", func(t *testing.T) {
 		Must(t, alice.Create(ctx, paymentsTenant("ledger")))
