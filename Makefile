@@ -49,6 +49,18 @@ else
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/sandbox
 endif
 
+##@ Deploy (the cluster of the current kubeconfig)
+
+KUBECTL = "$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))/kubectl"
+
+.PHONY: install
+install: controlplane ## Install or upgrade the CRDs only (server-side apply).
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: deploy
+deploy: controlplane ## Install or upgrade everything in config/default (server-side apply).
+	$(KUBECTL) apply --server-side -k config/default
+
 ##@ Build
 
 .PHONY: build
