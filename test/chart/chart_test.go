@@ -62,8 +62,8 @@ func render(t *testing.T, values map[string]any) map[string]*unstructured.Unstru
 	return objects(t, docs)
 }
 
-// kustomize renders config/default with the kubectl of the local control plane.
-func kustomize(t *testing.T) map[string]*unstructured.Unstructured {
+// kustomize renders a kustomization under config/ with the kubectl of the local control plane.
+func kustomize(t *testing.T, dir string) map[string]*unstructured.Unstructured {
 	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
@@ -73,10 +73,9 @@ func kustomize(t *testing.T) map[string]*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default"))
-	out, err := cmd.Output()
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", dir)).Output()
 	if err != nil {
-		t.Fatalf("kubectl kustomize config/default: %v", err)
+		t.Fatalf("kubectl kustomize config/%s: %v", dir, err)
 	}
 	return objects(t, []string{string(out)})
 }
@@ -107,7 +106,7 @@ func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructur
 
 func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 	chart := render(t, nil)
-	kust := kustomize(t)
+	kust := kustomize(t, "default")
 	for key, want := range kust {
 		got, ok := chart[key]
 		if !ok {

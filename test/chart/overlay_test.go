@@ -1,14 +1,11 @@
 package chart
 
 import (
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"github.com/selfserve-dev/selfserve/test/controlplane"
 )
 
 // TestCertManagerOverlayHandsTheCertificateToCertManager renders config/overlays/cert-manager:
@@ -16,19 +13,7 @@ import (
 // Certificate names the webhook Service, and cert-manager injects the CA into both webhook
 // configurations.
 func TestCertManagerOverlayHandsTheCertificateToCertManager(t *testing.T) {
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets, err := controlplane.AssetsDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "overlays", "cert-manager")).Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize config/overlays/cert-manager: %v", err)
-	}
-	objs := objects(t, []string{string(out)})
+	objs := kustomize(t, filepath.Join("overlays", "cert-manager"))
 
 	dep := objs["Deployment selfserve-system/selfserve-controller-manager"]
 	if dep == nil {
