@@ -144,8 +144,9 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// Leader election keeps a Lease in the operator's namespace; the secure metrics endpoint asks
-// the apiserver who the caller is and whether it may read /metrics.
+// Leader election keeps a Lease in the operator's namespace and records a core Event there when
+// a replica takes it (the install e2e test fails without that right); the secure metrics
+// endpoint asks the apiserver who the caller is and whether it may read /metrics.
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=selfserve-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",namespace=selfserve-system,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
