@@ -154,7 +154,17 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 		"protectedNamespaces":  []any{"monitoring", "argocd"},
 		"bindableClusterRoles": []any{"admin", "edit", "view", "monitoring-reader"},
 		"nodeLocalDNS":         map[string]any{"ip": "169.254.25.10", "clusterDomain": "corp.local"},
+		"serviceAccount":       map[string]any{"annotations": map[string]any{"iam.gke.io/gcp-service-account": "selfserve@acme.iam.gserviceaccount.com"}},
+		"podAnnotations":       map[string]any{"example.com/team": "platform"},
+		"nodeSelector":         map[string]any{"pool": "system"},
+		"tolerations":          []any{map[string]any{"key": "dedicated", "operator": "Equal", "value": "system", "effect": "NoSchedule"}},
+		"priorityClassName":    "system-cluster-critical",
+		"extraArgs":            []any{"--datadog-poll-interval=5m"},
 	})
+	sa := chart["ServiceAccount selfserve-system/selfserve-controller-manager"]
+	if got := sa.GetAnnotations()["iam.gke.io/gcp-service-account"]; got != "selfserve@acme.iam.gserviceaccount.com" {
+		t.Errorf("ServiceAccount annotation %q", got)
+	}
 	dep := chart["Deployment selfserve-system/selfserve-controller-manager"]
 	if dep == nil {
 		t.Fatal("no Deployment")
@@ -172,17 +182,26 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 			env = append(env, e.(map[string]any)["name"].(string)+"="+v.(string))
 		}
 	}
+	pod, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
 	got := map[string]any{
-		"replicas":  replicas,
-		"image":     manager["image"],
-		"resources": manager["resources"],
-		"env":       env,
+		"podAnnotation":     pod["metadata"].(map[string]any)["annotations"].(map[string]any)["example.com/team"],
+		"nodeSelector":      pod["spec"].(map[string]any)["nodeSelector"],
+		"tolerations":       len(pod["spec"].(map[string]any)["tolerations"].([]any)),
+		"priorityClassName": pod["spec"].(map[string]any)["priorityClassName"],
+		"replicas":          replicas,
+		"image":             manager["image"],
+		"resources":         manager["resources"],
+		"env":               env,
 	}
 	want := map[string]any{
-		"replicas":  float64(3),
-		"image":     "registry.example/selfserve:v9.9.9",
-		"resources": map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "512Mi"}},
-		"env":       []string{"DD_SITE=datadoghq.eu"},
+		"podAnnotation":     "platform",
+		"nodeSelector":      map[string]any{"pool": "system"},
+		"tolerations":       1,
+		"priorityClassName": "system-cluster-critical",
+		"replicas":          float64(3),
+		"image":             "registry.example/selfserve:v9.9.9",
+		"resources":         map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "512Mi"}},
+		"env":               []string{"DD_SITE=datadoghq.eu"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Deployment (-want +got):\n%s", diff)
@@ -194,6 +213,7 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 		"--protected-namespaces=monitoring,argocd",
 		"--node-local-dns-ip=169.254.25.10",
 		"--cluster-domain=corp.local",
+		"--datadog-poll-interval=5m",
 	} {
 		if !slices.Contains(args, a) {
 			t.Errorf("the manager's args lack %s: %v", a, args)
