@@ -126,21 +126,29 @@ func (op *Operator) Stop() error {
 // Reconciles returns how many reconciles a controller of this process has finished, read from
 // controller-runtime's reconcile_total counter.
 func (op *Operator) Reconciles(controllerName string) (float64, error) {
+	return Metric("controller_runtime_reconcile_total", map[string]string{"controller": controllerName})
+}
+
+// Metric sums the counters or gauges of this process's metrics registry (the one the manager's
+// endpoint serves) that have the given name and at least the given label values.
+func Metric(name string, labels map[string]string) (float64, error) {
 	families, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
 		return 0, err
 	}
 	var total float64
 	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
+		if f.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controllerName {
-					total += m.GetCounter().GetValue()
+				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+					continue series
 				}
 			}
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return total, nil

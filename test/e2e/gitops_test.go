@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
@@ -119,8 +118,8 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 
 	apply(false)
 	Eventually(t, 2*time.Minute, "the samples are Ready", ready)
-	if got := gauge(t, "selfserve_tenants", map[string]string{"class": "standard", "ready": "True"}); got != 1 {
-		t.Errorf("selfserve_tenants{class=standard,ready=True} = %v, want 1", got)
+	if got, err := controlplane.Metric("selfserve_tenants", map[string]string{"class": "standard", "ready": "True"}); err != nil || got != 1 {
+		t.Errorf("selfserve_tenants{class=standard,ready=True} = %v (%v), want 1", got, err)
 	}
 	settled := func() int {
 		var last int
@@ -155,27 +154,4 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 			t.Errorf("Datadog got %d more %s after the re-apply", n-ddBefore[route], route)
 		}
 	}
-}
-
-// gauge reads a gauge of this process's metrics registry (the manager's endpoint serves the
-// same registry) by name and labels; -1 when there is no such series.
-func gauge(t *testing.T, name string, labels map[string]string) float64 {
-	t.Helper()
-	families, err := ctrlmetrics.Registry.Gather()
-	Must(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
-					continue series
-				}
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return -1
 }
