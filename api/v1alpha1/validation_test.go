@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
@@ -32,7 +31,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	k8sClient, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	k8sClient, err = cp.Client()
 	code := 0
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -13,23 +13,21 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
+	"github.com/selfserve-dev/selfserve/test/testutil"
 )
 
 func main() {
@@ -67,9 +65,7 @@ func run(ctx context.Context, n int, poll, storm time.Duration) error {
 		return err
 	}
 	defer func() { _ = op.Stop() }()
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.QPS, cfg.Burst = -1, 0
-	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	c, err := cp.Client() // no client-side limit, like the operator
 	if err != nil {
 		return err
 	}
@@ -80,7 +76,7 @@ func run(ctx context.Context, n int, poll, storm time.Duration) error {
 	fmt.Printf("Creating %d ServiceSLOs (default tiers: 3 monitors each) ...\n", n)
 	fake.ResetRequests()
 	start := time.Now()
-	if err := forEach(n, func(i int) error { return c.Create(ctx, newSLO(i)) }); err != nil {
+	if err := testutil.Parallel(n, 16, func(i int) error { return c.Create(ctx, newSLO(i)) }); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, c, n); err != nil {
@@ -180,24 +176,6 @@ func waitReady(ctx context.Context, c client.Client, n int) error {
 		}
 	}
 	return fmt.Errorf("not all ServiceSLOs became Ready")
-}
-
-func forEach(n int, fn func(int) error) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 16)
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
 }
 
 func total(m map[string]int) int {

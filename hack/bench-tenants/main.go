@@ -16,8 +16,6 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +37,7 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/testutil"
 )
 
 var cpuProfile string
@@ -66,9 +65,7 @@ func run(n, parallelism int) error {
 		return err
 	}
 	defer func() { _ = cp.Stop() }()
-	cfg := rest.CopyConfig(cp.Config)
-	cfg.QPS, cfg.Burst = -1, 0 // the plain client, like the operator, leaves limiting to the apiserver
-	admin, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	admin, err := cp.Client() // no client-side limit, like the operator
 	if err != nil {
 		return err
 	}
@@ -79,13 +76,13 @@ func run(n, parallelism int) error {
 	// The plain client goes first, so that the operator runs against the fuller etcd.
 	fmt.Printf("Plain client: %d tenants' objects (namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy) at parallelism %d ...\n", n, parallelism)
 	start := time.Now()
-	if err := parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("plain-%04d", i), false) }); err != nil {
+	if err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("plain-%04d", i), false) }); err != nil {
 		return err
 	}
 	plain := time.Since(start)
 	fmt.Printf("Plain client, server-side apply of the same objects (what DESIGN.md asks the operator to use) ...\n")
 	start = time.Now()
-	if err := parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("apply-%04d", i), true) }); err != nil {
+	if err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("apply-%04d", i), true) }); err != nil {
 		return err
 	}
 	plainApply := time.Since(start)
@@ -103,7 +100,7 @@ func run(n, parallelism int) error {
 	writesBefore := op.Requests.Writes()
 	// Readiness is followed through a watch opened before the first create: polling with full
 	// lists of 1,000 tenants would load the apiserver the benchmark measures.
-	allReady, err := watchAllReady(ctx, cfg, n)
+	allReady, err := watchAllReady(ctx, cp.Config, n)
 	if err != nil {
 		return err
 	}
@@ -118,7 +115,7 @@ func run(n, parallelism int) error {
 		}
 	}
 	start = time.Now()
-	if err := parallel(n, parallelism, func(i int) error { return admin.Create(ctx, benchTenant(fmt.Sprintf("tenant-%04d", i))) }); err != nil {
+	if err := testutil.Parallel(n, parallelism, func(i int) error { return admin.Create(ctx, benchTenant(fmt.Sprintf("tenant-%04d", i))) }); err != nil {
 		return err
 	}
 	created := time.Since(start)
@@ -246,30 +243,6 @@ func createPlain(ctx context.Context, c client.Client, name string, apply bool) 
 		}
 	}
 	return nil
-}
-
-// parallel runs fn(0..n-1) with at most p at a time and returns the first error.
-func parallel(n, p int, fn func(int) error) error {
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	for range p {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
 }
 
 // watchAllReady reports on the returned channel once n TenantNamespaces are Ready (nil), or

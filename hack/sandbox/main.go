@@ -74,7 +74,7 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	}
 	defer stopFake()
 
-	admin, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	admin, err := cp.Client()
 	if err != nil {
 		return err
 	}

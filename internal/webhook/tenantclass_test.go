@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
@@ -48,7 +47,7 @@ func runWithOperator(m *testing.M) int {
 	}
 	defer func() { _ = op.Stop() }()
 	cached = op.Manager.GetClient()
-	k8sClient, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	k8sClient, err = cp.Client()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/internal/webhookcert"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
@@ -72,7 +71,7 @@ func caBundles(t *testing.T, c client.Client) (bundles []string, versions string
 // and picked up by both.
 func TestReplicasShareOneCertificateAndKeepTheCABundlesInPlace(t *testing.T) {
 	ctx := context.Background()
-	c, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	c, err := cp.Client()
 	Must(t, err)
 	Must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "selfserve-system"}}))
 	now := time.Now()

@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/selfserve-dev/selfserve/internal/operator"
 
 	"github.com/selfserve-dev/selfserve/test/testutil"
 )
@@ -147,6 +150,14 @@ func (cp *ControlPlane) UserConfig(name string, groups ...string) (*rest.Config,
 		return nil, err
 	}
 	return rest.CopyConfig(u.Config()), nil
+}
+
+// Client returns a cluster-admin client with selfserve's kinds and no client-side rate limit:
+// like the operator, it leaves the limiting to the apiserver's priority and fairness.
+func (cp *ControlPlane) Client() (client.Client, error) {
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	return client.New(cfg, client.Options{Scheme: operator.Scheme()})
 }
 
 // Kubeconfig returns a kubeconfig file's content for the given user and groups.

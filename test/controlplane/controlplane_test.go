@@ -42,7 +42,7 @@ func TestControlPlaneWithControllerManager(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	c, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	c, err := cp.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

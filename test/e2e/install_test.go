@@ -25,7 +25,6 @@ import (
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	"github.com/selfserve-dev/selfserve/test/gkefake"
@@ -91,7 +90,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	// the webhook configurations call it at 127.0.0.1, as they would a manager run outside the
 	// cluster; everything else (rules, selectors, failure policies) is the install's.
 	webhookPort, probePort, metricsPort := freePort(t), freePort(t), freePort(t)
-	c, err := client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	c, err := cp.Client()
 	Must(t, err)
 	pointWebhooksAt(t, c, fmt.Sprintf("https://127.0.0.1:%d", webhookPort))
 

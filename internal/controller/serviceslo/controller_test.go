@@ -21,7 +21,6 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
@@ -65,7 +64,7 @@ func run(m *testing.M) int {
 			handler = spec.Wrap(fake)
 		}
 	}
-	admin, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	admin, err = cp.Client()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -61,7 +61,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = op.Stop() }()
-	admin, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	admin, err = cp.Client()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -23,7 +23,6 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
-	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	"github.com/selfserve-dev/selfserve/test/gkefake"
@@ -96,7 +95,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = op.Stop() }()
-	if admin, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()}); err != nil {
+	if admin, err = cp.Client(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
