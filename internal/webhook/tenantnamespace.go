@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 )
 
 // +kubebuilder:webhook:path=/validate-platform-selfserve-dev-v1alpha1-tenantnamespace,mutating=false,failurePolicy=fail,sideEffects=None,groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=create;update;delete,versions=v1alpha1,name=vtenantnamespace.platform.selfserve.dev,admissionReviewVersions=v1,timeoutSeconds=10
@@ -152,13 +153,7 @@ func (v *TenantNamespaceValidator) validateName(ctx context.Context, t *platform
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("reading namespace %s: %w", t.Name, err))
 	}
-	// Adoptable: released by a tenant of this team, or still labelled as this tenant of this
-	// team (its TenantNamespace was deleted with Retain and the operator has not released it
-	// yet, or the CRDs were removed).
-	sameTeam := ns.Labels[platformv1alpha1.LabelTeam] == t.Spec.Team
-	released := ns.Labels["platform.selfserve.dev/released"] == "true"
-	remnant := ns.Labels[platformv1alpha1.LabelTenant] == t.Name && ns.Labels[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue
-	if !sameTeam || !released && !remnant {
+	if !tenantnamespace.Adoptable(&ns, t) {
 		return invalid(t, field.Invalid(path, t.Name, fmt.Sprintf("namespace %q already exists and is not a released namespace of team %s; selfserve never adopts a namespace it did not create: choose another name", t.Name, t.Spec.Team)))
 	}
 	return nil

@@ -65,7 +65,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			err = nil
 		case err == nil:
 			exists = true
-			if !adoptable(&ns, s.tenant) {
+			if !Adoptable(&ns, s.tenant) {
 				msg := fmt.Sprintf("namespace %q already exists and is not this tenant's; selfserve never adopts a namespace it did not create (delete it or choose another name)", name)
 				s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
 				return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
@@ -80,9 +80,9 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			fmt.Sprintf("namespace %q is being deleted; it will be created again once it is gone", name))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if exists && ns.Labels[LabelReleased] == "" && (ns.Labels[platformv1alpha1.LabelTenant] != name || ns.Labels[platformv1alpha1.LabelTeam] != s.tenant.Spec.Team) {
-		// In the cache but labelled for another tenant (or the deleted tenant of another team
-		// this name had, not released yet): never take it over.
+	if exists && !Adoptable(&ns, s.tenant) {
+		// In the cache but labelled for another tenant (or for the deleted tenant of another
+		// team this name had, not released yet): never take it over.
 		msg := fmt.Sprintf("namespace %q belongs to tenant %q of team %q", name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
 		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
@@ -98,11 +98,11 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 	return ctrl.Result{}, nil
 }
 
-// adoptable reports whether an existing namespace may become this tenant's: it already is (same
+// Adoptable reports whether an existing namespace may become this tenant's: it already is (same
 // name and team: a tenant of another team re-created under the name of a deleted one must not
 // take its namespace before the operator has released it), or it was released by a tenant of
-// the same name and team.
-func adoptable(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) bool {
+// the same name and team. The controller and the admission webhook both apply this rule.
+func Adoptable(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) bool {
 	if ns.Labels[platformv1alpha1.LabelTeam] != t.Spec.Team {
 		return false
 	}
