@@ -28,12 +28,11 @@ type Operator struct {
 	stopErr  error
 }
 
-// RequestCounter counts HTTP requests by method, so tests and benchmarks can tell how many
-// writes (POST, PUT, PATCH, DELETE) the operator sent.
+// RequestCounter records the operator's write requests (POST, PUT, PATCH, DELETE), so tests
+// and benchmarks can tell how many it sent and which.
 type RequestCounter struct {
-	mu       sync.Mutex
-	byMethod map[string]int
-	writes   []string
+	mu     sync.Mutex
+	writes []string
 }
 
 // Writes returns the number of write requests so far. Reviews (access and token reviews, which
@@ -54,21 +53,9 @@ func (c *RequestCounter) WritesSince(n int) []string {
 	return append([]string(nil), c.writes[n:]...)
 }
 
-// ByMethod returns the counts per HTTP method.
-func (c *RequestCounter) ByMethod() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range c.byMethod {
-		out[k] = v
-	}
-	return out
-}
-
 func (c *RequestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		c.mu.Lock()
-		c.byMethod[req.Method]++
 		if req.Method != http.MethodGet && !strings.HasSuffix(req.URL.Path, "reviews") {
 			c.writes = append(c.writes, req.Method+" "+req.URL.Path)
 		}
@@ -88,7 +75,7 @@ func (cp *ControlPlane) StartOperator(ctx context.Context, opts operator.Options
 	if opts.EnableWebhooks {
 		opts.WebhookHost, opts.WebhookPort, opts.WebhookCertDir = cp.WebhookServing()
 	}
-	counter := &RequestCounter{byMethod: map[string]int{}}
+	counter := &RequestCounter{}
 	cfg := rest.CopyConfig(cp.Config)
 	cfg.Wrap(counter.wrap)
 	mgr, err := operator.NewManager(cfg, opts)
