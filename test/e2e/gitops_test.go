@@ -12,10 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
-	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
-	"github.com/selfserve-dev/selfserve/test/gkefake"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -35,15 +33,11 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { Must(t, cp.Stop()) }()
-	dd := datadogfake.New(datadogfake.Options{})
-	ddSrv := dd.Start()
-	defer ddSrv.Close()
-	gkeSrv := gkefake.New(gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")).Start()
-	defer gkeSrv.Close()
+	dd, ddURL, gkeEndpoint := sampleFakes(t)
 	opts := controlplane.TestOptions()
 	opts.EnableWebhooks = true
-	opts.DatadogOverride = &datadog.Settings{Site: datadog.DefaultSite, URL: ddSrv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
-	opts.GKEEndpoint = gkeSrv.URL + "/"
+	opts.DatadogOverride = &datadog.Settings{Site: datadog.DefaultSite, URL: ddURL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
+	opts.GKEEndpoint = gkeEndpoint
 	ctx := context.Background()
 	op, err := cp.StartOperator(ctx, opts)
 	Must(t, err)

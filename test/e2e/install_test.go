@@ -24,10 +24,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
-	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
-	"github.com/selfserve-dev/selfserve/test/gkefake"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -96,15 +94,11 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 
 	// What an SRE configures: the Datadog Secret (here pointing at the Datadog fake) and the
 	// developers' right to request tenants.
-	dd := datadogfake.New(datadogfake.Options{})
-	ddSrv := dd.Start()
-	defer ddSrv.Close()
-	gkeSrv := gkefake.New(gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")).Start()
-	defer gkeSrv.Close()
+	dd, ddURL, gkeEndpoint := sampleFakes(t)
 	mustKubectl(admin, "", "create", "secret", "generic", "selfserve-datadog", "-n", "selfserve-system",
 		"--from-literal="+datadog.SecretKeyAPIKey+"="+datadogfake.DefaultAPIKey,
 		"--from-literal="+datadog.SecretKeyAppKey+"="+datadogfake.DefaultAppKey,
-		"--from-literal="+datadog.SecretKeyURL+"="+ddSrv.URL)
+		"--from-literal="+datadog.SecretKeyURL+"="+ddURL)
 	mustKubectl(admin, "", "create", "clusterrolebinding", "developers-request-tenants",
 		"--clusterrole=selfserve-tenant-requester", "--group=developers")
 	// The cluster's DNS add-ons, which the sample class's NodeLocal DNSCache relies on.
@@ -127,7 +121,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
 		fmt.Sprintf("--webhook-port=%d", webhookPort),
 		"--webhook-cert-hosts=127.0.0.1",
-		"--gke-endpoint="+gkeSrv.URL+"/",
+		"--gke-endpoint="+gkeEndpoint,
 	)
 	var logs syncBuffer
 	mgr := exec.Command(bin, args...)
