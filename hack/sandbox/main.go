@@ -299,8 +299,10 @@ func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
  In another shell:
    export PATH=%s/bin:$PATH KUBECONFIG=%s/kubeconfig
    kubectl apply -f config/samples/
+   kubectl wait --for=condition=Ready tenantnamespace/checkout
+   kubectl apply -f config/samples/checkout/
    kubectl get tenantclasses,tenantnamespaces,clusterupgradepolicies
-   kubectl get serviceslos -A
+   kubectl get serviceslos -n checkout
    kubectl explain tenantnamespace.spec.quota
 
  Ctrl-C stops everything.

@@ -168,7 +168,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		}
 	}
 	Eventually(t, time.Minute, "the sample tenant is Ready", ready(alice, "tenantnamespace", "checkout"))
-	mustKubectl(alice, "", "apply", "--server-side", "-n", "checkout", "-f", "config/samples/platform_v1alpha1_serviceslo.yaml")
+	mustKubectl(alice, "", "apply", "--server-side", "-f", "config/samples/checkout/")
 	Eventually(t, time.Minute, "the sample SLO is Ready", ready(alice, "-n", "checkout", "serviceslo", "checkout-availability"))
 	Eventually(t, time.Minute, "the sample upgrade policy is Ready and synced to GKE", func() bool {
 		out, err := kubectl(admin, "", "get", "clusterupgradepolicy", "production", "-o",
