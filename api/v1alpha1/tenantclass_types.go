@@ -119,7 +119,9 @@ type TeamBudget struct {
 
 // TenantClassStatus is what the operator observed about a class.
 type TenantClassStatus struct {
-	// Conditions: Ready.
+	// Conditions: Ready (reason Accepted, with how many tenants use the class and how many of
+	// them hold more than it allows since it was tightened), and Stalled with reason
+	// DuplicateDefault while another class also claims to be the default.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -129,7 +131,8 @@ type TenantClassStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Tenants is the number of TenantNamespaces of this class.
+	// Tenants is the number of TenantNamespaces of this class, counting those that name no
+	// class when this is the default.
 	// +optional
 	Tenants int32 `json:"tenants,omitempty"`
 }

@@ -34,6 +34,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/serviceslo"
+	"github.com/selfserve-dev/selfserve/internal/controller/tenantclass"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/controller/upgradepolicy"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
@@ -224,6 +225,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
 	}
 	metrics.CountTenants(mgr.GetClient())
+	classes := &tenantclass.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("selfserve")}
+	if err := classes.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the TenantClass controller: %w", err)
+	}
 	slos := &serviceslo.Reconciler{
 		Client:    mgr.GetClient(),
 		Recorder:  mgr.GetEventRecorder("selfserve"),

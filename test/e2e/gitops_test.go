@@ -93,7 +93,7 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 	ready := func() bool {
 		for _, o := range objects {
 			out := kubectl("get", "-n", "checkout", o, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
-			if o != "tenantclass/standard" && out != "True" {
+			if out != "True" {
 				return false
 			}
 		}

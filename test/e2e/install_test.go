@@ -168,6 +168,10 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		}
 	}
 	Eventually(t, time.Minute, "the sample tenant is Ready", ready(alice, "tenantnamespace", "checkout"))
+	Eventually(t, time.Minute, "the sample class is Ready and counts the tenant", func() bool {
+		out, err := kubectl(admin, "", "get", "tenantclass", "standard", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.tenants}`)
+		return err == nil && out == "True 1"
+	})
 	mustKubectl(alice, "", "apply", "--server-side", "-f", "config/samples/checkout/")
 	Eventually(t, time.Minute, "the sample SLO is Ready", ready(alice, "-n", "checkout", "serviceslo", "checkout-availability"))
 	Eventually(t, time.Minute, "the sample upgrade policy is Ready and synced to GKE", func() bool {

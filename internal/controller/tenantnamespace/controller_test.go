@@ -287,6 +287,20 @@ func TestUnchangedTenantCausesNoWrites(t *testing.T) {
 		Must(t, get(t, tenant, "", "steady"))
 		return tenant.Status.Quota != nil && tenant.Status.Quota.Used != nil
 	})
+	// And the class's count of its tenants, which follows tenant changes after a short delay.
+	Eventually(t, 30*time.Second, "the class counts its tenants", func() bool {
+		var tenants platformv1alpha1.TenantNamespaceList
+		Must(t, admin.List(ctx, &tenants))
+		var cls platformv1alpha1.TenantClass
+		Must(t, get(t, &cls, "", "standard"))
+		var n int32
+		for _, tn := range tenants.Items {
+			if tn.Status.Class == "standard" {
+				n++
+			}
+		}
+		return cls.Status.Tenants == n
+	})
 	before := versions()
 	reconciles := reconcileCount(t)
 	writes := op.Requests.Writes()

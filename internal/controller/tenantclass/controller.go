@@ -1,0 +1,146 @@
+// Package tenantclass reports on TenantClasses: how many tenants use each class, how many of
+// them hold more than a tightened class allows, and whether the class is in effect (Ready) or
+// competes with another class for being the default (Stalled).
+package tenantclass
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// resolvedClassIndex indexes TenantNamespaces by the class the operator resolved for them
+// (status.class): a tenant that names no class counts for the default class.
+const resolvedClassIndex = "status.class"
+
+// tenantDelay gathers a burst of tenant changes (a GitOps sync of many tenants) into one
+// status write per class.
+const tenantDelay = time.Second
+
+// Reconciler writes TenantClass status.
+type Reconciler struct {
+	// Client reads through the manager's cache.
+	Client   client.Client
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch
+
+// SetupWithManager registers the controller: a class is reconciled when any class changes
+// (the default may have moved) and, after a short delay, when one of its tenants comes, goes
+// or changes whether it fits the class.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.TenantNamespace{}, resolvedClassIndex,
+		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Status.Class} }); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1alpha1.TenantClass{}).
+		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.allClasses)).
+		Watches(&platformv1alpha1.TenantNamespace{}, tenantEvents{}).
+		Complete(r)
+}
+
+// allClasses maps a class change to every class: only the classes together say which one is
+// the default.
+func (r *Reconciler) allClasses(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list platformv1alpha1.TenantClassList
+	if err := r.Client.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing TenantClasses")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, c := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: c.Name}})
+	}
+	return reqs
+}
+
+// Reconcile counts the class's tenants and writes its status when it changed.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	class := &platformv1alpha1.TenantClass{}
+	if err := r.Client.Get(ctx, req.NamespacedName, class); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var tenants platformv1alpha1.TenantNamespaceList
+	if err := r.Client.List(ctx, &tenants, client.MatchingFields{resolvedClassIndex: class.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	var classes platformv1alpha1.TenantClassList
+	if err := r.Client.List(ctx, &classes); err != nil {
+		return ctrl.Result{}, err
+	}
+	var otherDefaults []string
+	for _, c := range classes.Items {
+		if c.Spec.IsDefault && c.Name != class.Name {
+			otherDefaults = append(otherDefaults, c.Name)
+		}
+	}
+
+	before := class.DeepCopy()
+	summarize(class, tenants.Items, otherDefaults)
+	if equality.Semantic.DeepEqual(before.Status, class.Status) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.Client.Status().Patch(ctx, class, client.MergeFrom(before)); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if reason := readyReason(class); reason == ReasonDuplicateDefault && readyReason(before) != reason {
+		r.Recorder.Eventf(class, nil, corev1.EventTypeWarning, reason, "Resolve", "%s", meta.FindStatusCondition(class.Status.Conditions, platformv1alpha1.ConditionReady).Message)
+	}
+	return ctrl.Result{}, nil
+}
+
+// tenantEvents enqueues, after tenantDelay, the class a tenant resolved to: on create and
+// delete, and on updates that move it to another class or change whether it fits its class.
+type tenantEvents struct{}
+
+type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+func (tenantEvents) Create(_ context.Context, e event.CreateEvent, q queue) {
+	enqueueClassOf(q, e.Object)
+}
+func (tenantEvents) Delete(_ context.Context, e event.DeleteEvent, q queue) {
+	enqueueClassOf(q, e.Object)
+}
+func (tenantEvents) Generic(_ context.Context, e event.GenericEvent, q queue) {
+	enqueueClassOf(q, e.Object)
+}
+
+func (tenantEvents) Update(_ context.Context, e event.UpdateEvent, q queue) {
+	old, oldOK := e.ObjectOld.(*platformv1alpha1.TenantNamespace)
+	cur, curOK := e.ObjectNew.(*platformv1alpha1.TenantNamespace)
+	if !oldOK || !curOK || old.Status.Class == cur.Status.Class && fits(old) == fits(cur) {
+		return
+	}
+	enqueueClassOf(q, old)
+	enqueueClassOf(q, cur)
+}
+
+// fits reports whether a tenant holds no more than its class allows.
+func fits(t *platformv1alpha1.TenantNamespace) bool {
+	return !meta.IsStatusConditionFalse(t.Status.Conditions, platformv1alpha1.ConditionWithinClass)
+}
+
+func enqueueClassOf(q queue, o client.Object) {
+	if t, ok := o.(*platformv1alpha1.TenantNamespace); ok && t.Status.Class != "" {
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Status.Class}}, tenantDelay)
+	}
+}
+
+var _ handler.EventHandler = tenantEvents{}
