@@ -159,6 +159,19 @@ func run(n, parallelism int) error {
 	writes := op.Requests.Writes() - writesBefore
 	breakdown := writeBreakdown(op.Requests.WritesSince(writesBefore))
 
+	// The class counts its tenants a second behind them; let it catch up before the resync.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var cls platformv1alpha1.TenantClass
+		if err := admin.Get(ctx, client.ObjectKey{Name: "bench"}, &cls); err != nil {
+			return err
+		}
+		if cls.Status.Tenants == int32(n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the class counts %d tenants after a minute, want %d", cls.Status.Tenants, n)
+		}
+	}
 	fmt.Println("Full resync of unchanged tenants (a TenantClass change re-queues all of them) ...")
 	reconciles, err := op.Reconciles("tenantnamespace")
 	if err != nil {

@@ -14,9 +14,11 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -41,19 +43,24 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch
 
-// SetupWithManager registers the controller: a class is reconciled when any class changes
-// (the default may have moved) and, after a short delay, when one of its tenants comes, goes
-// or changes whether it fits the class.
+// SetupWithManager registers the controller: a class is reconciled when any class's spec
+// changes (the default may have moved) and, after a short delay, when one of its tenants comes,
+// goes or changes whether it fits the class. Status, label and annotation changes of classes
+// are ignored: the class's own status write would otherwise bring it straight back, and undo
+// the delay that gathers tenant changes.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.TenantNamespace{}, resolvedClassIndex,
-		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Status.Class} }); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.TenantNamespace{}, resolvedClassIndex, resolvedClass); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&platformv1alpha1.TenantClass{}).
-		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.allClasses)).
+		For(&platformv1alpha1.TenantClass{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.allClasses), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&platformv1alpha1.TenantNamespace{}, tenantEvents{}).
 		Complete(r)
+}
+
+func resolvedClass(o client.Object) []string {
+	return []string{o.(*platformv1alpha1.TenantNamespace).Status.Class}
 }
 
 // allClasses maps a class change to every class: only the classes together say which one is

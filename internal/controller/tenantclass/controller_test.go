@@ -169,27 +169,3 @@ func TestSecondDefaultClassStallsBothUntilOneStepsBack(t *testing.T) {
 		})
 	}
 }
-
-func TestUnchangedClassCostsNoWrite(t *testing.T) {
-	ctx := context.Background()
-	Must(t, admin.Create(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "steady"}}))
-	Eventually(t, 20*time.Second, "the class is Ready", func() bool {
-		return readyOf(getClass(t, "steady")).Status == metav1.ConditionTrue
-	})
-	reconciles, err := op.Reconciles("tenantclass")
-	Must(t, err)
-	writes := op.Requests.Writes()
-
-	cls := getClass(t, "steady")
-	cls.Annotations = map[string]string{"touched": time.Now().String()}
-	Must(t, admin.Update(ctx, cls))
-	Eventually(t, 20*time.Second, "the class was reconciled again", func() bool {
-		n, err := op.Reconciles("tenantclass")
-		return err == nil && n > reconciles
-	})
-	for _, w := range op.Requests.WritesSince(writes) {
-		if strings.Contains(w, "/tenantclasses/") {
-			t.Errorf("re-reconciling an unchanged class wrote: %s", w)
-		}
-	}
-}
