@@ -2,15 +2,16 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 
 	"k8s.io/client-go/rest"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/selfserve-dev/selfserve/internal/operator"
 )
@@ -139,4 +140,39 @@ func Metric(name string, labels map[string]string) (float64, error) {
 		}
 	}
 	return total, nil
+}
+
+// Env is a control plane with the operator running against it and an admin client: what the
+// envtest packages of the controllers share from their TestMain.
+type Env struct {
+	CP       *ControlPlane
+	Operator *Operator
+	Admin    client.Client
+}
+
+// StartEnv starts a control plane and the operator with TestOptions changed by configure (may
+// be nil). The operator logs through ctrl.Log.
+func StartEnv(cpOpts Options, configure func(*operator.Options)) (*Env, error) {
+	cp, err := Start(cpOpts)
+	if err != nil {
+		return nil, err
+	}
+	opts := TestOptions()
+	if configure != nil {
+		configure(&opts)
+	}
+	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	if err != nil {
+		return nil, errors.Join(err, cp.Stop())
+	}
+	env := &Env{CP: cp, Operator: op}
+	if env.Admin, err = cp.Client(); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	return env, nil
+}
+
+// Stop stops the operator, then the control plane.
+func (e *Env) Stop() error {
+	return errors.Join(e.Operator.Stop(), e.CP.Stop())
 }

@@ -2,6 +2,7 @@ package tenantnamespace_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -46,26 +47,14 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	var err error
-	cp, err = controlplane.Start(controlplane.Options{ControllerManager: true})
+	env, err := controlplane.StartEnv(controlplane.Options{ControllerManager: true}, func(o *operator.Options) { o.EnableWebhooks = false })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = cp.Stop() }()
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = op.Stop() }()
-	admin, err = cp.Client()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	cp, op, admin = env.CP, env.Operator, env.Admin
+	// Stop the operator running at the end: a test restarts it.
+	defer func() { _ = errors.Join(op.Stop(), cp.Stop()) }()
 	if err := admin.Create(context.Background(), standardClass()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

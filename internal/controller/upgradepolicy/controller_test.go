@@ -16,13 +16,13 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
+	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	"github.com/selfserve-dev/selfserve/test/gkefake"
@@ -71,34 +71,25 @@ func mustTime(s string) time.Time {
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	var err error
-	if cp, err = controlplane.Start(controlplane.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = cp.Stop() }()
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	opts.Clock = clock.Now
 	srv := fake.Start()
 	defer srv.Close()
 	fakeServerURL = srv.URL
-	// Monitor gates read the Datadog fake. No ServiceSLO here is in a tenant namespace, so the
-	// ServiceSLO controller leaves the statuses the tests write alone.
-	opts.DatadogOverride = &datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
 	gkeSrv := gkeFake.Start()
 	defer gkeSrv.Close()
-	opts.GKEEndpoint = gkeSrv.URL + "/"
-	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	env, err := controlplane.StartEnv(controlplane.Options{}, func(o *operator.Options) {
+		o.EnableWebhooks = false
+		o.Clock = clock.Now
+		// Monitor gates read the Datadog fake. No ServiceSLO here is in a tenant namespace, so
+		// the ServiceSLO controller leaves the statuses the tests write alone.
+		o.DatadogOverride = &datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
+		o.GKEEndpoint = gkeSrv.URL + "/"
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = op.Stop() }()
-	if admin, err = cp.Client(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer func() { _ = env.Stop() }()
+	cp, admin = env.CP, env.Admin
 	return m.Run()
 }
 
