@@ -134,7 +134,7 @@ type TenantClassStatus struct {
 	// Tenants is the number of TenantNamespaces of this class, counting those that name no
 	// class when this is the default.
 	// +optional
-	Tenants int32 `json:"tenants,omitempty"`
+	Tenants int32 `json:"tenants"`
 }
 
 // TenantClass is a set of guard rails and defaults for tenant namespaces, written by SREs.
