@@ -36,19 +36,19 @@ import (
 // Finalizer holds a ServiceSLO until its Datadog objects are deleted (or orphaned).
 const Finalizer = "platform.selfserve.dev/datadog"
 
-// Reasons of the Synced condition, also used as event reasons.
+// Reasons of the Synced condition, also the reasons of the events that explain it; an event's
+// action says what was done in Datadog (Create, Recreate, Update).
 const (
-	ReasonSynced             = "Synced"
-	ReasonNotConfigured      = "DatadogNotConfigured"
-	ReasonWaitingForDatadog  = "WaitingForInventory"
-	ReasonNotTenant          = "NotInTenantNamespace"
-	ReasonCreated            = "Created"
-	ReasonUpdated            = "Updated"
-	ReasonDatadogError       = "DatadogError"
-	ReasonDeletedInDatadog   = "Deleted"
-	ReasonOrphaned           = "Orphaned"
-	ReasonRecommendedSkipped = "TiersSkipped"
+	ReasonSynced            = "Synced"
+	ReasonNotConfigured     = "DatadogNotConfigured"
+	ReasonWaitingForDatadog = "WaitingForInventory"
+	ReasonNotTenant         = "NotInTenantNamespace"
+	ReasonDatadogError      = "DatadogError"
 )
+
+// ReasonOrphaned is the reason of the event of a ServiceSLO deleted with deletionPolicy Orphan,
+// which leaves its objects in Datadog; the ServiceSLO goes, and its conditions with it.
+const ReasonOrphaned = "Orphaned"
 
 // Reconciler reconciles ServiceSLOs.
 type Reconciler struct {
@@ -188,9 +188,10 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 			return err
 		}
 		r.Inventory.PutSLO(uid, created)
-		reason := ReasonCreated
+		action, note := "Create", "Created SLO %s in Datadog"
 		if slo.Status.SLOID != "" {
-			reason = ReasonDeletedInDatadog // it had one: someone deleted it in Datadog
+			// It had one: someone deleted it in Datadog.
+			action, note = "Recreate", "Re-created SLO %s in Datadog: the previous one was deleted there"
 			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
 		slo.Status.SLOID = created.GetId()
@@ -199,7 +200,7 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 			return err
 		}
 		before.Status = *slo.Status.DeepCopy()
-		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, reason, "Create", "Created SLO %s in Datadog", created.GetId())
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, action, note, created.GetId())
 		return nil
 	case !equality.Semantic.DeepEqual(desiredShape(want), observedShape(observed)):
 		ctrl.LoggerFrom(ctx).V(1).Info("SLO differs from the spec", "id", observed.GetId(),
@@ -213,7 +214,7 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
 		r.Inventory.PutSLO(uid, updated)
-		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonUpdated, "Update", "Updated SLO %s in Datadog", observed.GetId())
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Update", "Updated SLO %s in Datadog", observed.GetId())
 	}
 	slo.Status.SLOID = observed.GetId()
 	return nil
@@ -251,7 +252,7 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 			}
 			r.Inventory.PutMonitor(uid, name, created)
 			m = created
-			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonCreated, "Create", "Created burn-rate monitor %d (%s) in Datadog", created.GetId(), name)
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Create", "Created burn-rate monitor %d (%s) in Datadog", created.GetId(), name)
 		case !equality.Semantic.DeepEqual(desired, observedMonitor(m)):
 			ctrl.LoggerFrom(ctx).V(1).Info("Monitor differs from the spec", "id", m.GetId(), "want", desired, "have", observedMonitor(m))
 			updated, err := dd.UpdateMonitor(ctx, m.GetId(), desired.forUpdate())
@@ -263,7 +264,7 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 			}
 			r.Inventory.PutMonitor(uid, name, updated)
 			m = updated
-			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonUpdated, "Update", "Updated burn-rate monitor %d (%s) in Datadog", m.GetId(), name)
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Update", "Updated burn-rate monitor %d (%s) in Datadog", m.GetId(), name)
 		}
 		refs = append(refs, platformv1alpha1.MonitorRef{Tier: name, ID: m.GetId()})
 	}

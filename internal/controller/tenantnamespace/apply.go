@@ -2,9 +2,13 @@ package tenantnamespace
 
 import (
 	"context"
+	"encoding/json"
+	"hash/fnv"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,6 +30,65 @@ func applyIfChanged[T client.Object, AC runtime.ApplyConfiguration](ctx context.
 		}
 	}
 	return true, c.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// applyChild applies one of the tenant's objects with applyIfChanged and tells drift from
+// change: an object that had to be applied although the operator wanted exactly the same of it
+// last time was edited or deleted by someone else, which is counted and reported; one whose
+// desired state changed (the tenant's spec, its class) was not. kind and name identify the
+// object within the tenant.
+func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Context, r *Reconciler, s *scope, kind, name string,
+	current T, exists bool, desired AC, extract func(T, string) (AC, error)) (applied bool, err error) {
+	// Hashed before the apply, which fills desired with the object the apiserver returns.
+	data, hashErr := json.Marshal(desired)
+	h := fnv.New64a()
+	_, _ = h.Write(data)
+	applied, err = applyIfChanged(ctx, r.Client, current, exists, desired, extract)
+	if err != nil || hashErr != nil {
+		return applied, err // without a hash, drift cannot be told apart; the object is in place all the same
+	}
+	if unchanged := r.lastDesired.remember(s.tenant, kind+" "+name, h.Sum64()); unchanged && applied {
+		r.noteDrift(s, kind, name)
+	}
+	return applied, nil
+}
+
+// lastDesired remembers, per tenant, a hash of what the operator last wanted of each of its
+// objects. It lives in memory: after a restart the first repair of an object is not reported
+// as drift, a price worth not writing bookkeeping into the tenant's status.
+type lastDesired struct {
+	mu       sync.Mutex
+	byTenant map[string]tenantDesired
+}
+
+type tenantDesired struct {
+	uid     types.UID
+	objects map[string]uint64
+}
+
+// remember records the hash for the tenant's object and reports whether it equals the one
+// recorded before for the same tenant (a tenant re-created under the same name starts afresh).
+func (m *lastDesired) remember(t *platformv1alpha1.TenantNamespace, key string, hash uint64) (unchanged bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byTenant == nil {
+		m.byTenant = map[string]tenantDesired{}
+	}
+	td, ok := m.byTenant[t.Name]
+	if !ok || td.uid != t.UID {
+		td = tenantDesired{uid: t.UID, objects: map[string]uint64{}}
+		m.byTenant[t.Name] = td
+	}
+	prev, seen := td.objects[key]
+	td.objects[key] = hash
+	return seen && prev == hash
+}
+
+// forget drops what was remembered of a tenant that is gone.
+func (m *lastDesired) forget(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.byTenant, name)
 }
 
 // ownerReference makes the tenant the controller of a child inside its namespace, so that the

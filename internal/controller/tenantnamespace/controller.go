@@ -35,13 +35,12 @@ import (
 // (and one of an older version, or switched to Retain, until its namespace is released).
 const Finalizer = "platform.selfserve.dev/tenant-namespace"
 
-// Reasons shared by the part conditions.
+// Reasons shared by the part conditions. Events carry the reason of the condition they
+// explain, and say in their action what the operator did (Create, Repair, Apply, Delete).
 const (
 	ReasonApplyFailed   = "ApplyFailed"
 	ReasonNotRequested  = "NotRequested"
 	ReasonClassNotFound = "ClassNotFound"
-	ReasonDriftRepaired = "DriftRepaired"
-	ReasonCreated       = "NamespaceCreated"
 )
 
 // classIndex indexes TenantNamespaces by spec.class ("" for the default class).
@@ -69,6 +68,10 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Options   Options
+
+	// lastDesired tells drift (someone else changed an object) from change (the operator wants
+	// something else of it now).
+	lastDesired lastDesired
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch;update;patch
@@ -156,6 +159,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if apierrors.IsNotFound(err) {
 			// Deleted with Retain (no finalizer holds it): release its namespace now. The
 			// namespace watch brings this request back after a restart too.
+			r.lastDesired.forget(req.Name)
 			return ctrl.Result{}, r.releaseOrphan(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
@@ -220,7 +224,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return res, err
 	}
 	if s.created {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonCreated, "Provision", "Created namespace %s for team %s", tenant.Name, tenant.Spec.Team)
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonProvisioned, "Create", "Created namespace %s for team %s", tenant.Name, tenant.Spec.Team)
 	}
 
 	// The children are independent of one another: apply them concurrently, and report every
@@ -233,10 +237,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	wg.Wait()
 	for _, d := range s.drifted {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonDriftRepaired, "Repair", "Restored %s", d)
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonProvisioned, "Repair", "Restored %s, changed or deleted outside selfserve", d)
 	}
 	if err := errors.Join(errs...); err != nil {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Provision", "%v", err)
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply", "%v", err)
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil
@@ -253,14 +257,12 @@ var childConditions = []string{
 // partConditions are the conditions the sub-reconcilers set; Ready summarises them, in order.
 var partConditions = append([]string{platformv1alpha1.ConditionNamespaceReady}, append(childConditions, platformv1alpha1.ConditionDNSReady)...)
 
-// noteDrift records that an existing child had to be applied again.
-func (r *Reconciler) noteDrift(s *scope, drifted bool, kind, name string) {
-	if drifted {
-		metrics.DriftCorrections.WithLabelValues(kind).Inc()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.drifted = append(s.drifted, kind+" "+name)
-	}
+// noteDrift records that an object someone else changed or deleted was restored.
+func (r *Reconciler) noteDrift(s *scope, kind, name string) {
+	metrics.DriftCorrections.WithLabelValues(kind).Inc()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drifted = append(s.drifted, kind+" "+name)
 }
 
 // notRequested removes a child the spec and the class no longer ask for and reports the part

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -111,6 +112,25 @@ func waitReady(t *testing.T, name string) *platformv1alpha1.TenantNamespace {
 	return tenant
 }
 
+// waitEvent waits for an event about the object of that kind and name with the reason and
+// action, and returns its note.
+func waitEvent(t *testing.T, kind, name, reason, action string) string {
+	t.Helper()
+	var note string
+	Eventually(t, 20*time.Second, fmt.Sprintf("an event %s/%s on %s %s", reason, action, kind, name), func() bool {
+		var list eventsv1.EventList
+		Must(t, admin.List(context.Background(), &list))
+		for _, e := range list.Items {
+			if e.Regarding.Kind == kind && e.Regarding.Name == name && e.Reason == reason && e.Action == action {
+				note = e.Note
+				return true
+			}
+		}
+		return false
+	})
+	return note
+}
+
 func TestDeveloperGetsAReadyNamespaceWithEveryChild(t *testing.T) {
 	ctx := context.Background()
 	tenant := newTenant("checkout", "payments")
@@ -120,6 +140,10 @@ func TestDeveloperGetsAReadyNamespaceWithEveryChild(t *testing.T) {
 	tenant.Spec.Labels = map[string]string{"example.com/cost-center": "cc-1"}
 	Must(t, admin.Create(ctx, tenant))
 	tenant = waitReady(t, "checkout")
+	// The event carries the reason of the condition it explains, and says what was done.
+	if note := waitEvent(t, "TenantNamespace", "checkout", tenantnamespace.ReasonProvisioned, "Create"); note != "Created namespace checkout for team payments" {
+		t.Errorf("creation event says %q", note)
+	}
 
 	var ns corev1.Namespace
 	Must(t, get(t, &ns, "", "checkout"))
@@ -211,6 +235,9 @@ func TestDriftIsRepairedAndUnwantedChildrenRemoved(t *testing.T) {
 	Eventually(t, 20*time.Second, "the deleted NetworkPolicy is restored", func() bool {
 		return get(t, &networkingv1.NetworkPolicy{}, "search", tenantnamespace.IsolationPolicyName) == nil
 	})
+	if note := waitEvent(t, "TenantNamespace", "search", tenantnamespace.ReasonProvisioned, "Repair"); !strings.Contains(note, "NetworkPolicy "+tenantnamespace.IsolationPolicyName) {
+		t.Errorf("repair event says %q, want it to name the NetworkPolicy", note)
+	}
 
 	// Edited: the quota goes back to the class default.
 	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: tenantnamespace.QuotaName, Namespace: "search"}}
@@ -249,6 +276,18 @@ func TestClassChangeReachesItsTenants(t *testing.T) {
 		var q corev1.ResourceQuota
 		return get(t, &q, "billing", tenantnamespace.QuotaName) == nil && q.Spec.Hard.Pods().Cmp(resource.MustParse("7")) == 0
 	})
+
+	// Following the class is a change, not a repair: only a real repair, made after it, is
+	// reported as one.
+	Must(t, admin.Delete(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: tenantnamespace.LimitRangeName, Namespace: "billing"}}))
+	waitEvent(t, "TenantNamespace", "billing", tenantnamespace.ReasonProvisioned, "Repair")
+	var list eventsv1.EventList
+	Must(t, admin.List(ctx, &list))
+	for _, e := range list.Items {
+		if e.Regarding.Name == "billing" && e.Action == "Repair" && !strings.Contains(e.Note, "LimitRange "+tenantnamespace.LimitRangeName) {
+			t.Errorf("a repair was reported that was not one: %s", e.Note)
+		}
+	}
 }
 
 func TestUnchangedTenantCausesNoWrites(t *testing.T) {
@@ -372,6 +411,10 @@ func TestRetainKeepsDataAndReadoptsForTheSameTeam(t *testing.T) {
 		Must(t, get(t, &ns, "", "orders"))
 		return ns.Labels[tenantnamespace.LabelReleased] == "true"
 	})
+	// The namespace outlives the tenant, so the event is on the namespace.
+	if note := waitEvent(t, "Namespace", "orders", tenantnamespace.ReasonReleased, "Release"); !strings.Contains(note, "contents are kept") {
+		t.Errorf("release event says %q", note)
+	}
 	if !ns.DeletionTimestamp.IsZero() || ns.Labels[platformv1alpha1.LabelTenant] != "" || ns.Labels[platformv1alpha1.LabelManagedBy] != "" ||
 		ns.Labels[platformv1alpha1.LabelTeam] != "payments" || ns.Labels["pod-security.kubernetes.io/enforce"] == "" {
 		t.Errorf("released namespace: deleting=%t labels=%v", !ns.DeletionTimestamp.IsZero(), ns.Labels)

@@ -16,11 +16,13 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
 
-// Reasons of a deletion in progress.
-const (
-	ReasonDeleting = "DeletingNamespace"
-	ReasonReleased = "NamespaceReleased"
-)
+// ReasonDeleting is NamespaceReady's reason while a Delete tenant's namespace goes.
+const ReasonDeleting = "DeletingNamespace"
+
+// ReasonReleased is the reason of the event on a released namespace. It is on the namespace,
+// which outlives the tenant (and has no conditions of selfserve's), so that `kubectl describe
+// namespace` tells what happened.
+const ReasonReleased = "NamespaceReleased"
 
 // reconcileDelete handles a deleted TenantNamespace that holds the finalizer: one with
 // deletionPolicy Delete, whose namespace is deleted (the finalizer goes once it is gone), or one
@@ -55,7 +57,6 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		if err := r.release(ctx, &ns); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, ReasonReleased, "Release", "Released namespace %s; its contents are kept", ns.Name)
 	}
 
 	patch := client.MergeFrom(t.DeepCopy())
@@ -80,15 +81,11 @@ func (r *Reconciler) releaseOrphan(ctx context.Context, name string) error {
 	if ns.Labels[platformv1alpha1.LabelTenant] != name || !ns.DeletionTimestamp.IsZero() {
 		return nil
 	}
-	if err := r.release(ctx, &ns); err != nil {
-		return err
-	}
-	r.Recorder.Eventf(&ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
-		"Released namespace %s: its TenantNamespace was deleted with deletionPolicy Retain; its contents are kept", ns.Name)
-	return nil
+	return r.release(ctx, &ns)
 }
 
-// release removes the operator's children from a namespace and marks it released.
+// release removes the operator's children from a namespace, marks it released, and says so in
+// an event on the namespace.
 func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 	opts := []client.DeleteAllOfOption{client.InNamespace(ns.Name), client.MatchingLabels{
 		platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue,
@@ -106,5 +103,7 @@ func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 	if err := r.Client.Apply(ctx, released, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("marking namespace %s released: %w", ns.Name, err)
 	}
+	r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
+		"Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept", ns.Name, ns.Labels[platformv1alpha1.LabelTenant])
 	return nil
 }

@@ -45,12 +45,11 @@ func (r *Reconciler) reconcileLimits(ctx context.Context, s *scope) (ctrl.Result
 		WithLabels(childLabels(s.tenant)).
 		WithOwnerReferences(ownerReference(s.tenant)).
 		WithSpec(corev1ac.LimitRangeSpec().WithLimits(item))
-	applied, err := applyIfChanged(ctx, r.Client, &cur, exists, desired, corev1ac.ExtractLimitRange)
+	_, err = applyChild(ctx, r, s, "LimitRange", LimitRangeName, &cur, exists, desired, corev1ac.ExtractLimitRange)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionLimitsReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying LimitRange: %w", err)
 	}
-	r.noteDrift(s, exists && applied, "LimitRange", LimitRangeName)
 	s.setCondition(platformv1alpha1.ConditionLimitsReady, metav1.ConditionTrue, ReasonProvisioned, "LimitRange "+LimitRangeName+" sets container defaults")
 	return ctrl.Result{}, nil
 }

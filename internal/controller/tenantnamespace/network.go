@@ -42,12 +42,11 @@ func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Resul
 			WithPodSelector(metav1ac.LabelSelector()).
 			WithPolicyTypes(networkingv1.PolicyTypeIngress).
 			WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(from)))
-	applied, err := applyIfChanged(ctx, r.Client, &cur, exists, desired, networkingv1ac.ExtractNetworkPolicy)
+	_, err = applyChild(ctx, r, s, "NetworkPolicy", IsolationPolicyName, &cur, exists, desired, networkingv1ac.ExtractNetworkPolicy)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionNetworkReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying NetworkPolicy: %w", err)
 	}
-	r.noteDrift(s, exists && applied, "NetworkPolicy", IsolationPolicyName)
 	s.setCondition(platformv1alpha1.ConditionNetworkReady, metav1.ConditionTrue, ReasonProvisioned,
 		fmt.Sprintf("ingress isolated to the %s", map[platformv1alpha1.NetworkIsolation]string{
 			platformv1alpha1.NetworkIsolationTeam: "team's namespaces", platformv1alpha1.NetworkIsolationNamespace: "namespace itself"}[s.networkIsolation]))

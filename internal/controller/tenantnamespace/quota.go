@@ -33,12 +33,11 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 		WithLabels(childLabels(s.tenant)).
 		WithOwnerReferences(ownerReference(s.tenant)).
 		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(s.quota))
-	applied, err := applyIfChanged(ctx, r.Client, &cur, exists, desired, corev1ac.ExtractResourceQuota)
+	_, err = applyChild(ctx, r, s, "ResourceQuota", QuotaName, &cur, exists, desired, corev1ac.ExtractResourceQuota)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying ResourceQuota: %w", err)
 	}
-	r.noteDrift(s, exists && applied, "ResourceQuota", QuotaName)
 	s.setQuotaUsage(&platformv1alpha1.QuotaUsage{Hard: cur.Status.Hard, Used: cur.Status.Used})
 	s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionTrue, ReasonProvisioned, "ResourceQuota "+QuotaName+" enforces the tenant's limits")
 	return ctrl.Result{}, nil

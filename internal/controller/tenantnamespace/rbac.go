@@ -40,12 +40,11 @@ func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, 
 		if !ok {
 			cur = &rbacv1.RoleBinding{}
 		}
-		applied, err := applyIfChanged(ctx, r.Client, cur, ok, want, rbacv1ac.ExtractRoleBinding)
+		_, err := applyChild(ctx, r, s, "RoleBinding", name, cur, ok, want, rbacv1ac.ExtractRoleBinding)
 		if err != nil {
 			s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 			return ctrl.Result{}, fmt.Errorf("applying RoleBinding %s: %w", name, err)
 		}
-		r.noteDrift(s, ok && applied, "RoleBinding", name)
 	}
 	if err := deleteUnwanted(ctx, r, toObjects(existing.Items), desired); err != nil {
 		s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())

@@ -30,7 +30,7 @@ type scope struct {
 
 	// created is set when this reconcile created the namespace, for the event.
 	created bool
-	// drifted names the children that existed but had to be applied again.
+	// drifted names the objects someone else changed or deleted, restored by this reconcile.
 	drifted []string
 
 	// mu serialises the writes of the sub-reconcilers, which run concurrently, to the tenant's
