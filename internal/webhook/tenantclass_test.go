@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -86,23 +87,21 @@ func TestSecondDefaultTenantClassIsRejected(t *testing.T) {
 	}
 
 	// A class that is not the default is fine, and so is making it the default once the first
-	// one steps down.
-	other := tenantClass("restricted", false)
-	Must(t, k8sClient.Create(ctx, other))
-	other.Spec.IsDefault = true
-	if err := k8sClient.Update(ctx, other); !apierrors.IsInvalid(err) {
+	// one steps down. Patches, as kubectl and GitOps tools send them: the operator writes the
+	// classes' status meanwhile.
+	setDefault := func(name string, isDefault bool) error {
+		return k8sClient.Patch(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: name}},
+			client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"isDefault":%t}}`, isDefault)))
+	}
+	Must(t, k8sClient.Create(ctx, tenantClass("restricted", false)))
+	if err := setDefault("restricted", true); !apierrors.IsInvalid(err) {
 		t.Fatalf("making a second class the default by update: got %v, want Invalid", err)
 	}
 
-	var standard platformv1alpha1.TenantClass
-	Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "standard"}, &standard))
-	standard.Spec.IsDefault = false
-	Must(t, k8sClient.Update(ctx, &standard))
+	Must(t, setDefault("standard", false))
 	Eventually(t, 10*time.Second, "the cache sees that the old default stepped down", func() bool {
 		var tc platformv1alpha1.TenantClass
 		return cached.Get(ctx, client.ObjectKey{Name: "standard"}, &tc) == nil && !tc.Spec.IsDefault
 	})
-	Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "restricted"}, other))
-	other.Spec.IsDefault = true
-	Must(t, k8sClient.Update(ctx, other))
+	Must(t, setDefault("restricted", true))
 }

@@ -105,8 +105,7 @@ func TestClassReportsItsTenantsAndThoseAboveIt(t *testing.T) {
 	}
 
 	// SREs tighten the class below one tenant's quota: the class says how many tenants hold more.
-	cls.Spec.Quota.Max[corev1.ResourceRequestsCPU] = resource.MustParse("2")
-	Must(t, admin.Update(ctx, cls))
+	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) { c.Spec.Quota.Max[corev1.ResourceRequestsCPU] = resource.MustParse("2") })
 	Eventually(t, 30*time.Second, "the class reports one tenant above it", func() bool {
 		return strings.Contains(readyOf(getClass(t, "gold")).Message, "2 tenants use this class; 1 of them hold more than it allows now")
 	})
@@ -148,9 +147,7 @@ func TestSecondDefaultClassStallsBothUntilOneStepsBack(t *testing.T) {
 		return false
 	})
 
-	second = getClass(t, "basic-2")
-	second.Spec.IsDefault = false
-	Must(t, admin.Update(ctx, second))
+	Update(t, admin, second, func(c *platformv1alpha1.TenantClass) { c.Spec.IsDefault = false })
 	for _, name := range []string{"basic", "basic-2"} {
 		Eventually(t, 20*time.Second, name+" is Ready again", func() bool {
 			c := getClass(t, name)

@@ -269,9 +269,8 @@ func TestClassChangeReachesItsTenants(t *testing.T) {
 	Must(t, admin.Create(ctx, tenant))
 	waitReady(t, "billing")
 
-	Must(t, get(t, cls, "", "small"))
-	cls.Spec.Quota.Default[corev1.ResourcePods] = resource.MustParse("7")
-	Must(t, admin.Update(ctx, cls))
+	// Classes are updated with retries: the operator writes their status meanwhile.
+	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) { c.Spec.Quota.Default[corev1.ResourcePods] = resource.MustParse("7") })
 	Eventually(t, 20*time.Second, "the tenant's quota follows the class default", func() bool {
 		var q corev1.ResourceQuota
 		return get(t, &q, "billing", tenantnamespace.QuotaName) == nil && q.Spec.Hard.Pods().Cmp(resource.MustParse("7")) == 0
@@ -334,13 +333,12 @@ func TestUnchangedTenantCausesNoWrites(t *testing.T) {
 	writes := op.Requests.Writes()
 
 	// A change to the class annotations re-reconciles every tenant without changing anything.
-	var cls platformv1alpha1.TenantClass
-	Must(t, get(t, &cls, "", "standard"))
-	if cls.Annotations == nil {
-		cls.Annotations = map[string]string{}
-	}
-	cls.Annotations["touched"] = time.Now().String()
-	Must(t, admin.Update(ctx, &cls))
+	Update(t, admin, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "standard"}}, func(c *platformv1alpha1.TenantClass) {
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations["touched"] = time.Now().String()
+	})
 	Eventually(t, 20*time.Second, "the tenants were reconciled again", func() bool {
 		return reconcileCount(t) > reconciles
 	})
@@ -520,9 +518,7 @@ func TestTightenedClassKeepsQuotaAndReportsTheConflict(t *testing.T) {
 		t.Errorf("WithinClass is not True for a tenant within its class: %v", tenant.Status.Conditions)
 	}
 
-	Must(t, get(t, cls, "", "roomy"))
-	cls.Spec.Quota.Max[corev1.ResourcePods] = resource.MustParse("50")
-	Must(t, admin.Update(ctx, cls))
+	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) { c.Spec.Quota.Max[corev1.ResourcePods] = resource.MustParse("50") })
 	Eventually(t, 20*time.Second, "the tenant reports the tightened class", func() bool {
 		Must(t, get(t, tenant, "", "analytics"))
 		c := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionWithinClass)
