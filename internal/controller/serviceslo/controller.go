@@ -397,9 +397,15 @@ func (p *poller) Start(ctx context.Context) error {
 	log := ctrl.LoggerFrom(ctx).WithName("datadog-poller")
 	for {
 		if dd, _, err := p.r.Conn.Get(ctx); err == nil && dd != nil {
-			if err := p.r.Inventory.Refresh(ctx, dd, time.Now()); err != nil {
+			err := p.r.Inventory.Refresh(ctx, dd, time.Now())
+			switch {
+			case datadog.IsKind(err, datadog.KindRateLimited):
+				// Expected under load, and handled: the pacer holds calls until the reset and
+				// the next poll reads again. Not an error worth a stack trace every poll.
+				log.Info("Datadog rate limit reached; reading again at the next poll", "reason", err.Error())
+			case err != nil:
 				log.Error(err, "Reading Datadog")
-			} else {
+			default:
 				var list platformv1alpha1.ServiceSLOList
 				if err := p.r.Client.List(ctx, &list); err == nil {
 					for i := range list.Items {

@@ -53,7 +53,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&platformv1alpha1.TenantClass{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("tenantclass").
 		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.allClasses), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&platformv1alpha1.TenantNamespace{}, tenantEvents{}).
 		Complete(r)
@@ -63,8 +63,8 @@ func resolvedClass(o client.Object) []string {
 	return []string{o.(*platformv1alpha1.TenantNamespace).Status.Class}
 }
 
-// allClasses maps a class change to every class: only the classes together say which one is
-// the default.
+// allClasses maps a class change to every class, itself included: only the classes together
+// say which one is the default.
 func (r *Reconciler) allClasses(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list platformv1alpha1.TenantClassList
 	if err := r.Client.List(ctx, &list); err != nil {
