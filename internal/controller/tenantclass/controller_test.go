@@ -105,7 +105,9 @@ func TestClassReportsItsTenantsAndThoseAboveIt(t *testing.T) {
 	}
 
 	// SREs tighten the class below one tenant's quota: the class says how many tenants hold more.
-	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) { c.Spec.Quota.Max[corev1.ResourceRequestsCPU] = resource.MustParse("2") })
+	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) {
+		c.Spec.Quota.Max[corev1.ResourceRequestsCPU] = resource.MustParse("2")
+	})
 	Eventually(t, 30*time.Second, "the class reports one tenant above it", func() bool {
 		return strings.Contains(readyOf(getClass(t, "gold")).Message, "2 tenants use this class; 1 of them hold more than it allows now")
 	})

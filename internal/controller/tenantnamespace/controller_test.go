@@ -270,7 +270,9 @@ func TestClassChangeReachesItsTenants(t *testing.T) {
 	waitReady(t, "billing")
 
 	// Classes are updated with retries: the operator writes their status meanwhile.
-	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) { c.Spec.Quota.Default[corev1.ResourcePods] = resource.MustParse("7") })
+	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) {
+		c.Spec.Quota.Default[corev1.ResourcePods] = resource.MustParse("7")
+	})
 	Eventually(t, 20*time.Second, "the tenant's quota follows the class default", func() bool {
 		var q corev1.ResourceQuota
 		return get(t, &q, "billing", tenantnamespace.QuotaName) == nil && q.Spec.Hard.Pods().Cmp(resource.MustParse("7")) == 0
@@ -518,7 +520,9 @@ func TestTightenedClassKeepsQuotaAndReportsTheConflict(t *testing.T) {
 		t.Errorf("WithinClass is not True for a tenant within its class: %v", tenant.Status.Conditions)
 	}
 
-	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) { c.Spec.Quota.Max[corev1.ResourcePods] = resource.MustParse("50") })
+	Update(t, admin, cls, func(c *platformv1alpha1.TenantClass) {
+		c.Spec.Quota.Max[corev1.ResourcePods] = resource.MustParse("50")
+	})
 	Eventually(t, 20*time.Second, "the tenant reports the tightened class", func() bool {
 		Must(t, get(t, tenant, "", "analytics"))
 		c := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionWithinClass)
