@@ -138,6 +138,17 @@ func TestSecondDefaultClassStallsBothUntilOneStepsBack(t *testing.T) {
 				meta.IsStatusConditionTrue(c.Status.Conditions, platformv1alpha1.ConditionStalled)
 		})
 	}
+	// A tenant that names no class waits, unprovisioned, rather than guessing between the two.
+	nameless := &platformv1alpha1.TenantNamespace{
+		ObjectMeta: metav1.ObjectMeta{Name: "nameless"},
+		Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "ops", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-ops"}}},
+	}
+	Must(t, admin.Create(ctx, nameless))
+	Eventually(t, 20*time.Second, "the tenant without a class is Stalled", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(nameless), nameless))
+		r := meta.FindStatusCondition(nameless.Status.Conditions, platformv1alpha1.ConditionReady)
+		return r != nil && r.Reason == "ClassNotFound" && strings.Contains(r.Message, "2 TenantClasses claim to be the default")
+	})
 	Eventually(t, 20*time.Second, "a Warning event says so", func() bool {
 		var list eventsv1.EventList
 		Must(t, admin.List(ctx, &list))
@@ -156,4 +167,9 @@ func TestSecondDefaultClassStallsBothUntilOneStepsBack(t *testing.T) {
 			return readyOf(c).Status == metav1.ConditionTrue && !meta.IsStatusConditionTrue(c.Status.Conditions, platformv1alpha1.ConditionStalled)
 		})
 	}
+	Eventually(t, 20*time.Second, "the tenant is provisioned in the one default class, which counts it", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(nameless), nameless))
+		return meta.IsStatusConditionTrue(nameless.Status.Conditions, platformv1alpha1.ConditionReady) &&
+			nameless.Status.Class == "basic" && getClass(t, "basic").Status.Tenants == 1
+	})
 }

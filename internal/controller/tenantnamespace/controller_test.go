@@ -291,6 +291,31 @@ func TestClassChangeReachesItsTenants(t *testing.T) {
 	}
 }
 
+func TestMissingClassStallsTheTenantUntilItAppears(t *testing.T) {
+	ctx := context.Background()
+	tenant := newTenant("reports", "finance")
+	tenant.Spec.Class = "later"
+	Must(t, admin.Create(ctx, tenant))
+	Eventually(t, 20*time.Second, "the tenant is Stalled with ClassNotFound", func() bool {
+		Must(t, get(t, tenant, "", "reports"))
+		ready := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionReady)
+		return ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == tenantnamespace.ReasonClassNotFound &&
+			strings.Contains(ready.Message, `TenantClass "later" does not exist`) &&
+			meta.IsStatusConditionTrue(tenant.Status.Conditions, platformv1alpha1.ConditionStalled)
+	})
+	// Nothing is provisioned without guard rails.
+	if err := get(t, &corev1.Namespace{}, "", "reports"); !apierrors.IsNotFound(err) {
+		t.Errorf("the namespace of a tenant without a class exists: %v", err)
+	}
+
+	cls := standardClass()
+	cls.Name, cls.Spec.IsDefault = "later", false
+	Must(t, admin.Create(ctx, cls))
+	if got := waitReady(t, "reports"); got.Status.Class != "later" {
+		t.Errorf("status.class = %q, want later", got.Status.Class)
+	}
+}
+
 func TestUnchangedTenantCausesNoWrites(t *testing.T) {
 	ctx := context.Background()
 	Must(t, admin.Create(ctx, newTenant("steady", "ops")))
