@@ -44,21 +44,12 @@ func main() {
 
 func run(ctx context.Context, rate int, duration time.Duration) error {
 	fmt.Printf("Starting the local control plane %s with the operator's webhooks ...\n", controlplane.Version)
-	cp, err := controlplane.Start(controlplane.Options{Webhooks: true})
+	env, err := controlplane.StartEnv(ctx, controlplane.Options{Webhooks: true}, nil)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = cp.Stop() }()
-	op, err := cp.StartOperator(ctx, controlplane.TestOptions())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = op.Stop() }()
-
-	c, err := cp.Client() // no client-side limit, like the operator
-	if err != nil {
-		return err
-	}
+	defer func() { _ = env.Stop() }()
+	c := env.Admin // no client-side limit, like the operator
 	if err := setUp(ctx, c); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	"github.com/selfserve-dev/selfserve/test/testutil"
@@ -46,29 +47,20 @@ func main() {
 
 func run(ctx context.Context, n int, poll, storm time.Duration) error {
 	fmt.Printf("Starting the local control plane %s and the Datadog fake ...\n", controlplane.Version)
-	cp, err := controlplane.Start(controlplane.Options{})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = cp.Stop() }()
 	fake := datadogfake.New(datadogfake.Options{})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	opts.DatadogPoll = poll
-	opts.SLOWorkers = 16
-	opts.DatadogOverride = &datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
-	op, err := cp.StartOperator(ctx, opts)
+	env, err := controlplane.StartEnv(ctx, controlplane.Options{}, func(opts *operator.Options) {
+		opts.EnableWebhooks = false
+		opts.DatadogPoll = poll
+		opts.SLOWorkers = 16
+		opts.DatadogOverride = &datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
+	})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = op.Stop() }()
-	c, err := cp.Client() // no client-side limit, like the operator
-	if err != nil {
-		return err
-	}
+	defer func() { _ = env.Stop() }()
+	c := env.Admin // no client-side limit, like the operator
 	if err := tenant(ctx, c); err != nil {
 		return err
 	}

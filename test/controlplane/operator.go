@@ -151,8 +151,8 @@ type Env struct {
 }
 
 // StartEnv starts a control plane and the operator with TestOptions changed by configure (may
-// be nil). The operator logs through ctrl.Log.
-func StartEnv(cpOpts Options, configure func(*operator.Options)) (*Env, error) {
+// be nil). The operator runs until ctx ends or Stop, and logs through ctrl.Log.
+func StartEnv(ctx context.Context, cpOpts Options, configure func(*operator.Options)) (*Env, error) {
 	cp, err := Start(cpOpts)
 	if err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func StartEnv(cpOpts Options, configure func(*operator.Options)) (*Env, error) {
 	if configure != nil {
 		configure(&opts)
 	}
-	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	op, err := cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
 	if err != nil {
 		return nil, errors.Join(err, cp.Stop())
 	}

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	env, err := controlplane.StartEnv(controlplane.Options{}, func(o *operator.Options) { o.EnableWebhooks = false })
+	env, err := controlplane.StartEnv(context.Background(), controlplane.Options{}, func(o *operator.Options) { o.EnableWebhooks = false })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	env, err := controlplane.StartEnv(controlplane.Options{ControllerManager: true}, func(o *operator.Options) { o.EnableWebhooks = false })
+	env, err := controlplane.StartEnv(context.Background(), controlplane.Options{ControllerManager: true}, func(o *operator.Options) { o.EnableWebhooks = false })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -76,7 +76,7 @@ func run(m *testing.M) int {
 	fakeServerURL = srv.URL
 	gkeSrv := gkeFake.Start()
 	defer gkeSrv.Close()
-	env, err := controlplane.StartEnv(controlplane.Options{}, func(o *operator.Options) {
+	env, err := controlplane.StartEnv(context.Background(), controlplane.Options{}, func(o *operator.Options) {
 		o.EnableWebhooks = false
 		o.Clock = clock.Now
 		// Monitor gates read the Datadog fake. No ServiceSLO here is in a tenant namespace, so
