@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
@@ -109,6 +111,14 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 
 	apply(false)
 	Eventually(t, 2*time.Minute, "the samples are Ready", ready)
+	// The health Argo CD and Flux compute, through kstatus, for every kind.
+	for _, o := range objects {
+		var u unstructured.Unstructured
+		Must(t, u.UnmarshalJSON([]byte(kubectl("get", "-n", "checkout", o, "-o", "json"))))
+		if res, err := kstatus.Compute(&u); err != nil || res.Status != kstatus.CurrentStatus {
+			t.Errorf("kstatus of %s: %v (%v), want Current", o, res, err)
+		}
+	}
 	if got, err := controlplane.Metric("selfserve_tenants", map[string]string{"class": "standard", "ready": "True"}); err != nil || got != 1 {
 		t.Errorf("selfserve_tenants{class=standard,ready=True} = %v (%v), want 1", got, err)
 	}
