@@ -38,7 +38,10 @@ func summarize(class *platformv1alpha1.TenantClass, tenants []platformv1alpha1.T
 	default:
 		o.Message = fmt.Sprintf("%d tenants use this class", len(tenants))
 	}
-	if outside > 0 {
+	switch {
+	case outside == 1 && len(tenants) == 1:
+		o.Message += "; it holds more than the class allows now (its WithinClass condition says what) and keeps it until it changes"
+	case outside > 0:
 		o.Message += fmt.Sprintf("; %d of them hold more than it allows now (their WithinClass condition says what) and keep it until they change", outside)
 	}
 	if class.Spec.IsDefault && len(otherDefaults) > 0 {
