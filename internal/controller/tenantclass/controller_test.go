@@ -109,7 +109,7 @@ func TestClassReportsItsTenantsAndThoseAboveIt(t *testing.T) {
 		c.Spec.Quota.Max[corev1.ResourceRequestsCPU] = resource.MustParse("2")
 	})
 	Eventually(t, 30*time.Second, "the class reports one tenant above it", func() bool {
-		return strings.Contains(readyOf(getClass(t, "gold")).Message, "2 tenants use this class; 1 of them hold more than it allows now")
+		return strings.Contains(readyOf(getClass(t, "gold")).Message, "2 tenants use this class; above the class since it was tightened: 1 ")
 	})
 
 	// A tenant that goes is no longer counted.

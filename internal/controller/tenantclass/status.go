@@ -38,11 +38,8 @@ func summarize(class *platformv1alpha1.TenantClass, tenants []platformv1alpha1.T
 	default:
 		o.Message = fmt.Sprintf("%d tenants use this class", len(tenants))
 	}
-	switch {
-	case outside == 1 && len(tenants) == 1:
-		o.Message += "; it holds more than the class allows now (its WithinClass condition says what) and keeps it until it changes"
-	case outside > 0:
-		o.Message += fmt.Sprintf("; %d of them hold more than it allows now (their WithinClass condition says what) and keep it until they change", outside)
+	if outside > 0 {
+		o.Message += fmt.Sprintf("; above the class since it was tightened: %d (WithinClass=False says what; they keep what they have until their spec changes)", outside)
 	}
 	if class.Spec.IsDefault && len(otherDefaults) > 0 {
 		o = kstatus.Outcome{Stalled: true, Reason: ReasonDuplicateDefault, Message: fmt.Sprintf(

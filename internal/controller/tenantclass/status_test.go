@@ -31,7 +31,7 @@ func TestSummarize(t *testing.T) {
 		{name: "tenants within", tenants: []platformv1alpha1.TenantNamespace{tenant(metav1.ConditionTrue), tenant(metav1.ConditionTrue)},
 			wantReady: metav1.ConditionTrue, wantReason: ReasonAccepted, wantMessage: "2 tenants use this class", wantObserved: 3},
 		{name: "a tightened class counts the tenants above it", tenants: []platformv1alpha1.TenantNamespace{tenant(metav1.ConditionTrue), tenant(metav1.ConditionFalse)},
-			wantReady: metav1.ConditionTrue, wantReason: ReasonAccepted, wantMessage: "2 tenants use this class; 1 of them hold more than it allows now", wantObserved: 3},
+			wantReady: metav1.ConditionTrue, wantReason: ReasonAccepted, wantMessage: "2 tenants use this class; above the class since it was tightened: 1 ", wantObserved: 3},
 		{name: "a non-default class ignores other defaults", otherDefaults: []string{"a"},
 			wantReady: metav1.ConditionTrue, wantReason: ReasonAccepted, wantObserved: 3},
 		{name: "a second default stalls", isDefault: true, otherDefaults: []string{"a", "b"}, tenants: []platformv1alpha1.TenantNamespace{tenant(metav1.ConditionTrue)},
