@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -203,6 +204,26 @@ func run(n, parallelism int) error {
 	resync := time.Since(resyncStart)
 	resyncWrites := op.Requests.Writes() - resyncBefore
 
+	// What one developer waits for on a quiet cluster: one tenant at a time, apply to Ready.
+	const single = 10
+	fmt.Printf("%d more tenants, one at a time, each until Ready ...\n", single)
+	var singles []time.Duration
+	for i := range single {
+		ready, err := watchAllReady(ctx, cp.Config, n+i+1)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := admin.Create(ctx, benchTenant(fmt.Sprintf("single-%02d", i))); err != nil {
+			return err
+		}
+		if err := <-ready; err != nil {
+			return err
+		}
+		singles = append(singles, time.Since(start))
+	}
+	slices.Sort(singles)
+
 	runtime.GC()
 	debug.FreeOSMemory()
 	var mem runtime.MemStats
@@ -218,10 +239,12 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
   ratio operator / its own requests  %8.2f   (a plain client sending them: %.1f s = %s)
   API writes per tenant              %8.2f   (%s)
   writes in a full resync            %8d   (goal 0; %d reconciles in %.1f s)
+  one tenant alone, apply to Ready   %8.0f ms  (median of %d; slowest %.0f ms)
   heap after GC, whole process       %8.1f MiB (goal <= 100; includes this benchmark's client)
 `, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
 		withOperator.Seconds()/plainApply.Seconds(), withOperator.Seconds()/floor.Seconds(), floor.Seconds(), strings.Join(floorSteps, " + "),
-		float64(writes)/float64(n), breakdown, resyncWrites, n, resync.Seconds(), float64(mem.HeapAlloc)/(1<<20))
+		float64(writes)/float64(n), breakdown, resyncWrites, n, resync.Seconds(),
+		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000, float64(mem.HeapAlloc)/(1<<20))
 	return nil
 }
 
