@@ -65,6 +65,12 @@ func run(chart string) error {
 	if err != nil {
 		return err
 	}
+	// With cert-manager, its CA injector fills the caBundles from the Certificate.
+	webhooks = strings.ReplaceAll(webhooks, "\nmetadata:\n", "\nmetadata:\n"+
+		"  {{- if .Values.webhook.certManager.enabled }}\n"+
+		"  annotations:\n"+
+		"    cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/selfserve-serving-cert\n"+
+		"  {{- end }}\n")
 	for file, content := range map[string]string{"manager_role.yaml": role, "webhooks.yaml": webhooks} {
 		if err := os.WriteFile(filepath.Join(chart, "templates", file), []byte(content), 0o644); err != nil {
 			return err

@@ -105,8 +105,45 @@ func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructur
 }
 
 func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
-	chart := render(t, nil)
 	kust := kustomize(t, "default")
+	sameObjects(t, kust, render(t, nil))
+	// The namespace, 4 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
+	// Deployment, its disruption budget and 2 webhook configurations.
+	if len(kust) != 20 {
+		t.Errorf("config/default renders %d objects, want 20", len(kust))
+	}
+}
+
+// TestChartWithCertManagerRendersWhatTheOverlayInstalls: webhook.certManager.enabled gives the
+// install of config/overlays/cert-manager.
+func TestChartWithCertManagerRendersWhatTheOverlayInstalls(t *testing.T) {
+	kust := kustomize(t, filepath.Join("overlays", "cert-manager"))
+	sameObjects(t, kust, render(t, map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}}))
+	if _, ok := kust["Certificate selfserve-system/selfserve-serving-cert"]; !ok {
+		t.Error("the overlay renders no Certificate")
+	}
+
+	// An issuer of the cluster's replaces the self-signed one.
+	chart := render(t, map[string]any{"webhook": map[string]any{"certManager": map[string]any{
+		"enabled": true, "issuerRef": map[string]any{"kind": "ClusterIssuer", "name": "internal-ca"}}}})
+	if _, ok := chart["Issuer selfserve-system/selfserve-selfsigned-issuer"]; ok {
+		t.Error("the chart creates its self-signed Issuer although an issuer is given")
+	}
+	cert := chart["Certificate selfserve-system/selfserve-serving-cert"]
+	if cert == nil {
+		t.Fatal("no Certificate")
+	}
+	if ref, _, _ := unstructured.NestedStringMap(cert.Object, "spec", "issuerRef"); ref["kind"] != "ClusterIssuer" || ref["name"] != "internal-ca" {
+		t.Errorf("issuerRef %v, want ClusterIssuer internal-ca", ref)
+	}
+}
+
+// sameObjects checks that the chart renders exactly the objects of the kustomization, alike
+// but for the chart's release labels (which it must carry), the Namespace (Helm installs into
+// one that exists) and the order of a container's flags (the overlay appends flags that
+// override earlier ones; the chart writes the outcome once).
+func sameObjects(t *testing.T, kust, chart map[string]*unstructured.Unstructured) {
+	t.Helper()
 	for key, want := range kust {
 		got, ok := chart[key]
 		if !ok {
@@ -128,20 +165,42 @@ func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 		} else {
 			got.SetLabels(labels)
 		}
-		if diff := cmp.Diff(want.Object, got.Object); diff != "" {
-			t.Errorf("%s differs (-config/default +chart):\n%s", key, diff)
+		if diff := cmp.Diff(effectiveArgs(want).Object, effectiveArgs(got).Object); diff != "" {
+			t.Errorf("%s differs (-kustomize +chart):\n%s", key, diff)
 		}
 	}
 	for key := range chart {
 		if _, ok := kust[key]; !ok {
-			t.Errorf("the chart renders %s, which config/default does not", key)
+			t.Errorf("the chart renders %s, which the kustomization does not", key)
 		}
 	}
-	// The namespace, 4 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
-	// Deployment, its disruption budget and 2 webhook configurations.
-	if len(kust) != 20 {
-		t.Errorf("config/default renders %d objects, want 20", len(kust))
+}
+
+// effectiveArgs returns a copy of a Deployment whose containers' flags are what the program
+// sees, sorted: a later --flag=value replaces an earlier one. Other objects are returned as
+// they are.
+func effectiveArgs(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if u.GetKind() != "Deployment" {
+		return u
 	}
+	u = u.DeepCopy()
+	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+	for i, c := range containers {
+		args, _, _ := unstructured.NestedStringSlice(c.(map[string]any), "args")
+		last := map[string]string{}
+		for _, a := range args {
+			name, _, _ := strings.Cut(a, "=")
+			last[name] = a
+		}
+		effective := make([]any, 0, len(last))
+		for _, a := range last {
+			effective = append(effective, a)
+		}
+		slices.SortFunc(effective, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		containers[i].(map[string]any)["args"] = effective
+	}
+	_ = unstructured.SetNestedSlice(u.Object, containers, "spec", "template", "spec", "containers")
+	return u
 }
 
 func TestChartValuesReachTheObjects(t *testing.T) {
