@@ -47,7 +47,9 @@ func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Cont
 	if err != nil || hashErr != nil {
 		return applied, err // without a hash, drift cannot be told apart; the object is in place all the same
 	}
-	if unchanged := r.lastDesired.remember(s.tenant, kind+" "+name, h.Sum64()); unchanged && applied {
+	key := kind + " " + name
+	s.wanted(key)
+	if unchanged := r.lastDesired.remember(s.tenant, key, h.Sum64()); unchanged && applied {
 		r.noteDrift(s, kind, name)
 	}
 	return applied, nil
@@ -82,6 +84,20 @@ func (m *lastDesired) remember(t *platformv1alpha1.TenantNamespace, key string, 
 	prev, seen := td.objects[key]
 	td.objects[key] = hash
 	return seen && prev == hash
+}
+
+// retain forgets the tenant's objects other than keys: those the spec no longer asks for, so
+// that one asked for again later is not taken for a repair.
+func (m *lastDesired) retain(t *platformv1alpha1.TenantNamespace, keys map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if td, ok := m.byTenant[t.Name]; ok && td.uid == t.UID {
+		for key := range td.objects {
+			if !keys[key] {
+				delete(td.objects, key)
+			}
+		}
+	}
 }
 
 // forget drops what was remembered of a tenant that is gone.

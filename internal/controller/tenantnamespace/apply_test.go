@@ -30,6 +30,17 @@ func TestLastDesiredTellsDriftFromChange(t *testing.T) {
 			t.Errorf("%s: remember = %v, want %v", s.name, got, s.want)
 		}
 	}
+	// An object the spec stops asking for is forgotten, so asking for it again is no repair.
+	m.remember(tenant, "ResourceQuota q", 2)
+	m.remember(tenant, "RoleBinding view", 7)
+	m.retain(tenant, map[string]bool{"ResourceQuota q": true})
+	if m.remember(tenant, "RoleBinding view", 7) {
+		t.Error("an object no longer wanted is remembered")
+	}
+	if !m.remember(tenant, "ResourceQuota q", 2) {
+		t.Error("retain forgot an object it was told to keep")
+	}
+
 	m.forget("checkout")
 	if m.remember(tenant, "ResourceQuota q", 2) {
 		t.Error("a forgotten tenant is remembered")

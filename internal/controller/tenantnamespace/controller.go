@@ -243,6 +243,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply", "%v", err)
 		return ctrl.Result{}, err
 	}
+	r.lastDesired.retain(tenant, s.applied)
 	return ctrl.Result{}, nil
 }
 

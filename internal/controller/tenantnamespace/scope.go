@@ -30,6 +30,8 @@ type scope struct {
 
 	// created is set when this reconcile created the namespace, for the event.
 	created bool
+	// applied holds the objects (kind and name) this reconcile put in place.
+	applied map[string]bool
 	// drifted names the objects someone else changed or deleted, restored by this reconcile.
 	drifted []string
 
@@ -45,6 +47,16 @@ func (s *scope) setCondition(typ string, status metav1.ConditionStatus, reason, 
 	meta.SetStatusCondition(&s.tenant.Status.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: s.tenant.Generation,
 	})
+}
+
+// wanted records that this reconcile put an object in place.
+func (s *scope) wanted(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.applied == nil {
+		s.applied = map[string]bool{}
+	}
+	s.applied[key] = true
 }
 
 // setQuotaUsage records the quota and its usage in status.
