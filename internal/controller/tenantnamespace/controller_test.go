@@ -611,6 +611,21 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 	Eventually(t, 20*time.Second, "the namespace is labelled for injection", func() bool {
 		return injectionLabel() == nodelocaldns.InjectionEnabled && dnsCondition().Status == metav1.ConditionTrue
 	})
+	// Nodes come and go: the cache's pod counts move, the decision does not, and the tenant's
+	// status is not rewritten. (A tenant annotation forces a reconcile to look.)
+	waitReady(t, "fastdns")
+	var before platformv1alpha1.TenantNamespace
+	Must(t, get(t, &before, "", "fastdns"))
+	reconciles := reconcileCount(t)
+	SetNodeLocalDNS(t, admin, 2, 4)
+	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) { tn.Annotations = map[string]string{"poke": "1"} })
+	Eventually(t, 20*time.Second, "the tenant was reconciled again", func() bool { return reconcileCount(t) > reconciles })
+	var after platformv1alpha1.TenantNamespace
+	Must(t, get(t, &after, "", "fastdns"))
+	if diff := cmp.Diff(before.Status, after.Status); diff != "" {
+		t.Errorf("a change of cache pod counts rewrote the tenant's status (-before +after):\n%s", diff)
+	}
+
 	// Isolation restricts ingress only, so both DNS addresses (the cache and the fallback)
 	// stay reachable on 53/UDP and 53/TCP whatever the tenant's isolation.
 	var policy networkingv1.NetworkPolicy

@@ -7,6 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
@@ -40,19 +42,33 @@ func (r *Reconciler) reconcileDNS(ctx context.Context, s *scope) error {
 			fmt.Sprintf("no DaemonSet labelled %s in %s runs NodeLocal DNSCache; new pods keep the cluster DNS until it does", dns.DaemonSetSelector, dns.DaemonSetNamespace))
 		return nil
 	}
-	var ready, desired int32
-	for _, ds := range list.Items {
-		ready += ds.Status.NumberReady
-		desired += ds.Status.DesiredNumberScheduled
-	}
-	if ready == 0 {
+	// The message carries no pod counts: they move with every node added or removed, and each
+	// move would cost every tenant a status write.
+	if !cacheReady(list.Items) {
 		s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionFalse, ReasonNodeLocalDNSNotReady,
-			fmt.Sprintf("DaemonSet %s/%s has no ready pods (0 of %d); new pods keep the cluster DNS until it has", dns.DaemonSetNamespace, list.Items[0].Name, desired))
+			fmt.Sprintf("DaemonSet %s/%s has no ready pods; new pods keep the cluster DNS until it has", dns.DaemonSetNamespace, list.Items[0].Name))
 		return nil
 	}
 	s.injectDNS = true
 	s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionTrue, ReasonInjecting,
-		fmt.Sprintf("new pods resolve through the node-local cache %s, with the cluster DNS as fallback (%d of %d cache pods ready); running pods change when restarted",
-			dns.NodeLocalIP, ready, desired))
+		fmt.Sprintf("new pods resolve through the node-local cache %s, with the cluster DNS as fallback; running pods change when restarted", dns.NodeLocalIP))
 	return nil
 }
+
+// cacheReady reports whether any node-local-dns pod is ready: what decides injection.
+func cacheReady(daemonSets []appsv1.DaemonSet) bool {
+	for _, ds := range daemonSets {
+		if ds.Status.NumberReady > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// cacheReadinessChanged lets through only the DaemonSet updates that can change a tenant's
+// DNS decision (ready pods or none), not every count that moves as nodes come and go.
+var cacheReadinessChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, oldOK := e.ObjectOld.(*appsv1.DaemonSet)
+	n, newOK := e.ObjectNew.(*appsv1.DaemonSet)
+	return !oldOK || !newOK || cacheReady([]appsv1.DaemonSet{*o}) != cacheReady([]appsv1.DaemonSet{*n})
+}}
