@@ -615,7 +615,10 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 	// status is not rewritten. (A tenant annotation forces a reconcile to look.)
 	waitReady(t, "fastdns")
 	var before platformv1alpha1.TenantNamespace
-	Must(t, get(t, &before, "", "fastdns"))
+	Eventually(t, 30*time.Second, "quota usage is reported (kube-controller-manager writes it once)", func() bool {
+		Must(t, get(t, &before, "", "fastdns"))
+		return before.Status.Quota != nil && before.Status.Quota.Used != nil
+	})
 	reconciles := reconcileCount(t)
 	SetNodeLocalDNS(t, admin, 2, 4)
 	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) { tn.Annotations = map[string]string{"poke": "1"} })
