@@ -107,8 +107,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Status().Patch(ctx, class, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if reason := readyReason(class); reason == ReasonDuplicateDefault && readyReason(before) != reason {
-		r.Recorder.Eventf(class, nil, corev1.EventTypeWarning, reason, "Resolve", "%s", meta.FindStatusCondition(class.Status.Conditions, platformv1alpha1.ConditionReady).Message)
+	if now := ready(class); now.Reason == ReasonDuplicateDefault && ready(before).Reason != now.Reason {
+		r.Recorder.Eventf(class, nil, corev1.EventTypeWarning, now.Reason, "Resolve", "%s", now.Message)
 	}
 	return ctrl.Result{}, nil
 }

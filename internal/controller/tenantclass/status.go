@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/kstatus"
@@ -51,10 +52,10 @@ func summarize(class *platformv1alpha1.TenantClass, tenants []platformv1alpha1.T
 	}
 }
 
-// readyReason is the reason of the class's Ready condition, "" when it has none yet.
-func readyReason(class *platformv1alpha1.TenantClass) string {
+// ready is the class's Ready condition, empty when it has none yet.
+func ready(class *platformv1alpha1.TenantClass) metav1.Condition {
 	if c := meta.FindStatusCondition(class.Status.Conditions, platformv1alpha1.ConditionReady); c != nil {
-		return c.Reason
+		return *c
 	}
-	return ""
+	return metav1.Condition{}
 }

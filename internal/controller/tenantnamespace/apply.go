@@ -48,7 +48,7 @@ func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Cont
 		return applied, err // without a hash, drift cannot be told apart; the object is in place all the same
 	}
 	key := kind + " " + name
-	s.wanted(key)
+	s.markInPlace(key)
 	if unchanged := r.lastDesired.remember(s.tenant, key, h.Sum64()); unchanged && applied {
 		r.noteDrift(s, kind, name)
 	}

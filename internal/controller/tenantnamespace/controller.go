@@ -248,7 +248,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply", "%v", err)
 		return ctrl.Result{}, err
 	}
-	r.lastDesired.retain(tenant, s.applied)
+	r.lastDesired.retain(tenant, s.inPlace)
 	return ctrl.Result{}, nil
 }
 

@@ -70,5 +70,5 @@ func cacheReady(daemonSets []appsv1.DaemonSet) bool {
 var cacheReadinessChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, oldOK := e.ObjectOld.(*appsv1.DaemonSet)
 	n, newOK := e.ObjectNew.(*appsv1.DaemonSet)
-	return !oldOK || !newOK || cacheReady([]appsv1.DaemonSet{*o}) != cacheReady([]appsv1.DaemonSet{*n})
+	return !oldOK || !newOK || (o.Status.NumberReady > 0) != (n.Status.NumberReady > 0)
 }}

@@ -30,8 +30,8 @@ type scope struct {
 
 	// created is set when this reconcile created the namespace, for the event.
 	created bool
-	// applied holds the objects (kind and name) this reconcile put in place.
-	applied map[string]bool
+	// inPlace holds the objects (kind and name) this reconcile applied or found as wanted.
+	inPlace map[string]bool
 	// drifted names the objects someone else changed or deleted, restored by this reconcile.
 	drifted []string
 
@@ -49,14 +49,14 @@ func (s *scope) setCondition(typ string, status metav1.ConditionStatus, reason, 
 	})
 }
 
-// wanted records that this reconcile put an object in place.
-func (s *scope) wanted(key string) {
+// markInPlace records that an object is as this reconcile wants it.
+func (s *scope) markInPlace(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.applied == nil {
-		s.applied = map[string]bool{}
+	if s.inPlace == nil {
+		s.inPlace = map[string]bool{}
 	}
-	s.applied[key] = true
+	s.inPlace[key] = true
 }
 
 // setQuotaUsage records the quota and its usage in status.
