@@ -158,10 +158,22 @@ type Gates struct {
 	Monitors []MonitorGate `json:"monitors,omitempty"`
 }
 
-// ErrorBudgetGate blocks upgrades of a scope while any selected ServiceSLO, in any namespace,
+// ErrorBudgetGate blocks upgrades of a scope while any selected ServiceSLO of the listed teams
 // has less error budget left than minRemainingPercent.
 type ErrorBudgetGate struct {
-	// Selector selects ServiceSLOs by label, in every namespace. An empty selector selects all.
+	// Teams whose ServiceSLOs the gate reads: only ServiceSLOs in namespaces labelled
+	// platform.selfserve.dev/team with one of these names count (the operator sets that label
+	// on a tenant namespace from a Team its requester belongs to; SREs may set it on their own
+	// namespaces). A tenant of another team cannot hold upgrades back by labelling its SLOs.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +required
+	Teams []string `json:"teams"`
+
+	// Selector selects, by label, ServiceSLOs of those teams. An empty selector selects all of
+	// them.
 	// +required
 	Selector metav1.LabelSelector `json:"selector"`
 
@@ -182,16 +194,26 @@ type ErrorBudgetGate struct {
 }
 
 // MonitorGate blocks upgrades of a scope while any Datadog monitor carrying all the tags is in
-// Alert.
+// Alert. Monitors selfserve made for ServiceSLOs (tagged managed-by:selfserve) count only when
+// their team is listed in teams: tenants choose their SLOs' tags, so without that a tenant could
+// join the gate.
 type MonitorGate struct {
 	// Tags select Datadog monitors: a monitor must carry every tag, for example
-	// ["team:payments", "upgrade-gate:true"].
+	// ["service:checkout", "upgrade-gate:true"].
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
 	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][a-zA-Z0-9_\-./:]*$`
 	// +listType=set
 	// +required
 	Tags []string `json:"tags"`
+
+	// Teams whose selfserve-made monitors (burn-rate alerts of their ServiceSLOs) count. Left
+	// out, none of them do; monitors made outside selfserve always count.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +optional
+	Teams []string `json:"teams,omitempty"`
 
 	// Scope is which upgrades the gate holds back.
 	// +kubebuilder:default=NoMinorOrNodeUpgrades

@@ -68,8 +68,8 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		return data
 	}
 	crds, err := filepath.Glob(filepath.Join(scratch, "crd", "*.yaml"))
-	if err != nil || len(crds) != 4 {
-		t.Fatalf("want 4 generated CRDs, got %v (%v)", crds, err)
+	if err != nil || len(crds) != 5 {
+		t.Fatalf("want 5 generated CRDs, got %v (%v)", crds, err)
 	}
 	committedCRDs, _ := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
 	if len(committedCRDs) != len(crds) {
@@ -81,7 +81,7 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	compare(filepath.Join("config", "rbac", "role.yaml"), readScratch(filepath.Join("rbac", "role.yaml")))
 	compare(filepath.Join("config", "webhook", "manifests.yaml"), readScratch(filepath.Join("webhook", "manifests.yaml")))
 	for _, f := range []string{"templates/manager_role.yaml", "templates/webhooks.yaml", "crds/platform.selfserve.dev_tenantnamespaces.yaml",
-		"crds/platform.selfserve.dev_tenantclasses.yaml", "crds/platform.selfserve.dev_serviceslos.yaml", "crds/platform.selfserve.dev_clusterupgradepolicies.yaml"} {
+		"crds/platform.selfserve.dev_tenantclasses.yaml", "crds/platform.selfserve.dev_teams.yaml", "crds/platform.selfserve.dev_serviceslos.yaml", "crds/platform.selfserve.dev_clusterupgradepolicies.yaml"} {
 		compare(filepath.Join("dist", "chart", f), readScratch(filepath.Join("chart", f)))
 	}
 	compare(filepath.Join("docs", "api.md"), readScratch("api.md"))

@@ -13,12 +13,15 @@ type TenantClassSpec struct {
 	// +optional
 	IsDefault bool `json:"isDefault,omitempty"`
 
-	// Quota is the ResourceQuota given to a tenant that asks for none, and the most a tenant may
-	// ask for.
+	// Quota is the ResourceQuota every tenant of the class gets: the tenant's own hard limits
+	// over the class default, and every resource the class caps is always in it (at the cap when
+	// neither the tenant nor the default names it).
 	// +optional
 	Quota ClassQuota `json:"quota,omitempty"`
 
-	// Limits is the LimitRange given to a tenant that sets no limits.
+	// Limits is the LimitRange every tenant gets, under the tenant's own limits resource by
+	// resource. Its max is a ceiling: a tenant may lower a container maximum, never raise it;
+	// its min is a floor a tenant may raise, never lower.
 	// +optional
 	Limits *ContainerLimits `json:"limits,omitempty"`
 
@@ -36,10 +39,6 @@ type TenantClassSpec struct {
 	// NetworkIsolation sets which network isolation tenants get and may choose.
 	// +optional
 	NetworkIsolation ClassNetworkIsolation `json:"networkIsolation,omitempty"`
-
-	// TeamBudget caps what one team may hold across all its tenant namespaces of this class.
-	// +optional
-	TeamBudget *TeamBudget `json:"teamBudget,omitempty"`
 
 	// AllowedLabelPrefixes are the prefixes (for example "example.com/") of extra namespace labels
 	// a tenant may set. Empty means tenants may set no extra labels.
@@ -64,13 +63,13 @@ type TenantClassSpec struct {
 
 // ClassQuota is the default and the ceiling of a tenant's ResourceQuota.
 type ClassQuota struct {
-	// Default are the hard limits of a tenant that asks for no quota, for example
+	// Default are the hard limits of a resource the tenant does not name, for example
 	// requests.cpu: "4", requests.memory: 8Gi, pods: "50".
 	// +optional
 	Default corev1.ResourceList `json:"default,omitempty"`
 
-	// Max are the largest hard limits a tenant may ask for, resource by resource. A resource not
-	// listed here is not capped by the class.
+	// Max are the largest hard limits a tenant may have, resource by resource. A resource listed
+	// here is always in the tenant's ResourceQuota; one not listed is not capped by the class.
 	// +optional
 	Max corev1.ResourceList `json:"max,omitempty"`
 }
@@ -102,19 +101,6 @@ type ClassNetworkIsolation struct {
 	// +listType=set
 	// +optional
 	Allowed []NetworkIsolation `json:"allowed,omitempty"`
-}
-
-// TeamBudget caps what one team may hold across its tenant namespaces.
-type TeamBudget struct {
-	// MaxNamespaces is the largest number of tenant namespaces one team may have.
-	// +kubebuilder:validation:Minimum=1
-	// +optional
-	MaxNamespaces *int32 `json:"maxNamespaces,omitempty"`
-
-	// MaxQuota caps, resource by resource, the sum of the quota hard limits of all of a team's
-	// tenant namespaces.
-	// +optional
-	MaxQuota corev1.ResourceList `json:"maxQuota,omitempty"`
 }
 
 // TenantClassStatus is what the operator observed about a class.

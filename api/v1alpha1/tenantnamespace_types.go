@@ -22,8 +22,10 @@ const (
 
 // TenantNamespaceSpec is what a team asks for in its namespace.
 type TenantNamespaceSpec struct {
-	// Team owns the namespace. It selects the team's budget in the class and, with Team network
-	// isolation, which namespaces may reach this one. It cannot change after creation.
+	// Team owns the namespace: the name of a Team the requester is a member of (platform admins
+	// excepted). The Team's budget counts the namespace, its classes bound spec.class and, with
+	// Team network isolation, it says which namespaces may reach this one. It cannot change
+	// after creation.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -31,8 +33,8 @@ type TenantNamespaceSpec struct {
 	// +required
 	Team string `json:"team"`
 
-	// Class is the TenantClass whose guard rails and defaults apply. Empty means the cluster's
-	// default class.
+	// Class is the TenantClass whose guard rails and defaults apply; the team's Team must list
+	// it. Empty means the cluster's default class.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Class string `json:"class,omitempty"`
@@ -53,13 +55,15 @@ type TenantNamespaceSpec struct {
 	// +optional
 	RoleBindings []TenantRoleBinding `json:"roleBindings,omitempty"`
 
-	// Quota sets the namespace's ResourceQuota. Left out, the class default applies; each limit
-	// must stay within the class maximum.
+	// Quota sets hard limits of the namespace's ResourceQuota, over the class default: a
+	// resource left out keeps the class default (or the class maximum when the class caps it
+	// without a default). Each limit must stay within the class maximum and the team budget.
 	// +optional
 	Quota *TenantQuota `json:"quota,omitempty"`
 
-	// Limits sets the namespace's LimitRange: container defaults and bounds. Left out, the class
-	// default applies.
+	// Limits sets the namespace's LimitRange (container defaults and bounds) over the class's,
+	// resource by resource. A max may not exceed the class max, a min may not go below the class
+	// min.
 	// +optional
 	Limits *ContainerLimits `json:"limits,omitempty"`
 
@@ -125,7 +129,8 @@ type TenantQuota struct {
 	// Hard are the hard limits, as in a ResourceQuota: compute (requests.cpu, requests.memory,
 	// limits.cpu, limits.memory), storage (requests.storage, persistentvolumeclaims) and object
 	// counts (pods, services, count/deployments.apps …). Values are Kubernetes quantities such
-	// as "8", 500m or 16Gi. Each must stay within the class maximum and the team budget.
+	// as "8", 500m or 16Gi. They override the class default resource by resource; each must
+	// stay within the class maximum and the team budget.
 	// +kubebuilder:validation:MinProperties=1
 	// +required
 	Hard corev1.ResourceList `json:"hard"`

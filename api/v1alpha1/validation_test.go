@@ -58,6 +58,21 @@ spec:
       name: team-payments
 `
 
+const validTeam = `
+apiVersion: platform.selfserve.dev/v1alpha1
+kind: Team
+metadata:
+  name: placeholder
+spec:
+  members:
+    - kind: Group
+      name: team-payments
+  classes: [standard]
+  budget:
+    maxNamespaces: 4
+  notify: ["@slack-payments"]
+`
+
 const validTenantClass = `
 apiVersion: platform.selfserve.dev/v1alpha1
 kind: TenantClass
@@ -109,7 +124,8 @@ spec:
       end: "2027-01-04T00:00:00Z"
   gates:
     errorBudget:
-      - selector: {}
+      - teams: [payments]
+        selector: {}
         minRemainingPercent: 10
     monitors:
       - tags: ["upgrade-gate:true"]
@@ -123,7 +139,7 @@ spec:
 // TestValidManifestsAreAccepted guards the table below: each invalid case starts from one of
 // these, so each must be accepted as it is.
 func TestValidManifestsAreAccepted(t *testing.T) {
-	for i, manifest := range []string{validTenantNamespace, validTenantClass, validServiceSLO, validClusterUpgradePolicy} {
+	for i, manifest := range []string{validTeam, validTenantNamespace, validTenantClass, validServiceSLO, validClusterUpgradePolicy} {
 		obj := FromYAML(t, manifest, Set("metadata.name", fmt.Sprintf("valid-%d", i)))
 		if err := k8sClient.Create(context.Background(), obj); err != nil {
 			t.Errorf("%s rejected: %v", obj.GetKind(), err)
@@ -136,6 +152,7 @@ func TestValidManifestsAreAccepted(t *testing.T) {
 func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 	tns := func(mods ...Mod) string { return encode(validTenantNamespace, mods) }
 	tc := func(mods ...Mod) string { return encode(validTenantClass, mods) }
+	team := func(mods ...Mod) string { return encode(validTeam, mods) }
 	slo := func(mods ...Mod) string { return encode(validServiceSLO, mods) }
 	cup := func(mods ...Mod) string { return encode(validClusterUpgradePolicy, mods) }
 
@@ -175,7 +192,14 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		// TenantClass
 		{name: "class default pod security weaker than minimum", manifest: tc(Set("spec.podSecurity", "{default: privileged, minimum: restricted}")), wantField: "spec.podSecurity", wantText: "must not be weaker than minimum"},
 		{name: "class default isolation must be allowed", manifest: tc(Set("spec.networkIsolation", "{default: None, allowed: [Team]}")), wantField: "spec.networkIsolation", wantText: "default must be one of allowed"},
-		{name: "team budget of zero namespaces", manifest: tc(Set("spec.teamBudget.maxNamespaces", "0")), wantField: "spec.teamBudget.maxNamespaces", wantText: "greater than or equal to 1"},
+
+		// Team
+		{name: "team budget of zero namespaces", manifest: team(Set("spec.budget.maxNamespaces", "0")), wantField: "spec.budget.maxNamespaces", wantText: "greater than or equal to 1"},
+		{name: "a team needs members", manifest: team(Set("spec.members", "[]")), wantField: "spec.members", wantText: "at least 1"},
+		{name: "a team needs its classes listed", manifest: team(Delete("spec.classes")), wantField: "spec.classes", wantText: "Required value"},
+		{name: "an empty class list allows nothing and is refused", manifest: team(Set("spec.classes", "[]")), wantField: "spec.classes", wantText: "at least 1"},
+		{name: "team notify handles start with @", manifest: team(Set("spec.notify", "[slack-payments]")), wantField: "spec.notify[0]", wantText: "should match"},
+		{name: "team member service account needs a namespace", manifest: team(Set("spec.members", "[{kind: ServiceAccount, name: deployer}]")), wantField: "spec.members[0]", wantText: "namespace is required"},
 
 		// ServiceSLO
 		{name: "two indicator types", manifest: slo(Set("spec.indicator.monitors.ids", "[42]")), wantField: "spec.indicator", wantText: "exactly one of metric, timeSlice or monitors"},
@@ -190,6 +214,8 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "short window shorter than long window", manifest: slo(Set("spec.alerting.tiers[0].shortWindow", "2h")), wantField: "spec.alerting.tiers[0].shortWindow", wantText: "shorter than longWindow"},
 		{name: "alerting timeframe must be an objective's", manifest: slo(Set("spec.alerting.timeframe", "7d")), wantField: "spec.alerting.timeframe", wantText: "one of the objectives"},
 		{name: "operator tags are reserved", manifest: slo(Set("spec.tags", "[team:search]")), wantField: "spec.tags", wantText: "set by the operator"},
+		{name: "operator tags are reserved in any case", manifest: slo(Set("spec.tags", "[Selfserve-uid:0f2c]")), wantField: "spec.tags", wantText: "set by the operator"},
+		{name: "team tag is reserved in upper case", manifest: slo(Set("spec.tags", "[TEAM:search]")), wantField: "spec.tags", wantText: "set by the operator"},
 		{name: "notify handles start with @", manifest: slo(Set("spec.alerting.notify", "[pagerduty-payments]")), wantField: "spec.alerting.notify[0]", wantText: "should match"},
 		{name: "time slice comparator", manifest: slo(Set("spec.indicator", `{timeSlice: {query: "p95:latency{*}", comparator: "==", threshold: "0.5"}}`)), wantField: "spec.indicator.timeSlice.comparator", wantText: "Unsupported value"},
 		{name: "monitor indicator needs IDs", manifest: slo(Set("spec.indicator", "{monitors: {ids: []}}")), wantField: "spec.indicator.monitors.ids", wantText: "at least 1"},
@@ -197,6 +223,7 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 
 		// ClusterUpgradePolicy
 		{name: "IANA time zone", manifest: cup(Set("spec.maintenanceWindows[0].timeZone", "Europe/Berlinn")), wantField: "spec.maintenanceWindows[0].timeZone", wantText: "must be an IANA time zone name"},
+		{name: "an error-budget gate names the teams it reads", manifest: cup(Delete("spec.gates.errorBudget[0].teams")), wantField: "spec.gates.errorBudget[0].teams", wantText: "Required value"},
 		{name: "start is HH:MM", manifest: cup(Set("spec.maintenanceWindows[0].start", `"25:00"`)), wantField: "spec.maintenanceWindows[0].start", wantText: "should match"},
 		{name: "window at least 1h", manifest: cup(Set("spec.maintenanceWindows[0].duration", "30m")), wantField: "spec.maintenanceWindows[0].duration", wantText: "between 1h and 168h"},
 		{name: "days of week or rrule, not both", manifest: cup(Set("spec.maintenanceWindows[0].rrule", "FREQ=WEEKLY;BYDAY=TU")), wantField: "spec.maintenanceWindows[0]", wantText: "exactly one of daysOfWeek or rrule"},
@@ -338,6 +365,7 @@ func baseOf(kind string) string {
 	return map[string]string{
 		"TenantNamespace":      validTenantNamespace,
 		"TenantClass":          validTenantClass,
+		"Team":                 validTeam,
 		"ServiceSLO":           validServiceSLO,
 		"ClusterUpgradePolicy": validClusterUpgradePolicy,
 	}[kind]

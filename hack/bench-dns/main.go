@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/test/testutil"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 )
@@ -118,6 +119,7 @@ func setUp(ctx context.Context, c client.Client) error {
 				Spec:       corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{Name: "node-cache", Image: "node-cache"}}},
 			}}},
 		&platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: platformv1alpha1.TenantClassSpec{IsDefault: true}},
+		testutil.Team("bench", "bench"),
 	}
 	for _, o := range objs {
 		if err := c.Create(ctx, o); err != nil {

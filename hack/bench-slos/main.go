@@ -123,6 +123,9 @@ func tenant(ctx context.Context, c client.Client) error {
 	if err := c.Create(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: platformv1alpha1.TenantClassSpec{IsDefault: true}}); err != nil {
 		return err
 	}
+	if err := c.Create(ctx, testutil.Team("bench", "bench")); err != nil {
+		return err
+	}
 	if err := c.Create(ctx, &platformv1alpha1.TenantNamespace{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench"},
 		Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "bench"}}},

@@ -77,6 +77,13 @@ func run(n, parallelism int) error {
 	if err := admin.Create(ctx, benchClass()); err != nil {
 		return err
 	}
+	teams := make([]string, 10)
+	for i := range teams {
+		teams[i] = fmt.Sprintf("team-%d", i)
+	}
+	if err := testutil.CreateTeams(ctx, admin, teams, "bench"); err != nil {
+		return err
+	}
 
 	// The plain client goes first, so that the operator runs against the fuller etcd.
 	fmt.Printf("Plain client: %d tenants' objects (namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy) at parallelism %d ...\n", n, parallelism)

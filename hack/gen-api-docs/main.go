@@ -17,7 +17,7 @@ import (
 )
 
 // The order kinds appear in: who writes them, then what they build on.
-var order = []string{"TenantClass", "TenantNamespace", "ServiceSLO", "ClusterUpgradePolicy"}
+var order = []string{"Team", "TenantClass", "TenantNamespace", "ServiceSLO", "ClusterUpgradePolicy"}
 
 func main() {
 	out := "docs/api.md"

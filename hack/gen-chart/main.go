@@ -51,7 +51,10 @@ func run(chart string) error {
 		{"  name: manager-role\n", "  name: selfserve-manager-role\n", 2},
 		{"  namespace: selfserve-system\n", "  namespace: {{ .Release.Namespace }}\n", 1},
 		{"  - selfserve-datadog\n", "  - {{ .Values.datadog.secretName }}\n", 1},
-		{"  resourceNames:\n  - admin\n  - edit\n  - view\n", "  resourceNames:\n  {{- range .Values.bindableClusterRoles }}\n  - {{ . }}\n  {{- end }}\n", 1},
+		// An empty list grants no bind at all: a rule without resourceNames would grant every
+		// ClusterRole, cluster-admin included.
+		{"- apiGroups:\n  - rbac.authorization.k8s.io\n  resourceNames:\n  - admin\n  - edit\n  - view\n  resources:\n  - clusterroles\n  verbs:\n  - bind\n",
+			"{{- if .Values.bindableClusterRoles }}\n- apiGroups:\n  - rbac.authorization.k8s.io\n  resourceNames:\n  {{- range .Values.bindableClusterRoles }}\n  - {{ . }}\n  {{- end }}\n  resources:\n  - clusterroles\n  verbs:\n  - bind\n{{- end }}\n", 1},
 	})
 	if err != nil {
 		return err

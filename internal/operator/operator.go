@@ -34,6 +34,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/serviceslo"
+	"github.com/selfserve-dev/selfserve/internal/controller/team"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantclass"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/controller/upgradepolicy"
@@ -41,6 +42,7 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/metrics"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 	ssewebhook "github.com/selfserve-dev/selfserve/internal/webhook"
 	"github.com/selfserve-dev/selfserve/internal/webhookcert"
 )
@@ -210,6 +212,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		}
 	}
 
+	if err := tenancy.IndexByTeam(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("indexing tenants by team: %w", err)
+	}
 	tenants := &tenantnamespace.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -228,6 +233,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	classes := &tenantclass.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("selfserve")}
 	if err := classes.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass controller: %w", err)
+	}
+	if err := (&team.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
 		Client:    mgr.GetClient(),

@@ -2,9 +2,9 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -17,12 +17,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // +kubebuilder:webhook:path=/validate-platform-selfserve-dev-v1alpha1-tenantnamespace,mutating=false,failurePolicy=fail,sideEffects=None,groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=create;update;delete,versions=v1alpha1,name=vtenantnamespace.platform.selfserve.dev,admissionReviewVersions=v1,timeoutSeconds=10
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
 // Access says who is a platform admin and which names no tenant may take.
@@ -47,13 +48,15 @@ func (a Access) isAdmin(u authnv1.UserInfo) bool {
 	return false
 }
 
-// TenantNamespaceValidator admits TenantNamespaces: only their owners (or platform admins) may
-// create, change or delete them, and what they ask for must stay within their class and their
-// team's budget.
+// TenantNamespaceValidator admits TenantNamespaces: only members of the tenant's Team who are
+// among its owners (or platform admins) may create, change or delete them, and what they ask
+// for must stay within their class and their team's budget. The rules themselves are in
+// internal/tenancy, which the controller applies again before it provisions anything.
 type TenantNamespaceValidator struct {
-	// Reader reads classes and tenants from the manager's cache.
+	// Reader reads teams, classes and tenants from the manager's cache.
 	Reader client.Reader
-	// APIReader reads namespaces, which the cache holds only when managed.
+	// APIReader reads namespaces, which the cache holds only when managed, and teams and classes
+	// the cache does not hold yet (created a moment before the tenant, as one apply does).
 	APIReader client.Reader
 	Access    Access
 }
@@ -67,16 +70,16 @@ func SetupTenantNamespaceWebhook(mgr ctrl.Manager, access Access) error {
 
 var tenantGK = platformv1alpha1.GroupVersion.WithKind("TenantNamespace").GroupKind()
 
-// ValidateCreate admits a new tenant requested by one of its owners or an admin, within its
-// class and team budget, on a namespace name that is free (or released by the same team).
+// ValidateCreate admits a new tenant requested by a member of its team among its owners (or an
+// admin), within its class and team budget, on a namespace name that is free (or released by
+// the same team).
 func (v *TenantNamespaceValidator) ValidateCreate(ctx context.Context, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if !v.Access.isAdmin(req.UserInfo) && !isOwner(t.Spec.Owners, req.UserInfo) {
-		return nil, forbidden(t, fmt.Sprintf("%s must list you (%s) among spec.owners, directly or through one of your groups %v; only owners and platform admins may request a tenant",
-			t.Name, req.UserInfo.Username, req.UserInfo.Groups))
+	if err := v.authorize(ctx, t, t.Spec.Owners, req.UserInfo, "request"); err != nil {
+		return nil, err
 	}
 	if err := v.validateName(ctx, t); err != nil {
 		return nil, err
@@ -84,58 +87,67 @@ func (v *TenantNamespaceValidator) ValidateCreate(ctx context.Context, t *platfo
 	return v.validateSpec(ctx, t)
 }
 
-// ValidateUpdate lets only an existing owner or an admin change the spec; changes that leave
-// the spec alone (the operator's finalizer, labels) pass.
+// ValidateUpdate lets only an existing owner who is a member of the team (or an admin) change
+// the spec, also while the tenant is being deleted. Changes that leave the spec alone pass: the
+// operator's finalizer, the garbage collector's, labels.
 func (v *TenantNamespaceValidator) ValidateUpdate(ctx context.Context, old, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
-	if equality.Semantic.DeepEqual(old.Spec, t.Spec) || !t.DeletionTimestamp.IsZero() {
+	if equality.Semantic.DeepEqual(old.Spec, t.Spec) {
 		return nil, nil
 	}
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if !v.Access.isAdmin(req.UserInfo) && !isOwner(old.Spec.Owners, req.UserInfo) {
-		return nil, forbidden(t, fmt.Sprintf("only the owners of %s (spec.owners) and platform admins may change it; %s is not one", t.Name, req.UserInfo.Username))
+	if err := v.authorize(ctx, old, old.Spec.Owners, req.UserInfo, "change"); err != nil {
+		return nil, err
 	}
 	return v.validateSpec(ctx, t)
 }
 
-// ValidateDelete lets only an owner or an admin delete a tenant.
+// ValidateDelete lets only an owner who is a member of the team (or an admin) delete a tenant.
 func (v *TenantNamespaceValidator) ValidateDelete(ctx context.Context, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if !v.Access.isAdmin(req.UserInfo) && !isOwner(t.Spec.Owners, req.UserInfo) {
-		return nil, forbidden(t, fmt.Sprintf("only the owners of %s (spec.owners) and platform admins may delete it; %s is not one", t.Name, req.UserInfo.Username))
-	}
-	return nil, nil
+	return nil, v.authorize(ctx, t, t.Spec.Owners, req.UserInfo, "delete")
 }
 
-// isOwner reports whether the requester is one of the subjects, by user name, group or
-// service account.
-func isOwner(owners []platformv1alpha1.Subject, u authnv1.UserInfo) bool {
-	for _, o := range owners {
-		switch o.Kind {
-		case "User":
-			if o.Name == u.Username {
-				return true
-			}
-		case "Group":
-			if slices.Contains(u.Groups, o.Name) {
-				return true
-			}
-		case "ServiceAccount":
-			if u.Username == "system:serviceaccount:"+o.Namespace+":"+o.Name {
-				return true
-			}
-		}
+// authorize lets an admin do anything; anyone else must be a member of the tenant's Team and
+// one of its owners (for an update, the owners before the change).
+func (v *TenantNamespaceValidator) authorize(ctx context.Context, t *platformv1alpha1.TenantNamespace, owners []platformv1alpha1.Subject, u authnv1.UserInfo, verb string) error {
+	if v.Access.isAdmin(u) {
+		return nil
 	}
-	return false
+	team, err := tenancy.ResolveTeam(ctx, v.reader(), t)
+	var refusal *tenancy.Refusal
+	if errors.As(err, &refusal) {
+		return forbidden(t, fmt.Sprintf("%s; only members of an existing Team and platform admins may %s a TenantNamespace", refusal.Message, verb))
+	}
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if !tenancy.IsMember(team, u) {
+		return forbidden(t, fmt.Sprintf("spec.team: you (%s, groups %v) are not a member of Team %s; only its members and platform admins may %s its TenantNamespaces",
+			u.Username, u.Groups, team.Name, verb))
+	}
+	if !tenancy.Matches(owners, u) {
+		if verb == "request" {
+			return forbidden(t, fmt.Sprintf("%s must list you (%s) among spec.owners, directly or through one of your groups %v; only owners and platform admins may request a tenant",
+				t.Name, u.Username, u.Groups))
+		}
+		return forbidden(t, fmt.Sprintf("only the owners of %s (spec.owners) and platform admins may %s it; %s is not one", t.Name, verb, u.Username))
+	}
+	return nil
 }
 
 func forbidden(t *platformv1alpha1.TenantNamespace, msg string) error {
 	return apierrors.NewForbidden(platformv1alpha1.GroupVersion.WithResource("tenantnamespaces").GroupResource(), t.Name, fmt.Errorf("%s", msg))
+}
+
+// reader reads through the cache and asks the apiserver about what the cache does not hold.
+func (v *TenantNamespaceValidator) reader() client.Reader {
+	return fallbackReader{cache: v.Reader, api: v.APIReader}
 }
 
 // validateName refuses protected names and namespaces that exist and are not this tenant's to
@@ -153,54 +165,30 @@ func (v *TenantNamespaceValidator) validateName(ctx context.Context, t *platform
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("reading namespace %s: %w", t.Name, err))
 	}
-	if !tenantnamespace.Adoptable(&ns, t) {
+	if !tenancy.Adoptable(&ns, t) {
 		return invalid(t, field.Invalid(path, t.Name, fmt.Sprintf("namespace %q already exists and is not a released namespace of team %s; selfserve never adopts a namespace it did not create: choose another name", t.Name, t.Spec.Team)))
 	}
 	return nil
 }
 
-// validateSpec checks the spec against the class's guard rails and the team's budget.
+// validateSpec checks the spec against its team, its class's guard rails and the team's
+// budget.
 func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
-	spec := field.NewPath("spec")
-	class, err := v.class(ctx, t)
+	team, class, err := tenancy.Resolve(ctx, v.reader(), t)
+	var refusal *tenancy.Refusal
+	if errors.As(err, &refusal) {
+		return nil, invalid(t, refusal.FieldError())
+	}
 	if err != nil {
-		return nil, err
+		return nil, apierrors.NewInternalError(err)
 	}
-	if class == nil {
-		if t.Spec.Class != "" {
-			return nil, invalid(t, field.NotFound(spec.Child("class"), t.Spec.Class))
-		}
-		return nil, invalid(t, field.Required(spec.Child("class"), "no TenantClass is the cluster default; name a class"))
-	}
-	cs := class.Spec
-	var errs field.ErrorList
-
-	quota := cs.Quota.Default
-	if t.Spec.Quota != nil {
-		quota = t.Spec.Quota.Hard
-		errs = append(errs, withinMax(spec.Child("quota", "hard"), quota, cs.Quota.Max, "the maximum of class "+class.Name)...)
-	}
-	if t.Spec.PodSecurity != "" && cs.PodSecurity.Minimum != "" && psaRank(t.Spec.PodSecurity) < psaRank(cs.PodSecurity.Minimum) {
-		errs = append(errs, field.Invalid(spec.Child("podSecurity"), t.Spec.PodSecurity,
-			fmt.Sprintf("class %s requires at least %s (privileged < baseline < restricted)", class.Name, cs.PodSecurity.Minimum)))
-	}
-	if t.Spec.NetworkIsolation != "" && len(cs.NetworkIsolation.Allowed) > 0 && !slices.Contains(cs.NetworkIsolation.Allowed, t.Spec.NetworkIsolation) {
-		errs = append(errs, field.NotSupported(spec.Child("networkIsolation"), t.Spec.NetworkIsolation, toStrings(cs.NetworkIsolation.Allowed)))
-	}
-	for i, b := range t.Spec.RoleBindings {
-		if !slices.Contains(cs.AllowedClusterRoles, b.ClusterRole) {
-			errs = append(errs, field.Invalid(spec.Child("roleBindings").Index(i).Child("clusterRole"), b.ClusterRole,
-				fmt.Sprintf("class %s allows binding only %v (owners always get admin)", class.Name, cs.AllowedClusterRoles)))
-		}
-	}
-	errs = append(errs, prefixed(spec.Child("labels"), t.Spec.Labels, cs.AllowedLabelPrefixes, class.Name)...)
-	errs = append(errs, prefixed(spec.Child("annotations"), t.Spec.Annotations, cs.AllowedAnnotationPrefixes, class.Name)...)
-	if len(errs) == 0 && cs.TeamBudget != nil {
-		budgetErrs, err := v.teamBudget(ctx, t, class, quota)
+	errs := tenancy.CheckClass(t, class)
+	if len(errs) == 0 && team.Spec.Budget != nil {
+		held, err := v.held(ctx, t)
 		if err != nil {
-			return nil, err
+			return nil, apierrors.NewInternalError(err)
 		}
-		errs = append(errs, budgetErrs...)
+		errs = append(errs, tenancy.CheckBudget(team, held, tenancy.EffectiveQuota(t, class))...)
 	}
 	if len(errs) > 0 {
 		return nil, invalid(t, errs...)
@@ -208,126 +196,46 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 	return nil, nil
 }
 
-func (v *TenantNamespaceValidator) class(ctx context.Context, t *platformv1alpha1.TenantNamespace) (*platformv1alpha1.TenantClass, error) {
-	if t.Spec.Class != "" {
-		var tc platformv1alpha1.TenantClass
-		err := v.Reader.Get(ctx, client.ObjectKey{Name: t.Spec.Class}, &tc)
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
-		}
-		return &tc, nil
-	}
-	var list platformv1alpha1.TenantClassList
-	if err := v.Reader.List(ctx, &list); err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
-	for i := range list.Items {
-		if list.Items[i].Spec.IsDefault {
-			return &list.Items[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// teamBudget checks the team's namespace count and summed quota in the class, counting this
-// tenant in place of its previous version.
-func (v *TenantNamespaceValidator) teamBudget(ctx context.Context, t *platformv1alpha1.TenantNamespace, class *platformv1alpha1.TenantClass, quota corev1.ResourceList) (field.ErrorList, error) {
+// held sums the team's other tenants that are not being deleted, each with the quota its
+// ResourceQuota holds. Admission counts every such tenant, provisioned or waiting; the
+// controller, which decides who gets a namespace, counts only those that hold one.
+func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1.TenantNamespace) (tenancy.Held, error) {
+	var held tenancy.Held
 	var tenants platformv1alpha1.TenantNamespaceList
-	if err := v.Reader.List(ctx, &tenants); err != nil {
-		return nil, apierrors.NewInternalError(err)
+	if err := v.Reader.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: t.Spec.Team}); err != nil {
+		return held, err
 	}
-	budget := class.Spec.TeamBudget
-	count := 1
-	sum := quota.DeepCopy()
-	if sum == nil {
-		sum = corev1.ResourceList{}
-	}
-	var others []string
-	for _, o := range tenants.Items {
-		if o.Name == t.Name || o.Spec.Team != t.Spec.Team || !o.DeletionTimestamp.IsZero() || !sameClass(&o, class) {
+	for i := range tenants.Items {
+		o := &tenants.Items[i]
+		if o.Name == t.Name || !o.DeletionTimestamp.IsZero() {
 			continue
 		}
-		count++
-		others = append(others, o.Name)
-		q := class.Spec.Quota.Default
-		if o.Spec.Quota != nil {
-			q = o.Spec.Quota.Hard
+		var quota corev1.ResourceList
+		if class, err := tenancy.ResolveClass(ctx, v.Reader, o); err == nil {
+			quota = tenancy.EffectiveQuota(o, class)
 		}
-		for name, val := range q {
-			cur := sum[name]
-			cur.Add(val)
-			sum[name] = cur
-		}
+		held.Add(o.Name, quota)
 	}
-	sort.Strings(others)
-	var errs field.ErrorList
-	if budget.MaxNamespaces != nil && count > int(*budget.MaxNamespaces) {
-		errs = append(errs, field.Forbidden(field.NewPath("spec", "team"),
-			fmt.Sprintf("team %s would have %d namespaces in class %s, more than its budget of %d (it has %v)", t.Spec.Team, count, class.Name, *budget.MaxNamespaces, others)))
-	}
-	errs = append(errs, withinMax(field.NewPath("spec", "quota", "hard"), sum, budget.MaxQuota,
-		fmt.Sprintf("team %s's budget in class %s, summed over its namespaces", t.Spec.Team, class.Name))...)
-	return errs, nil
-}
-
-// sameClass reports whether a tenant is of the given class, naming it or through the default.
-func sameClass(t *platformv1alpha1.TenantNamespace, class *platformv1alpha1.TenantClass) bool {
-	return t.Spec.Class == class.Name || (t.Spec.Class == "" && class.Spec.IsDefault)
-}
-
-// withinMax lists the resources of asked that exceed max (resources max does not name are not
-// capped).
-func withinMax(path *field.Path, asked, max corev1.ResourceList, what string) field.ErrorList {
-	var errs field.ErrorList
-	names := make([]string, 0, len(asked))
-	for name := range asked {
-		names = append(names, string(name))
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		limit, ok := max[corev1.ResourceName(name)]
-		q := asked[corev1.ResourceName(name)]
-		if ok && q.Cmp(limit) > 0 {
-			errs = append(errs, field.Invalid(path.Key(name), q.String(), fmt.Sprintf("exceeds %s: %s", what, limit.String())))
-		}
-	}
-	return errs
-}
-
-func prefixed(path *field.Path, m map[string]string, allowed []string, class string) field.ErrorList {
-	var errs field.ErrorList
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		ok := false
-		for _, p := range allowed {
-			ok = ok || strings.HasPrefix(k, p)
-		}
-		if !ok {
-			errs = append(errs, field.Forbidden(path.Key(k), fmt.Sprintf("class %s allows only the prefixes %v", class, allowed)))
-		}
-	}
-	return errs
-}
-
-func psaRank(l platformv1alpha1.PodSecurityLevel) int {
-	return slices.Index([]platformv1alpha1.PodSecurityLevel{platformv1alpha1.PodSecurityPrivileged, platformv1alpha1.PodSecurityBaseline, platformv1alpha1.PodSecurityRestricted}, l)
-}
-
-func toStrings[T ~string](in []T) []string {
-	out := make([]string, len(in))
-	for i, v := range in {
-		out[i] = string(v)
-	}
-	return out
+	return held, nil
 }
 
 func invalid(t *platformv1alpha1.TenantNamespace, errs ...*field.Error) error {
 	return apierrors.NewInvalid(tenantGK, t.Name, errs)
+}
+
+// fallbackReader reads from the cache, and from the apiserver what the cache does not have.
+type fallbackReader struct {
+	cache, api client.Reader
+}
+
+func (r fallbackReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	err := r.cache.Get(ctx, key, obj, opts...)
+	if apierrors.IsNotFound(err) {
+		return r.api.Get(ctx, key, obj, opts...)
+	}
+	return err
+}
+
+func (r fallbackReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return r.cache.List(ctx, list, opts...)
 }

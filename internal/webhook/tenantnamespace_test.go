@@ -2,7 +2,10 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +53,20 @@ func user(t *testing.T, name string, groups ...string) client.Client {
 	return c
 }
 
+// createTeams declares the teams of the admission tests: payments (alice's group) with a budget
+// of two namespaces and 9 CPUs, search (bob's), and edge.
+func createTeams(ctx context.Context) error {
+	payments := Team("payments", "guarded")
+	payments.Spec.Budget = &platformv1alpha1.TeamBudget{MaxNamespaces: ptr.To[int32](2), MaxQuota: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("9")}}
+	if err := k8sClient.Create(ctx, payments); err != nil {
+		return err
+	}
+	if err := k8sClient.Create(ctx, Team("search", "guarded")); err != nil {
+		return err
+	}
+	return k8sClient.Create(ctx, Team("edge", "infra"))
+}
+
 // guardedClass is the class every admission case runs against.
 func guardedClass() *platformv1alpha1.TenantClass {
 	return &platformv1alpha1.TenantClass{
@@ -62,7 +79,7 @@ func guardedClass() *platformv1alpha1.TenantClass {
 			AllowedClusterRoles:  []string{"view", "edit"},
 			PodSecurity:          platformv1alpha1.ClassPodSecurity{Default: platformv1alpha1.PodSecurityBaseline, Minimum: platformv1alpha1.PodSecurityBaseline},
 			NetworkIsolation:     platformv1alpha1.ClassNetworkIsolation{Default: platformv1alpha1.NetworkIsolationTeam, Allowed: []platformv1alpha1.NetworkIsolation{"Team", "Namespace"}},
-			TeamBudget:           &platformv1alpha1.TeamBudget{MaxNamespaces: ptr.To[int32](2), MaxQuota: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("9")}},
+			Limits:               &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Gi")}},
 			AllowedLabelPrefixes: []string{"example.com/"},
 		},
 	}
@@ -108,7 +125,32 @@ func TestTenantAdmission(t *testing.T) {
 		want []string
 	}{
 		{name: "claiming another team's tenant", as: bob, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("stolen") },
-			want: []string{"forbidden", "must list you (bob@example.com) among spec.owners"}},
+			want: []string{"forbidden", "not a member of Team payments"}},
+		{name: "another team's name with oneself as owner", as: bob, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("impostor")
+			tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: "User", Name: "bob@example.com"}}
+			return tn
+		}, want: []string{"forbidden", "spec.team", "you (bob@example.com, groups [team-search system:authenticated]) are not a member of Team payments"}},
+		{name: "a team nobody declared", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("rogue")
+			tn.Spec.Team = "rogue"
+			return tn
+		}, want: []string{"forbidden", `Team "rogue" does not exist`}},
+		{name: "a team nobody declared, even for an admin", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("rogue")
+			tn.Spec.Team = "rogue"
+			return tn
+		}, want: []string{"spec.team", `Team "rogue" does not exist`}},
+		{name: "a class the team may not use", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("elsewhere")
+			tn.Spec.Class = "infra"
+			return tn
+		}, want: []string{"spec.class", "team payments may not use class infra; its Team allows [guarded]"}},
+		{name: "a container maximum over the class's", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("huge-pods")
+			tn.Spec.Limits = &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Ti"), corev1.ResourceCPU: resource.MustParse("500")}}
+			return tn
+		}, want: []string{"spec.limits.max[memory]", "exceeds the container maximum of class guarded: 8Gi"}},
 		{name: "binding cluster-admin", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
 			tn := paymentsTenant("escalate")
 			tn.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin", Subjects: tn.Spec.Owners}}
@@ -138,7 +180,7 @@ func TestTenantAdmission(t *testing.T) {
 			tn := paymentsTenant("big")
 			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("8")}}
 			return tn
-		}, want: []string{"spec.quota.hard[requests.cpu]", "exceeds team payments's budget in class guarded"}},
+		}, want: []string{"spec.quota.hard[requests.cpu]", "with the team's other namespaces (2) sums to 10, over team payments's budget of 9"}},
 		{name: "an existing unmanaged namespace", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("legacy-app") },
 			want: []string{"metadata.name", "already exists", "never adopts"}},
 		{name: "another team's tenant's namespace, not released yet", as: alice, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("remnant") },
@@ -186,6 +228,31 @@ func TestTenantAdmission(t *testing.T) {
 		})
 	})
 
+	t.Run("another team taking a released namespace", func(t *testing.T) {
+		// What the payments team left behind with deletionPolicy Retain: its data.
+		Must(t, k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "archive", Labels: map[string]string{
+			platformv1alpha1.LabelTeam: "payments", "platform.selfserve.dev/released": "true",
+		}}}))
+		asSearch := &platformv1alpha1.TenantNamespace{
+			ObjectMeta: metav1.ObjectMeta{Name: "archive"},
+			Spec: platformv1alpha1.TenantNamespaceSpec{Team: "search", Class: "guarded",
+				Owners: []platformv1alpha1.Subject{{Kind: "User", Name: "bob@example.com"}}},
+		}
+		if err := bob.Create(ctx, asSearch); err == nil || !strings.Contains(err.Error(), "not a released namespace of team search") {
+			t.Errorf("bob adopting payments' released namespace for search: %v", err)
+		}
+		asPayments := asSearch.DeepCopy()
+		asPayments.Spec.Team = "payments"
+		if err := bob.Create(ctx, asPayments); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not a member of Team payments") {
+			t.Errorf("bob adopting payments' released namespace as payments: %v", err)
+		}
+		var ns corev1.Namespace
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "archive"}, &ns))
+		if ns.Labels[platformv1alpha1.LabelTenant] != "" || ns.Labels[platformv1alpha1.LabelTeam] != "payments" {
+			t.Errorf("the released namespace changed hands: labels %v", ns.Labels)
+		}
+	})
+
 	t.Run("a third namespace for the team", func(t *testing.T) {
 		Must(t, alice.Create(ctx, paymentsTenant("ledger")))
 		err := alice.Create(ctx, paymentsTenant("third"))
@@ -199,7 +266,7 @@ func TestTenantAdmission(t *testing.T) {
 		Must(t, bob.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn))
 		tn.Spec.Owners = append(tn.Spec.Owners, platformv1alpha1.Subject{Kind: "Group", Name: "team-search"})
 		err := bob.Update(ctx, &tn)
-		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "only the owners of wallet") {
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not a member of Team payments") {
 			t.Errorf("bob adding himself to wallet's owners: %v", err)
 		}
 		Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn))
@@ -209,6 +276,30 @@ func TestTenantAdmission(t *testing.T) {
 		if err := bob.Delete(ctx, &tn); !apierrors.IsForbidden(err) {
 			t.Errorf("bob deleting wallet: %v", err)
 		}
+	})
+
+	t.Run("another team editing the tenant while it is being deleted", func(t *testing.T) {
+		// A finalizer of the test's holds ledger in deletion, as a slow namespace deletion would.
+		var tn platformv1alpha1.TenantNamespace
+		Update(t, k8sClient, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}, func(tn *platformv1alpha1.TenantNamespace) {
+			tn.Finalizers = append(tn.Finalizers, "test.selfserve.dev/hold")
+		})
+		Must(t, alice.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}))
+		Must(t, bob.Get(ctx, client.ObjectKey{Name: "ledger"}, &tn))
+		if tn.DeletionTimestamp.IsZero() {
+			t.Fatal("ledger is not being deleted")
+		}
+		tn.Spec.DeletionPolicy = platformv1alpha1.DeletionPolicyDelete
+		tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: "User", Name: "bob@example.com"}}
+		if err := bob.Update(ctx, &tn); !apierrors.IsForbidden(err) {
+			t.Errorf("bob switching a terminating tenant of payments to Delete: %v", err)
+		}
+		Update(t, k8sClient, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}, func(tn *platformv1alpha1.TenantNamespace) {
+			if tn.Spec.DeletionPolicy != platformv1alpha1.DeletionPolicyRetain {
+				t.Errorf("deletionPolicy changed to %s", tn.Spec.DeletionPolicy)
+			}
+			tn.Finalizers = slices.DeleteFunc(tn.Finalizers, func(f string) bool { return f == "test.selfserve.dev/hold" })
+		})
 	})
 
 	t.Run("the owner deleting the isolation policy or editing the quota", func(t *testing.T) {
@@ -251,7 +342,61 @@ func TestTenantAdmission(t *testing.T) {
 		Must(t, alice.Delete(ctx, cm))
 	})
 
-	t.Run("the owner deletes the tenant", func(t *testing.T) {
-		Must(t, alice.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}))
-	})
+}
+
+// TestBudgetHoldsUnderParallelCreates races ten creates for the last place of a team's budget,
+// twenty times: admission reads a cache and may let more than one through, but never more
+// namespaces than the budget exist, and the tenants that lost wait (Stalled, OverBudget).
+func TestBudgetHoldsUnderParallelCreates(t *testing.T) {
+	ctx := context.Background()
+	Must(t, k8sClient.Create(ctx, guardedClassNamed("race")))
+	for round := range 20 {
+		team := Team(fmt.Sprintf("race-%d", round), "race")
+		team.Spec.Budget = &platformv1alpha1.TeamBudget{MaxNamespaces: ptr.To[int32](2)}
+		Must(t, k8sClient.Create(ctx, team))
+		member := user(t, fmt.Sprintf("dev-%d@example.com", round), "team-"+team.Name)
+		tenant := func(i int) *platformv1alpha1.TenantNamespace {
+			return &platformv1alpha1.TenantNamespace{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", team.Name, i)},
+				Spec: platformv1alpha1.TenantNamespaceSpec{Team: team.Name, Class: "race",
+					Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-" + team.Name}}},
+			}
+		}
+		Eventually(t, 10*time.Second, "the first tenant of "+team.Name+" is admitted", func() bool {
+			return member.Create(ctx, tenant(0)) == nil
+		})
+		var admitted atomic.Int32
+		_ = Parallel(10, 10, func(i int) error {
+			if member.Create(ctx, tenant(i+1)) == nil {
+				admitted.Add(1)
+			}
+			return nil
+		})
+		// Every admitted tenant settles: Ready, or waiting for a place.
+		Eventually(t, 30*time.Second, "the tenants of "+team.Name+" settle", func() bool {
+			var list platformv1alpha1.TenantNamespaceList
+			Must(t, k8sClient.List(ctx, &list))
+			settled := 0
+			for _, tn := range list.Items {
+				ready := meta.FindStatusCondition(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+				if tn.Spec.Team == team.Name && ready != nil && (ready.Status == metav1.ConditionTrue || ready.Reason == "OverBudget") {
+					settled++
+				}
+			}
+			return settled == int(admitted.Load())+1
+		})
+		var namespaces corev1.NamespaceList
+		Must(t, k8sClient.List(ctx, &namespaces, client.MatchingLabels{platformv1alpha1.LabelTeam: team.Name}))
+		t.Logf("round %d: %d of 10 parallel creates admitted, %d namespaces", round, admitted.Load(), len(namespaces.Items))
+		if len(namespaces.Items) > 2 {
+			t.Errorf("round %d: %d parallel creates admitted, %d namespaces for a budget of 2", round, admitted.Load(), len(namespaces.Items))
+		}
+	}
+}
+
+// guardedClassNamed is the guarded class under another name.
+func guardedClassNamed(name string) *platformv1alpha1.TenantClass {
+	c := guardedClass()
+	c.Name = name
+	return c
 }

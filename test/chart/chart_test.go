@@ -107,10 +107,10 @@ func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructur
 func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 	kust := kustomize(t, "default")
 	sameObjects(t, kust, render(t, nil))
-	// The namespace, 4 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
+	// The namespace, 5 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
 	// Deployment, its disruption budget and 2 webhook configurations.
-	if len(kust) != 20 {
-		t.Errorf("config/default renders %d objects, want 20", len(kust))
+	if len(kust) != 21 {
+		t.Errorf("config/default renders %d objects, want 21", len(kust))
 	}
 }
 
@@ -288,6 +288,20 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 	cr := chart["ClusterRole /selfserve-manager-role"]
 	if diff := cmp.Diff([]string{"admin", "edit", "monitoring-reader", "view"}, resourceNames(t, cr, "clusterroles", "bind")); diff != "" {
 		t.Errorf("bindable ClusterRoles (-want +got):\n%s", diff)
+	}
+}
+
+// TestEmptyBindableClusterRolesGrantsNoBind: an empty allow-list is none, never all (a bind
+// rule without resourceNames would let the operator bind cluster-admin).
+func TestEmptyBindableClusterRolesGrantsNoBind(t *testing.T) {
+	chart := render(t, map[string]any{"bindableClusterRoles": []any{}})
+	cr := chart["ClusterRole /selfserve-manager-role"]
+	rules, _, _ := unstructured.NestedSlice(cr.Object, "rules")
+	for _, r := range rules {
+		verbs, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "verbs")
+		if slices.Contains(verbs, "bind") || slices.Contains(verbs, "*") {
+			t.Errorf("with bindableClusterRoles: [] the manager role still has %v", r)
+		}
 	}
 }
 

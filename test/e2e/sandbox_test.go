@@ -167,7 +167,7 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	}
 	other := filepath.Join(tmp, "other-team.yaml")
 	Must(t, os.WriteFile(other, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: search}\nspec: {team: search, owners: [{kind: Group, name: team-search}]}\n"), 0o600))
-	if out, err := alice("apply", "-f", other); err == nil || !strings.Contains(out, "spec.owners") {
+	if out, err := alice("apply", "-f", other); err == nil || !strings.Contains(out, "not a member of Team search") {
 		t.Errorf("alice claiming a namespace for another team: err=%v\n%s", err, out)
 	}
 

@@ -98,6 +98,7 @@ func tenantNamespace(t *testing.T, name, team string) {
 	if err := admin.Create(ctx, class); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	Must(t, CreateTeams(ctx, admin, []string{team}, class.Name))
 	Must(t, admin.Create(ctx, &platformv1alpha1.TenantNamespace{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec:       platformv1alpha1.TenantNamespaceSpec{Team: team, Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: team}}},

@@ -44,6 +44,10 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 	op, admin = env.Operator, env.Admin
+	if err := CreateTeams(context.Background(), admin, []string{"payments", "ops"}, "gold", "basic", "basic-2"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
 

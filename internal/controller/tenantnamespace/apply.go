@@ -3,10 +3,12 @@ package tenantnamespace
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -24,12 +26,20 @@ const FieldOwner = "selfserve"
 // and the apply (with force) takes them back.
 func applyIfChanged[T client.Object, AC runtime.ApplyConfiguration](ctx context.Context, c client.Client,
 	current T, exists bool, desired AC, extract func(T, string) (AC, error)) (applied bool, err error) {
-	if exists {
-		if observed, err := extract(current, FieldOwner); err == nil && equality.Semantic.DeepEqual(observed, desired) {
-			return false, nil
-		}
+	if asApplied(current, exists, desired, extract) {
+		return false, nil
 	}
 	return true, c.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// asApplied reports whether the object exists and holds exactly what the operator's field
+// manager would apply.
+func asApplied[T client.Object, AC runtime.ApplyConfiguration](current T, exists bool, desired AC, extract func(T, string) (AC, error)) bool {
+	if !exists {
+		return false
+	}
+	observed, err := extract(current, FieldOwner)
+	return err == nil && equality.Semantic.DeepEqual(observed, desired)
 }
 
 // applyChild applies one of the tenant's objects with applyIfChanged and tells drift from
@@ -43,16 +53,40 @@ func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Cont
 	data, hashErr := json.Marshal(desired)
 	h := fnv.New64a()
 	_, _ = h.Write(data)
+	key := kind + " " + name
+	if hashErr == nil && r.lastDesired.same(s.tenant, key, h.Sum64()) && !asApplied(current, exists, desired, extract) {
+		// It looks like drift, but the cache may only lag behind the operator's own last write
+		// (a child created a moment ago, or changed by the reconcile before): ask the apiserver
+		// before calling it a repair.
+		if exists, err = r.readLive(ctx, s, kind, name, current); err != nil {
+			return false, err
+		}
+	}
 	applied, err = applyIfChanged(ctx, r.Client, current, exists, desired, extract)
 	if err != nil || hashErr != nil {
 		return applied, err // without a hash, drift cannot be told apart; the object is in place all the same
 	}
-	key := kind + " " + name
 	s.markInPlace(key)
 	if unchanged := r.lastDesired.remember(s.tenant, key, h.Sum64()); unchanged && applied {
 		r.noteDrift(s, kind, name)
 	}
 	return applied, nil
+}
+
+// readLive reads one of the tenant's objects from the apiserver rather than the cache.
+func (r *Reconciler) readLive(ctx context.Context, s *scope, kind, name string, obj client.Object) (exists bool, err error) {
+	key := client.ObjectKey{Namespace: s.tenant.Name, Name: name}
+	if kind == "Namespace" {
+		key.Namespace = ""
+	}
+	err = r.APIReader.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s %s: %w", kind, name, err)
+	}
+	return true, nil
 }
 
 // lastDesired remembers, per tenant, a hash of what the operator last wanted of each of its
@@ -83,6 +117,18 @@ func (m *lastDesired) remember(t *platformv1alpha1.TenantNamespace, key string, 
 	}
 	prev, seen := td.objects[key]
 	td.objects[key] = hash
+	return seen && prev == hash
+}
+
+// same reports whether the hash equals the one last recorded for the tenant's object.
+func (m *lastDesired) same(t *platformv1alpha1.TenantNamespace, key string, hash uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	td, ok := m.byTenant[t.Name]
+	if !ok || td.uid != t.UID {
+		return false
+	}
+	prev, seen := td.objects[key]
 	return seen && prev == hash
 }
 

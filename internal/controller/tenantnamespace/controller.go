@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -31,6 +33,7 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/metrics"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // Finalizer holds a TenantNamespace with deletionPolicy Delete until its namespace is deleted
@@ -40,9 +43,11 @@ const Finalizer = "platform.selfserve.dev/tenant-namespace"
 // Reasons shared by the part conditions. Events carry the reason of the condition they
 // explain, and say in their action what the operator did (Create, Repair, Apply, Delete).
 const (
-	ReasonApplyFailed   = "ApplyFailed"
-	ReasonNotRequested  = "NotRequested"
-	ReasonClassNotFound = "ClassNotFound"
+	ReasonApplyFailed  = "ApplyFailed"
+	ReasonNotRequested = "NotRequested"
+	// ReasonClassNotFound and the other reasons of a tenant waiting for a guard rail are
+	// tenancy's (TeamNotFound, ClassNotAllowed, OverBudget).
+	ReasonClassNotFound = tenancy.ReasonClassNotFound
 )
 
 // classIndex indexes TenantNamespaces by spec.class ("" for the default class).
@@ -74,12 +79,16 @@ type Reconciler struct {
 	// lastDesired tells drift (someone else changed an object) from change (the operator wants
 	// something else of it now).
 	lastDesired lastDesired
+	// budgets hands out the places of teams' budgets.
+	budgets budgets
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces/finalizers,verbs=update
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;update;patch;delete;deletecollection
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete;deletecollection
@@ -113,6 +122,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClass),
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.allTenants), builder.WithPredicates(cacheReadinessChanged)).
+		// A Team's members do not matter here (admission checks them); its classes and budget do.
+		Watches(&platformv1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfTeam), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A tenant that goes frees a place in its team's budget for those waiting.
+		Watches(&platformv1alpha1.TenantNamespace{}, handler.EnqueueRequestsFromMapFunc(r.waitingOfTeam), builder.WithPredicates(leaving)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
@@ -141,6 +154,44 @@ func (r *Reconciler) tenantsOfClass(ctx context.Context, o client.Object) []reco
 	return reqs
 }
 
+// tenantsOfTeam maps a Team to its tenants.
+func (r *Reconciler) tenantsOfTeam(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.teamTenants(ctx, o.GetName(), func(*platformv1alpha1.TenantNamespace) bool { return true })
+}
+
+// waitingOfTeam maps a tenant that is going to the tenants of its team waiting for a place.
+func (r *Reconciler) waitingOfTeam(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.teamTenants(ctx, o.(*platformv1alpha1.TenantNamespace).Spec.Team, func(t *platformv1alpha1.TenantNamespace) bool {
+		ready := meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionReady)
+		return t.Name != o.GetName() && (ready == nil || ready.Reason == tenancy.ReasonOverBudget)
+	})
+}
+
+func (r *Reconciler) teamTenants(ctx context.Context, team string, keep func(*platformv1alpha1.TenantNamespace) bool) []reconcile.Request {
+	var list platformv1alpha1.TenantNamespaceList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{tenancy.TeamIndex: team}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of team", "team", team)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if keep(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
+}
+
+// leaving passes a tenant's deletion, or the start of it.
+var leaving = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+}
+
 // allTenants maps a change of the node-local-dns DaemonSet (the cache holds no other) to every
 // tenant: any of them may enable the cache through its class.
 func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcile.Request {
@@ -165,6 +216,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			// Deleted with Retain (no finalizer holds it): release its namespace now. The
 			// namespace watch brings this request back after a restart too.
 			r.lastDesired.forget(req.Name)
+			r.budgets.release(req.Name)
 			return ctrl.Result{}, r.releaseOrphan(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
@@ -201,22 +253,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		before.ResourceVersion = tenant.ResourceVersion
 	}
 
-	class, err := resolveClass(ctx, r.Client, tenant)
-	var notFound errClassNotFound
-	if errors.As(err, &notFound) {
+	// The guard rails come first: nothing is provisioned for a tenant whose Team is missing,
+	// whose class is missing or not one its team may use, or whose team has no budget left.
+	team, class, err := tenancy.Resolve(ctx, r.Client, tenant)
+	if err == nil {
+		s.team, s.class = team, class
+		tenant.Status.Class = class.Name
+		s.Settings = tenancy.Effective(tenant, class)
+		err = r.budgets.claim(ctx, r.Client, s)
+	}
+	var refusal *tenancy.Refusal
+	if errors.As(err, &refusal) {
 		for _, c := range partConditions {
-			s.setCondition(c, metav1.ConditionUnknown, ReasonClassNotFound, notFound.msg)
+			s.setCondition(c, metav1.ConditionUnknown, refusal.Reason, refusal.Message)
 		}
-		tenant.Status.Class = ""
-		// The class watch brings the tenant back when the class appears.
+		if refusal.Reason != tenancy.ReasonOverBudget {
+			tenant.Status.Class = ""
+		}
+		// The Team, class and tenant watches bring the tenant back when that changes.
 		return ctrl.Result{}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	s.class = class
-	tenant.Status.Class = class.Name
-	s.effectiveSettings()
 	reportClassConflicts(s)
 
 	if err := r.reconcileDNS(ctx, s); err != nil {

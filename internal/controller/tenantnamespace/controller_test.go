@@ -60,6 +60,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := CreateTeams(context.Background(), admin, []string{"payments", "discovery", "finance", "ops", "search", "data", "platform"},
+		"standard", "small", "later", "roomy"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
 
@@ -554,7 +559,7 @@ func TestTightenedClassKeepsQuotaAndReportsTheConflict(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == tenantnamespace.ReasonClassTightened
 	})
 	c := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionWithinClass)
-	if want := "quota pods 80 is above the maximum 50"; !strings.Contains(c.Message, want) {
+	if want := `spec.quota.hard[pods]: Invalid value: "80": exceeds the maximum of class roomy: 50`; !strings.Contains(c.Message, want) {
 		t.Errorf("WithinClass message %q does not say %q", c.Message, want)
 	}
 	if !meta.IsStatusConditionTrue(tenant.Status.Conditions, platformv1alpha1.ConditionReady) {

@@ -8,7 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -27,7 +29,8 @@ const ReasonReleased = "NamespaceReleased"
 // reconcileDelete handles a deleted TenantNamespace that holds the finalizer: one with
 // deletionPolicy Delete, whose namespace is deleted (the finalizer goes once it is gone), or one
 // that is Retain now but got the finalizer earlier, whose namespace is released as
-// releaseOrphan does. Only a namespace that carries this tenant's label is ever touched.
+// releaseOrphan does. A Delete tenant deleted because its CRD is being deleted is released too.
+// Only a namespace that carries this tenant's label is ever touched.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
 	t := s.tenant
 	if !controllerutil.ContainsFinalizer(t, Finalizer) {
@@ -40,7 +43,17 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	}
 	ours := err == nil && ns.Labels[platformv1alpha1.LabelTenant] == t.Name
 
-	if ours && t.Spec.DeletionPolicy == platformv1alpha1.DeletionPolicyDelete {
+	deleteNamespace := ours && t.Spec.DeletionPolicy == platformv1alpha1.DeletionPolicyDelete
+	if deleteNamespace && ns.DeletionTimestamp.IsZero() {
+		// Deleting the TenantNamespace CRD deletes every tenant with it; nobody asked for their
+		// namespaces to go, so they are released as with Retain.
+		going, err := r.tenantKindGoing(ctx)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		deleteNamespace = !going
+	}
+	if deleteNamespace {
 		if ns.DeletionTimestamp.IsZero() {
 			if err := r.Client.Delete(ctx, &ns); client.IgnoreNotFound(err) != nil {
 				return ctrl.Result{}, fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
@@ -65,6 +78,24 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// tenantCRD is the name of the TenantNamespace CustomResourceDefinition.
+const tenantCRD = "tenantnamespaces.platform.selfserve.dev"
+
+// tenantKindGoing reports whether the TenantNamespace CRD is being deleted (or is gone). An
+// error is returned as is: when in doubt, nothing is deleted.
+func (r *Reconciler) tenantKindGoing(ctx context.Context) (bool, error) {
+	var crd metav1.PartialObjectMetadata
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: tenantCRD}, &crd)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading CustomResourceDefinition %s: %w", tenantCRD, err)
+	}
+	return !crd.DeletionTimestamp.IsZero(), nil
 }
 
 // releaseOrphan releases the namespace of a TenantNamespace that no longer exists (deleted

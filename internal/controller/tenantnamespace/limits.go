@@ -23,7 +23,7 @@ func (r *Reconciler) reconcileLimits(ctx context.Context, s *scope) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	l := s.limits
+	l := s.Limits
 	if l == nil || len(l.Default)+len(l.DefaultRequest)+len(l.Max)+len(l.Min) == 0 {
 		return ctrl.Result{}, r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionLimitsReady, "neither the tenant nor its class sets container limits")
 	}

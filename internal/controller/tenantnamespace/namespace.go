@@ -18,14 +18,13 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // Labels of a namespace beyond the tenant link.
 const (
-	// LabelReleased marks a namespace whose TenantNamespace was deleted with deletionPolicy
-	// Retain: the data stays, the operator no longer manages it, and a TenantNamespace of the
-	// same name and team may adopt it again.
-	LabelReleased = "platform.selfserve.dev/released"
+	// LabelReleased marks a released namespace (see tenancy.LabelReleased).
+	LabelReleased = tenancy.LabelReleased
 
 	labelPSAEnforce = "pod-security.kubernetes.io/enforce"
 	labelPSAWarn    = "pod-security.kubernetes.io/warn"
@@ -65,7 +64,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			err = nil
 		case err == nil:
 			exists = true
-			if !Adoptable(&ns, s.tenant) {
+			if !tenancy.Adoptable(&ns, s.tenant) {
 				msg := fmt.Sprintf("namespace %q already exists and is not this tenant's; selfserve never adopts a namespace it did not create (delete it or choose another name)", name)
 				s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
 				return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
@@ -80,7 +79,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			fmt.Sprintf("namespace %q is being deleted; it will be created again once it is gone", name))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if exists && !Adoptable(&ns, s.tenant) {
+	if exists && !tenancy.Adoptable(&ns, s.tenant) {
 		// In the cache but labelled for another tenant (or for the deleted tenant of another
 		// team this name had, not released yet): never take it over.
 		msg := fmt.Sprintf("namespace %q belongs to tenant %q of team %q", name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
@@ -94,20 +93,8 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 	}
 	s.created = applied && !exists
 	s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, ReasonProvisioned,
-		fmt.Sprintf("namespace %q is ready with Pod Security level %s", name, s.podSecurity))
+		fmt.Sprintf("namespace %q is ready with Pod Security level %s", name, s.PodSecurity))
 	return ctrl.Result{}, nil
-}
-
-// Adoptable reports whether an existing namespace may become this tenant's: it already is (same
-// name and team: a tenant of another team re-created under the name of a deleted one must not
-// take its namespace before the operator has released it), or it was released by a tenant of
-// the same name and team. The controller and the admission webhook both apply this rule.
-func Adoptable(ns *corev1.Namespace, t *platformv1alpha1.TenantNamespace) bool {
-	if ns.Labels[platformv1alpha1.LabelTeam] != t.Spec.Team {
-		return false
-	}
-	return ns.Labels[platformv1alpha1.LabelTenant] == t.Name && ns.Labels[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue ||
-		ns.Labels[LabelReleased] == "true"
 }
 
 // desiredNamespace is the namespace as the operator applies it: the tenant link, team, Pod
@@ -119,7 +106,7 @@ func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 	}
 	maps.Copy(labels, childLabels(s.tenant))
 	labels[platformv1alpha1.LabelTeam] = s.tenant.Spec.Team
-	level := string(s.podSecurity)
+	level := string(s.PodSecurity)
 	labels[labelPSAEnforce] = level
 	labels[labelPSAWarn] = level
 	labels[labelPSAAudit] = level

@@ -26,7 +26,7 @@ func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, err
 	}
 	var from *networkingv1ac.NetworkPolicyPeerApplyConfiguration
-	switch s.networkIsolation {
+	switch s.NetworkIsolation {
 	case platformv1alpha1.NetworkIsolationTeam:
 		from = networkingv1ac.NetworkPolicyPeer().WithNamespaceSelector(
 			metav1ac.LabelSelector().WithMatchLabels(map[string]string{platformv1alpha1.LabelTeam: s.tenant.Spec.Team}))
@@ -49,6 +49,6 @@ func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	s.setCondition(platformv1alpha1.ConditionNetworkReady, metav1.ConditionTrue, ReasonProvisioned,
 		fmt.Sprintf("ingress isolated to the %s", map[platformv1alpha1.NetworkIsolation]string{
-			platformv1alpha1.NetworkIsolationTeam: "team's namespaces", platformv1alpha1.NetworkIsolationNamespace: "namespace itself"}[s.networkIsolation]))
+			platformv1alpha1.NetworkIsolationTeam: "team's namespaces", platformv1alpha1.NetworkIsolationNamespace: "namespace itself"}[s.NetworkIsolation]))
 	return ctrl.Result{}, nil
 }

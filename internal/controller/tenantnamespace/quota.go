@@ -25,14 +25,14 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if len(s.quota) == 0 {
+	if len(s.Quota) == 0 {
 		s.setQuotaUsage(nil)
 		return ctrl.Result{}, r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionQuotaReady, "neither the tenant nor its class sets a quota")
 	}
 	desired := corev1ac.ResourceQuota(QuotaName, s.tenant.Name).
 		WithLabels(childLabels(s.tenant)).
 		WithOwnerReferences(ownerReference(s.tenant)).
-		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(s.quota))
+		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(s.Quota))
 	_, err = applyChild(ctx, r, s, "ResourceQuota", QuotaName, &cur, exists, desired, corev1ac.ExtractResourceQuota)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())

@@ -10,6 +10,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // summarize computes Ready, Reconciling and Stalled from the part conditions and the outcome
@@ -28,7 +29,7 @@ func summarize(t *platformv1alpha1.TenantNamespace, reconcileErr error) {
 		}
 	}
 	o := kstatus.Outcome{
-		Stalled: errors.Is(reconcileErr, reconcile.TerminalError(nil)) || (blocking != nil && blocking.Reason == ReasonClassNotFound),
+		Stalled: errors.Is(reconcileErr, reconcile.TerminalError(nil)) || (blocking != nil && tenancy.IsWaitingReason(blocking.Reason)),
 	}
 	switch {
 	case blocking == nil && reconcileErr == nil:

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
@@ -69,6 +72,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 
 // SetupWithManager registers the controller. A ServiceSLO re-evaluates only the policies whose
@@ -350,7 +354,15 @@ func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.Clus
 			errs = append(errs, err)
 			continue
 		}
+		namespaces, err := r.teamNamespaces(ctx, g.Teams)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		for _, s := range slos.Items {
+			if !namespaces[s.Namespace] {
+				continue // not one of the gate's teams: a tenant cannot join a gate by labelling its SLO
+			}
 			for _, b := range s.Status.ErrorBudget {
 				if g.Timeframe != "" && b.Timeframe != g.Timeframe || b.Remaining == "" {
 					continue
@@ -382,6 +394,9 @@ func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.Clus
 					continue
 				}
 				for _, m := range monitors {
+					if !countsForGate(m.GetTags(), g.Teams) {
+						continue
+					}
 					if string(m.GetOverallState()) == "Alert" {
 						blockers = append(blockers, platformv1alpha1.GateBlocker{
 							Kind: "Monitor", Name: m.GetName(), ID: m.GetId(), Scope: scopeOr(g.Scope),
@@ -393,6 +408,44 @@ func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.Clus
 		}
 	}
 	return blockers, errors.Join(errs...)
+}
+
+// teamNamespaces returns the namespaces labelled with one of the teams: tenant namespaces
+// (the operator sets the label from a Team their requester belongs to) and namespaces SREs
+// labelled themselves. It asks the apiserver: the cache holds only managed namespaces.
+func (r *Reconciler) teamNamespaces(ctx context.Context, teams []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(teams) == 0 {
+		return out, nil
+	}
+	req, err := labels.NewRequirement(platformv1alpha1.LabelTeam, selection.In, teams)
+	if err != nil {
+		return nil, err
+	}
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "NamespaceList"})
+	if err := r.APIReader.List(ctx, &list, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*req)}); err != nil {
+		return nil, fmt.Errorf("listing the namespaces of teams %v: %w", teams, err)
+	}
+	for _, ns := range list.Items {
+		out[ns.Name] = true
+	}
+	return out, nil
+}
+
+// countsForGate reports whether a monitor counts for a monitor gate: monitors made outside
+// selfserve always do; selfserve's own (burn-rate alerts of ServiceSLOs, whose tags tenants
+// choose) only when their team is one of the gate's.
+func countsForGate(tags []string, teams []string) bool {
+	if !slices.ContainsFunc(tags, func(t string) bool { return strings.EqualFold(t, datadog.TagManaged) }) {
+		return true
+	}
+	for _, t := range tags {
+		if team, ok := strings.CutPrefix(strings.ToLower(t), "team:"); ok && slices.Contains(teams, team) {
+			return true
+		}
+	}
+	return false
 }
 
 func scopeOr(s platformv1alpha1.UpgradeScope) platformv1alpha1.UpgradeScope {

@@ -135,6 +135,7 @@ func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
 		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
 			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "tuesday", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday"}, Start: "06:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
 			Gates: &platformv1alpha1.Gates{ErrorBudget: []platformv1alpha1.ErrorBudgetGate{{
+				Teams:    []string{"payments"},
 				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "critical"}}, Timeframe: "30d", MinRemainingPercent: 10,
 			}}},
 		},
@@ -191,25 +192,33 @@ func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
 		}
 	})
 
-	t.Run("a critical SLO low on budget holds upgrades back", func(t *testing.T) {
-		Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "checkout"}}))
-		slo := &platformv1alpha1.ServiceSLO{
-			ObjectMeta: metav1.ObjectMeta{Name: "availability", Namespace: "checkout", Labels: map[string]string{"tier": "critical"}},
-			Spec: platformv1alpha1.ServiceSLOSpec{Service: "checkout",
-				Indicator:  platformv1alpha1.Indicator{Metric: &platformv1alpha1.MetricIndicator{Good: "a", Total: "b"}},
-				Objectives: []platformv1alpha1.Objective{{Timeframe: "30d", Target: "99.9"}}},
+	t.Run("a critical SLO of the gate's team low on budget holds upgrades back, another team's does not", func(t *testing.T) {
+		// The label the operator puts on a tenant namespace from a Team its requester belongs to.
+		Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Labels: map[string]string{platformv1alpha1.LabelTeam: "payments"}}}))
+		Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "orders-app", Labels: map[string]string{platformv1alpha1.LabelTeam: "orders"}}}))
+		lowBudget := func(namespace string) {
+			slo := &platformv1alpha1.ServiceSLO{
+				ObjectMeta: metav1.ObjectMeta{Name: "availability", Namespace: namespace, Labels: map[string]string{"tier": "critical"}},
+				Spec: platformv1alpha1.ServiceSLOSpec{Service: "checkout",
+					Indicator:  platformv1alpha1.Indicator{Metric: &platformv1alpha1.MetricIndicator{Good: "a", Total: "b"}},
+					Objectives: []platformv1alpha1.Objective{{Timeframe: "30d", Target: "99.9"}}},
+			}
+			Must(t, admin.Create(ctx, slo))
+			// The ServiceSLO controller is at work on the object too (its finalizer): retry on conflict.
+			Eventually(t, 20*time.Second, "the low budget is stored", func() bool {
+				Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), slo))
+				slo.Status.ErrorBudget = []platformv1alpha1.ErrorBudget{{Timeframe: "30d", Remaining: "3.20", State: "warning"}}
+				return admin.Status().Update(ctx, slo) == nil
+			})
 		}
-		Must(t, admin.Create(ctx, slo))
-		// The ServiceSLO controller is at work on the object too (its finalizer): retry on conflict.
-		Eventually(t, 20*time.Second, "the low budget is stored", func() bool {
-			Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), slo))
-			slo.Status.ErrorBudget = []platformv1alpha1.ErrorBudget{{Timeframe: "30d", Remaining: "3.20", State: "warning"}}
-			return admin.Status().Update(ctx, slo) == nil
-		})
+		// A developer of the orders team labels their own SLO "tier: critical" and burns its budget.
+		lowBudget("orders-app")
+		lowBudget("checkout")
 		p := waitAllowed(t, "production", metav1.ConditionFalse, platformv1alpha1.ReasonErrorBudgetLow)
 		if len(p.Status.Blockers) != 1 || p.Status.Blockers[0].Name != "availability" || p.Status.Blockers[0].Namespace != "checkout" {
-			t.Errorf("blockers %+v", p.Status.Blockers)
+			t.Errorf("blockers %+v, want only checkout's SLO: the orders team is not in the gate", p.Status.Blockers)
 		}
+		slo := &platformv1alpha1.ServiceSLO{ObjectMeta: metav1.ObjectMeta{Name: "availability", Namespace: "checkout"}}
 		// The budget recovers: the gate opens again without anyone touching the policy.
 		Eventually(t, 20*time.Second, "the status update is stored", func() bool {
 			Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), slo))
@@ -234,11 +243,19 @@ func TestMonitorGateThroughDatadog(t *testing.T) {
 	m.SetTags([]string{"upgrade-gate:true", "team:data"})
 	created, err := dd.CreateMonitor(ctx, *m)
 	Must(t, err)
+	// A monitor selfserve made for another team's ServiceSLO that its developers tagged
+	// upgrade-gate:true; it alerts from the start.
+	tenants := datadogV1.NewMonitor("avg(last_5m):avg:trace.http.request.errors{service:orders} > 10", datadogV1.MONITORTYPE_METRIC_ALERT)
+	tenants.SetName("orders burn rate")
+	tenants.SetTags([]string{"upgrade-gate:true", "team:orders", datadog.TagManaged})
+	tenantsMonitor, err := dd.CreateMonitor(ctx, *tenants)
+	Must(t, err)
+	fake.SetMonitorState(tenantsMonitor.GetId(), "Alert")
 	Must(t, admin.Create(ctx, &platformv1alpha1.ClusterUpgradePolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "staging"},
 		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
 			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "tuesday", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday"}, Start: "06:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
-			Gates:              &platformv1alpha1.Gates{Monitors: []platformv1alpha1.MonitorGate{{Tags: []string{"upgrade-gate:true"}, Scope: platformv1alpha1.ScopeNoUpgrades}}},
+			Gates:              &platformv1alpha1.Gates{Monitors: []platformv1alpha1.MonitorGate{{Teams: []string{"payments"}, Tags: []string{"upgrade-gate:true"}, Scope: platformv1alpha1.ScopeNoUpgrades}}},
 		},
 	}))
 	waitAllowed(t, "staging", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)

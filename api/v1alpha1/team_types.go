@@ -1,0 +1,136 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TeamSpec is who a team is and what it may hold, as the SREs declare it.
+type TeamSpec struct {
+	// Members are the users, groups and service accounts who act for the team: only they (and
+	// platform admins) may create or change a TenantNamespace of the team, or take back a
+	// namespace the team released.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +required
+	Members []Subject `json:"members"`
+
+	// Classes are the TenantClasses the team's tenants may use. A tenant that names no class gets
+	// the cluster's default class, which must then be listed here too.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +required
+	Classes []string `json:"classes"`
+
+	// Budget caps what the team holds across all its tenant namespaces, whatever their class.
+	// Left out, the team is not capped beyond its classes.
+	// +optional
+	Budget *TeamBudget `json:"budget,omitempty"`
+
+	// Notify are the team's default notification handles, for example "@slack-payments" or
+	// "@pagerduty-payments": the burn-rate alerts of the team's ServiceSLOs notify them when
+	// the ServiceSLO names no handle of its own.
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^@[A-Za-z0-9][A-Za-z0-9_.@-]*$`
+	// +listType=set
+	// +optional
+	Notify []string `json:"notify,omitempty"`
+}
+
+// TeamBudget caps what one team may hold across its tenant namespaces.
+type TeamBudget struct {
+	// MaxNamespaces is the largest number of tenant namespaces the team may have.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxNamespaces *int32 `json:"maxNamespaces,omitempty"`
+
+	// MaxQuota caps, resource by resource, the sum of the ResourceQuota hard limits of all the
+	// team's tenant namespaces (what each ResourceQuota holds: the tenant's quota over its class
+	// default and caps).
+	// +optional
+	MaxQuota corev1.ResourceList `json:"maxQuota,omitempty"`
+}
+
+// BudgetLeft is what a team may still add before its budget is used up.
+type BudgetLeft struct {
+	// Namespaces is how many more tenant namespaces the team may have (0 when at or over its
+	// budget). Left out when the budget sets no namespace count.
+	// +optional
+	Namespaces *int32 `json:"namespaces,omitempty"`
+
+	// Quota is, for each resource the budget caps, how much more the team's quotas may sum to
+	// (0 when at or over the budget).
+	// +optional
+	Quota corev1.ResourceList `json:"quota,omitempty"`
+}
+
+// TeamStatus is what the operator observed about a team.
+type TeamStatus struct {
+	// Conditions: Ready (reason Accepted, or OverBudget while the team holds more than its
+	// budget allows since the budget was lowered).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec last acted on successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Namespaces is the number of tenant namespaces the team holds (provisioned tenants).
+	// +optional
+	Namespaces int32 `json:"namespaces"`
+
+	// Waiting is the number of the team's tenants that wait for budget (reason OverBudget).
+	// +optional
+	Waiting int32 `json:"waiting"`
+
+	// Quota is the sum of the ResourceQuota hard limits of the team's tenant namespaces.
+	// +optional
+	Quota corev1.ResourceList `json:"quota,omitempty"`
+
+	// BudgetLeft is what the team may still add; left out when the team has no budget.
+	// +optional
+	BudgetLeft *BudgetLeft `json:"budgetLeft,omitempty"`
+}
+
+// Team is a product team, declared by the SREs: who belongs to it, which classes its tenant
+// namespaces may use and how much they may hold together. A TenantNamespace names its team, and
+// only the team's members (and platform admins) may request or change it.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=tm,categories=selfserve
+// +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.spec.members[*].name`
+// +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaces`
+// +kubebuilder:printcolumn:name="Budget Left",type=integer,JSONPath=`.status.budgetLeft.namespaces`
+// +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Team struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the team as the SREs declare it.
+	// +required
+	Spec TeamSpec `json:"spec"`
+
+	// Status is written by the operator.
+	// +optional
+	Status TeamStatus `json:"status,omitempty"`
+}
+
+// TeamList is a list of Teams.
+// +kubebuilder:object:root=true
+type TeamList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Team `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Team{}, &TeamList{})
+}

@@ -1,0 +1,109 @@
+// Package team reports on Teams: how many tenant namespaces each team holds, their summed
+// quota, what is left of its budget and how many of its tenants wait for a place.
+package team
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
+)
+
+// tenantDelay gathers a burst of tenant changes (a GitOps sync of many tenants) into one
+// status write per team.
+const tenantDelay = time.Second
+
+// Reconciler writes Team status.
+type Reconciler struct {
+	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
+	Client client.Client
+}
+
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch
+
+// SetupWithManager registers the controller: a team is reconciled when its spec changes and,
+// after a short delay, when one of its tenants comes, goes or changes. Its own status writes
+// do not bring it back (generation predicate). It needs the tenancy.TeamIndex, which the
+// operator registers.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("team").
+		For(&platformv1alpha1.Team{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&platformv1alpha1.TenantNamespace{}, tenantEvents{}).
+		Complete(r)
+}
+
+// Reconcile sums the team's tenants and writes its status when it changed.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	team := &platformv1alpha1.Team{}
+	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var tenants platformv1alpha1.TenantNamespaceList
+	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	var held tenancy.Held
+	var waiting int
+	for i := range tenants.Items {
+		t := &tenants.Items[i]
+		if !t.DeletionTimestamp.IsZero() {
+			continue
+		}
+		var ns corev1.Namespace
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: t.Name}, &ns); err == nil && tenancy.Holds(&ns, t) {
+			var quota corev1.ResourceList
+			if class, err := tenancy.ResolveClass(ctx, r.Client, t); err == nil {
+				quota = tenancy.EffectiveQuota(t, class)
+			}
+			held.Add(t.Name, quota)
+		} else if client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		} else if isWaiting(t) {
+			waiting++
+		}
+	}
+	before := team.DeepCopy()
+	summarize(team, held, waiting)
+	if equality.Semantic.DeepEqual(before.Status, team.Status) {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Status().Patch(ctx, team, client.MergeFrom(before)))
+}
+
+// tenantEvents enqueues, after tenantDelay, the team of a tenant that came, went or changed.
+type tenantEvents struct{}
+
+type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+func (tenantEvents) Create(_ context.Context, e event.CreateEvent, q queue) { enqueueTeamOf(q, e.Object) }
+func (tenantEvents) Delete(_ context.Context, e event.DeleteEvent, q queue) { enqueueTeamOf(q, e.Object) }
+func (tenantEvents) Generic(_ context.Context, e event.GenericEvent, q queue) {
+	enqueueTeamOf(q, e.Object)
+}
+func (tenantEvents) Update(_ context.Context, e event.UpdateEvent, q queue) {
+	enqueueTeamOf(q, e.ObjectNew)
+}
+
+func enqueueTeamOf(q queue, o client.Object) {
+	if t, ok := o.(*platformv1alpha1.TenantNamespace); ok && t.Spec.Team != "" {
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Spec.Team}}, tenantDelay)
+	}
+}
+
+var _ handler.EventHandler = tenantEvents{}

@@ -1,0 +1,47 @@
+package team
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
+)
+
+// Reasons of a team's Ready condition.
+const (
+	// ReasonAccepted: the team is in effect; its tenants are within its budget.
+	ReasonAccepted = "Accepted"
+	// ReasonOverBudget: the team holds more than its budget since the budget was lowered. It
+	// keeps what it has; new tenants wait. This does not make the team unready.
+	ReasonOverBudget = tenancy.ReasonOverBudget
+)
+
+// summarize sets a team's status from what its provisioned tenants hold and how many wait.
+func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
+	team.Status.Namespaces = int32(len(held.Tenants))
+	team.Status.Waiting = int32(waiting)
+	team.Status.Quota = held.Quota
+	team.Status.BudgetLeft = tenancy.Left(team, held)
+
+	o := kstatus.Outcome{Ready: true, Reason: ReasonAccepted, Message: fmt.Sprintf("team holds %d tenant namespaces", len(held.Tenants))}
+	if waiting > 0 {
+		o.Message += fmt.Sprintf("; %d wait for budget (OverBudget)", waiting)
+	}
+	if over := tenancy.Exceeded(team, held); len(over) > 0 {
+		o.Reason = ReasonOverBudget
+		o.Message += fmt.Sprintf("; above its budget since it was lowered: %s (they keep what they have; new tenants wait)", strings.Join(over, "; "))
+	}
+	if kstatus.Summarize(&team.Status.Conditions, team.Generation, o) {
+		team.Status.ObservedGeneration = team.Generation
+	}
+}
+
+// isWaiting reports whether a tenant waits for a place in its team's budget.
+func isWaiting(t *platformv1alpha1.TenantNamespace) bool {
+	c := meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionReady)
+	return c != nil && c.Reason == tenancy.ReasonOverBudget
+}

@@ -1,0 +1,125 @@
+package tenancy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// Held is what a team's tenant namespaces hold together.
+type Held struct {
+	// Tenants are the tenants counted, by name.
+	Tenants []string
+	// Quota is the sum of their ResourceQuota hard limits.
+	Quota corev1.ResourceList
+}
+
+// Add counts one more tenant namespace with its quota.
+func (h *Held) Add(name string, quota corev1.ResourceList) {
+	h.Tenants = append(h.Tenants, name)
+	if h.Quota == nil {
+		h.Quota = corev1.ResourceList{}
+	}
+	for n, q := range quota {
+		sum := h.Quota[n]
+		sum.Add(q)
+		h.Quota[n] = sum
+	}
+}
+
+// CheckBudget lists what one more tenant namespace with the given quota would take the team
+// beyond its budget: the namespace count (at spec.team) and each capped resource's sum (at
+// spec.quota.hard). A team without a budget is not capped.
+func CheckBudget(team *platformv1alpha1.Team, held Held, quota corev1.ResourceList) field.ErrorList {
+	b := team.Spec.Budget
+	if b == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if b.MaxNamespaces != nil && len(held.Tenants)+1 > int(*b.MaxNamespaces) {
+		others := slices.Sorted(slices.Values(held.Tenants))
+		errs = append(errs, field.Forbidden(teamPath,
+			fmt.Sprintf("team %s would have %d namespaces, more than its budget of %d (it has [%s])", team.Name, len(held.Tenants)+1, *b.MaxNamespaces, strings.Join(others, " "))))
+	}
+	for _, name := range sortedNames(b.MaxQuota) {
+		max := b.MaxQuota[name]
+		q, asked := quota[name]
+		if !asked {
+			continue
+		}
+		others := held.Quota[name]
+		sum := others.DeepCopy()
+		sum.Add(q)
+		if sum.Cmp(max) > 0 {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "quota", "hard").Key(string(name)), q.String(),
+				fmt.Sprintf("with the team's other namespaces (%s) sums to %s, over team %s's budget of %s", others.String(), sum.String(), team.Name, max.String())))
+		}
+	}
+	return errs
+}
+
+// OverBudget is CheckBudget as a refusal, nil when the tenant fits.
+func OverBudget(team *platformv1alpha1.Team, held Held, quota corev1.ResourceList) *Refusal {
+	errs := CheckBudget(team, held, quota)
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Field + ": " + e.Detail
+	}
+	return &Refusal{Reason: ReasonOverBudget, Field: teamPath, Message: strings.Join(msgs, "; ")}
+}
+
+// Left is what the team may still add to what it holds; nil without a budget. A resource at or
+// over its budget has nothing left (0, never negative).
+func Left(team *platformv1alpha1.Team, held Held) *platformv1alpha1.BudgetLeft {
+	b := team.Spec.Budget
+	if b == nil {
+		return nil
+	}
+	out := &platformv1alpha1.BudgetLeft{}
+	if b.MaxNamespaces != nil {
+		out.Namespaces = ptr.To(max(*b.MaxNamespaces-int32(len(held.Tenants)), 0))
+	}
+	for name, limit := range b.MaxQuota {
+		left := limit.DeepCopy()
+		used := held.Quota[name]
+		left.Sub(used)
+		if left.Sign() < 0 {
+			left = resource.MustParse("0")
+		}
+		if out.Quota == nil {
+			out.Quota = corev1.ResourceList{}
+		}
+		out.Quota[name] = left
+	}
+	return out
+}
+
+// Exceeded lists how the team holds more than its budget (after the budget was lowered), for
+// the Team's status; empty when within.
+func Exceeded(team *platformv1alpha1.Team, held Held) []string {
+	b := team.Spec.Budget
+	if b == nil {
+		return nil
+	}
+	var out []string
+	if b.MaxNamespaces != nil && len(held.Tenants) > int(*b.MaxNamespaces) {
+		out = append(out, fmt.Sprintf("%d namespaces, budget %d", len(held.Tenants), *b.MaxNamespaces))
+	}
+	for _, name := range sortedNames(b.MaxQuota) {
+		sum, limit := held.Quota[name], b.MaxQuota[name]
+		if sum.Cmp(limit) > 0 {
+			out = append(out, fmt.Sprintf("%s %s, budget %s", name, sum.String(), limit.String()))
+		}
+	}
+	return out
+}

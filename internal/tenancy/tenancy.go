@@ -1,0 +1,67 @@
+// Package tenancy holds the tenancy rules, in one place for the admission webhook and the
+// controller: which Team and TenantClass a TenantNamespace resolves to, who may act for a team,
+// what a tenant gets once its class fills what it left out, what its class allows, what its
+// team's budget allows, and which existing namespace it may take.
+//
+// The webhook gives early, precise answers from the manager's cache; the controller applies
+// the same rules again before it provisions anything, so a rule holds when admission was
+// raced, bypassed or down.
+package tenancy
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// Reasons of a refusal, used as the condition reason of a tenant that waits.
+const (
+	ReasonTeamNotFound    = "TeamNotFound"
+	ReasonClassNotFound   = "ClassNotFound"
+	ReasonClassNotAllowed = "ClassNotAllowed"
+	ReasonOverBudget      = "OverBudget"
+)
+
+// Refusal says why a tenant cannot be provisioned (or admitted) as it is: which field, why,
+// and the reason a condition reports. The tenant waits until the spec or the cluster changes.
+type Refusal struct {
+	Reason string
+	// Field is the spec field the refusal is about.
+	Field *field.Path
+	// Message explains it, naming what would be allowed.
+	Message string
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("%s: %s", r.Field, r.Message) }
+
+// FieldError is the refusal as admission reports it.
+func (r *Refusal) FieldError() *field.Error {
+	if r.Reason == ReasonOverBudget {
+		return field.Forbidden(r.Field, r.Message)
+	}
+	return field.Invalid(r.Field, "", r.Message)
+}
+
+// IsWaitingReason reports whether a condition reason is one of a tenant waiting for a guard
+// rail (a missing team or class, a class its team may not use, no budget left): the tenant is
+// Stalled until someone changes the spec, the Team or the class.
+func IsWaitingReason(reason string) bool {
+	switch reason {
+	case ReasonTeamNotFound, ReasonClassNotFound, ReasonClassNotAllowed, ReasonOverBudget:
+		return true
+	}
+	return false
+}
+
+// TeamIndex indexes TenantNamespaces by spec.team in the manager's cache.
+const TeamIndex = "spec.team"
+
+// IndexByTeam registers TeamIndex; the operator does it once for the webhook and controllers.
+func IndexByTeam(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &platformv1alpha1.TenantNamespace{}, TeamIndex,
+		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Spec.Team} })
+}
