@@ -25,9 +25,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/test/testutil"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/testutil"
 )
 
 func main() {

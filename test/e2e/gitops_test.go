@@ -67,13 +67,13 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 	// The manifests as a GitOps repository holds them: the SLO in the tenant's namespace.
 	samples := filepath.Join(tmp, "samples")
 	Must(t, os.MkdirAll(samples, 0o755))
-	for f, folder := range map[string]string{"tenantclass": "", "clusterupgradepolicy": "", "tenantnamespace": "", "serviceslo": "checkout"} {
+	for f, folder := range map[string]string{"team": "", "tenantclass": "", "clusterupgradepolicy": "", "tenantnamespace": "", "serviceslo": "checkout"} {
 		data, err := os.ReadFile(filepath.Join(root, "config", "samples", folder, "platform_v1alpha1_"+f+".yaml"))
 		Must(t, err)
 		Must(t, os.WriteFile(filepath.Join(samples, f+".yaml"), data, 0o600))
 	}
 	apply := func(annotate bool) {
-		for _, f := range []string{"tenantclass", "clusterupgradepolicy", "tenantnamespace", "serviceslo"} {
+		for _, f := range []string{"team", "tenantclass", "clusterupgradepolicy", "tenantnamespace", "serviceslo"} {
 			file := filepath.Join(samples, f+".yaml")
 			if annotate {
 				data, err := os.ReadFile(file)
@@ -91,7 +91,7 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 			}
 		}
 	}
-	objects := []string{"tenantclass/standard", "clusterupgradepolicy/production", "tenantnamespace/checkout", "serviceslo/checkout-availability"}
+	objects := []string{"team/payments", "tenantclass/standard", "clusterupgradepolicy/production", "tenantnamespace/checkout", "serviceslo/checkout-availability"}
 	ready := func() bool {
 		for _, o := range objects {
 			out := kubectl("get", "-n", "checkout", o, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)

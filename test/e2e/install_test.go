@@ -61,7 +61,7 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		return path
 	}
 	admin := kubeconfig("admin", "sre@example.com", "system:masters")
-	alice := kubeconfig("alice", "alice@example.com", "developers")
+	alice := kubeconfig("alice", "alice@example.com", "developers", "team-payments")
 	manager := kubeconfig("manager", managerUser)
 	kubectl := func(kubeconfig string, stdin string, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -147,8 +147,9 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		return caBundlesSet(t, c)
 	})
 
-	// The samples, as the README applies them: the SREs' class and policy, then the team's
-	// tenant and SLO, applied by a developer.
+	// The samples, as the README applies them: the SREs' teams, classes and policy, then the
+	// team's tenant and SLO, applied by a developer.
+	mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_team.yaml")
 	if out := mustKubectl(admin, "", "apply", "--server-side", "-f", "config/samples/platform_v1alpha1_tenantclass.yaml"); strings.Contains(out, "Warning") {
 		t.Errorf("the sample classes allow only roles the install may bind, yet:\n%s", out)
 	}
@@ -171,6 +172,10 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	Eventually(t, time.Minute, "the sample class is Ready and counts the tenant", func() bool {
 		out, err := kubectl(admin, "", "get", "tenantclass", "standard", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.tenants}`)
 		return err == nil && out == "True 1"
+	})
+	Eventually(t, time.Minute, "the team counts its namespace", func() bool {
+		out, err := kubectl(alice, "", "get", "team", "payments", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.namespaces} {.status.budgetLeft.namespaces}`)
+		return err == nil && out == "True 1 5"
 	})
 	mustKubectl(alice, "", "apply", "--server-side", "-f", "config/samples/checkout/")
 	Eventually(t, time.Minute, "the sample SLO is Ready", ready(alice, "-n", "checkout", "serviceslo", "checkout-availability"))

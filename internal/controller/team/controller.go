@@ -91,8 +91,12 @@ type tenantEvents struct{}
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
-func (tenantEvents) Create(_ context.Context, e event.CreateEvent, q queue) { enqueueTeamOf(q, e.Object) }
-func (tenantEvents) Delete(_ context.Context, e event.DeleteEvent, q queue) { enqueueTeamOf(q, e.Object) }
+func (tenantEvents) Create(_ context.Context, e event.CreateEvent, q queue) {
+	enqueueTeamOf(q, e.Object)
+}
+func (tenantEvents) Delete(_ context.Context, e event.DeleteEvent, q queue) {
+	enqueueTeamOf(q, e.Object)
+}
 func (tenantEvents) Generic(_ context.Context, e event.GenericEvent, q queue) {
 	enqueueTeamOf(q, e.Object)
 }

@@ -60,4 +60,3 @@ func (s *scope) setQuotaUsage(q *platformv1alpha1.QuotaUsage) {
 	defer s.mu.Unlock()
 	s.tenant.Status.Quota = q
 }
-

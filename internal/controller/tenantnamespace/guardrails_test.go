@@ -1,0 +1,245 @@
+package tenantnamespace_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+// waitReason waits until the tenant's Ready condition has the reason, and returns the tenant.
+func waitReason(t *testing.T, name, reason string) *platformv1alpha1.TenantNamespace {
+	t.Helper()
+	tenant := &platformv1alpha1.TenantNamespace{}
+	Eventually(t, 30*time.Second, "TenantNamespace "+name+" says "+reason, func() bool {
+		if err := get(t, tenant, "", name); err != nil {
+			return false
+		}
+		ready := meta.FindStatusCondition(tenant.Status.Conditions, platformv1alpha1.ConditionReady)
+		return ready != nil && ready.Reason == reason
+	})
+	return tenant
+}
+
+// TestQuotaCapsCannotBeLeftOut: a tenant that names only pods still gets the class's cpu limit
+// in its ResourceQuota, and a pod asking for more than the class allows is refused.
+func TestQuotaCapsCannotBeLeftOut(t *testing.T) {
+	ctx := context.Background()
+	tenant := newTenant("capped", "payments")
+	tenant.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10")}}
+	Must(t, admin.Create(ctx, tenant))
+	waitReady(t, "capped")
+	var quota corev1.ResourceQuota
+	Must(t, get(t, &quota, "capped", tenantnamespace.QuotaName))
+	want := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"), corev1.ResourceRequestsCPU: resource.MustParse("2")}
+	if !equalQuantities(quota.Spec.Hard, want) {
+		t.Fatalf("ResourceQuota hard %v, want %v: the class default for cpu must not be left out", quota.Spec.Hard, want)
+	}
+	Eventually(t, 30*time.Second, "kube-controller-manager fills in the quota's usage", func() bool {
+		Must(t, get(t, &quota, "capped", tenantnamespace.QuotaName))
+		_, ok := quota.Status.Hard[corev1.ResourceRequestsCPU]
+		return ok
+	})
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "greedy", Namespace: "capped"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		}}}},
+	}
+	if err := admin.Create(ctx, pod); err == nil || !strings.Contains(err.Error(), "exceeded quota") {
+		t.Errorf("a pod asking for 200 CPUs in a namespace that named only pods: %v", err)
+	}
+}
+
+func equalQuantities(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, q := range a {
+		if q.Cmp(b[name]) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBudgetHoldsWhenAdmissionIsRaced: with admission off (as when it was raced or bypassed),
+// ten tenants of a team with a budget of two arrive at once. Two get namespaces; the others
+// wait with OverBudget and no namespace; when one goes, the oldest waiting tenant (creation
+// time, then name) takes its place, and only it.
+func TestBudgetHoldsWhenAdmissionIsRaced(t *testing.T) {
+	ctx := context.Background()
+	team := Team("racers", "standard")
+	team.Spec.Budget = &platformv1alpha1.TeamBudget{MaxNamespaces: ptr.To[int32](2)}
+	Must(t, admin.Create(ctx, team))
+	Must(t, Parallel(10, 10, func(i int) error { return admin.Create(ctx, newTenant(fmt.Sprintf("racer-%d", i), "racers")) }))
+
+	// settled waits until every racer is provisioned or waits, and returns those provisioned and
+	// those waiting, oldest first.
+	settled := func() (provisioned, waiting []platformv1alpha1.TenantNamespace) {
+		Eventually(t, 30*time.Second, "every racer is provisioned or waits", func() bool {
+			var list platformv1alpha1.TenantNamespaceList
+			Must(t, admin.List(ctx, &list))
+			provisioned, waiting = nil, nil
+			for _, tn := range list.Items {
+				if tn.Spec.Team != "racers" || !tn.DeletionTimestamp.IsZero() {
+					continue
+				}
+				ready := meta.FindStatusCondition(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+				switch {
+				case ready == nil || ready.ObservedGeneration != tn.Generation:
+					return false
+				case ready.Status == metav1.ConditionTrue:
+					provisioned = append(provisioned, tn)
+				case ready.Reason == tenancy.ReasonOverBudget:
+					waiting = append(waiting, tn)
+				default:
+					return false
+				}
+			}
+			return true
+		})
+		slices.SortFunc(waiting, func(a, b platformv1alpha1.TenantNamespace) int {
+			if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Name, b.Name)
+		})
+		return provisioned, waiting
+	}
+	provisioned, waiting := settled()
+	if len(provisioned) != 2 || len(waiting) != 8 {
+		t.Fatalf("%d provisioned and %d waiting, want 2 and 8", len(provisioned), len(waiting))
+	}
+	for _, tn := range waiting {
+		if err := get(t, &corev1.Namespace{}, "", tn.Name); !apierrors.IsNotFound(err) {
+			t.Errorf("%s waits for budget, yet its namespace exists (%v)", tn.Name, err)
+		}
+		if !meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionStalled) {
+			t.Errorf("%s waits but is not Stalled: %v", tn.Name, tn.Status.Conditions)
+		}
+	}
+	if ready := meta.FindStatusCondition(waiting[0].Status.Conditions, platformv1alpha1.ConditionReady); !strings.Contains(ready.Message, "more than its budget of 2") {
+		t.Errorf("a waiting tenant says %q", ready.Message)
+	}
+	Eventually(t, 20*time.Second, "the team reports 2 namespaces, 8 waiting, none left", func() bool {
+		Must(t, get(t, team, "", "racers"))
+		return team.Status.Namespaces == 2 && team.Status.Waiting == 8 && team.Status.BudgetLeft != nil && ptr.Deref(team.Status.BudgetLeft.Namespaces, -1) == 0
+	})
+
+	Must(t, admin.Delete(ctx, &provisioned[0]))
+	next := waiting[0].Name
+	waitReady(t, next)
+	provisioned, waiting = settled()
+	if len(provisioned) != 2 || len(waiting) != 7 || !slices.ContainsFunc(provisioned, func(tn platformv1alpha1.TenantNamespace) bool { return tn.Name == next }) {
+		t.Errorf("after one went: provisioned %v, %d waiting; want %s to have taken its place", names(provisioned), len(waiting), next)
+	}
+}
+
+func names(tenants []platformv1alpha1.TenantNamespace) []string {
+	out := make([]string, len(tenants))
+	for i, tn := range tenants {
+		out[i] = tn.Name
+	}
+	return out
+}
+
+// TestTenantsKeepTheirNamespacesWhileTheirTeamIsMissing is the upgrade from before Teams:
+// tenants provisioned without a Team keep their namespace, data and children, wait with
+// TeamNotFound, and are Ready again on the same namespace once the SREs declare the Team.
+func TestTenantsKeepTheirNamespacesWhileTheirTeamIsMissing(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, Team("legacy", "standard")))
+	tenant := newTenant("old-app", "legacy")
+	tenant.Spec.DeletionPolicy = platformv1alpha1.DeletionPolicyDelete
+	Must(t, admin.Create(ctx, tenant))
+	waitReady(t, "old-app")
+	var before corev1.Namespace
+	Must(t, get(t, &before, "", "old-app"))
+	Must(t, admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "old-app"}}))
+
+	Must(t, admin.Delete(ctx, Team("legacy")))
+	waitReason(t, "old-app", tenancy.ReasonTeamNotFound)
+	var ns corev1.Namespace
+	Must(t, get(t, &ns, "", "old-app"))
+	if ns.UID != before.UID || !ns.DeletionTimestamp.IsZero() {
+		t.Fatal("the namespace was replaced or is being deleted")
+	}
+	Must(t, get(t, &corev1.Secret{}, "old-app", "data"))
+	Must(t, get(t, &corev1.ResourceQuota{}, "old-app", tenantnamespace.QuotaName))
+
+	Must(t, admin.Create(ctx, Team("legacy", "standard")))
+	waitReady(t, "old-app")
+	Must(t, get(t, &ns, "", "old-app"))
+	if ns.UID != before.UID {
+		t.Error("the namespace was replaced")
+	}
+}
+
+// TestAClassTheTeamMayNotUseProvisionsNothing: a class the team may not use stops a new
+// tenant before anything is provisioned.
+func TestAClassTheTeamMayNotUseProvisionsNothing(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, Team("narrow", "pci-only")))
+	Must(t, admin.Create(ctx, newTenant("narrow-app", "narrow")))
+	tenant := waitReason(t, "narrow-app", tenancy.ReasonClassNotAllowed)
+	if !meta.IsStatusConditionTrue(tenant.Status.Conditions, platformv1alpha1.ConditionStalled) {
+		t.Errorf("not Stalled: %v", tenant.Status.Conditions)
+	}
+	if err := get(t, &corev1.Namespace{}, "", "narrow-app"); !apierrors.IsNotFound(err) {
+		t.Errorf("a namespace exists for a tenant whose class its team may not use: %v", err)
+	}
+}
+
+// TestNoRepairIsReportedForTheOperatorsOwnWrites: after a restart, tenants created and changed
+// at once are provisioned without a single Repair event: what the cache had not caught up with
+// yet was the operator's own write, not drift.
+func TestNoRepairIsReportedForTheOperatorsOwnWrites(t *testing.T) {
+	ctx := context.Background()
+	Must(t, op.Stop())
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	var err error
+	op, err = cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
+	Must(t, err)
+
+	names := make([]string, 8)
+	for i := range names {
+		names[i] = fmt.Sprintf("fresh-%d", i)
+	}
+	Must(t, Parallel(len(names), len(names), func(i int) error { return admin.Create(ctx, newTenant(names[i], "ops")) }))
+	for _, name := range names {
+		waitReady(t, name)
+		Update(t, admin, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, func(tn *platformv1alpha1.TenantNamespace) {
+			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("7")}}
+		})
+	}
+	for _, name := range names {
+		waitReady(t, name)
+	}
+	var events eventsv1.EventList
+	Must(t, admin.List(ctx, &events))
+	for _, e := range events.Items {
+		if slices.Contains(names, e.Regarding.Name) && e.Action == "Repair" {
+			t.Errorf("%s: %s", e.Regarding.Name, e.Note)
+		}
+	}
+}
