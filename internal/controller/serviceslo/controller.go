@@ -20,11 +20,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -67,6 +69,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos/finalizers,verbs=update
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",namespace=selfserve-system,resources=secrets,resourceNames=selfserve-datadog,verbs=get
 
 // SetupWithManager registers the controller and the poller that refreshes the Datadog
@@ -79,6 +82,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.ServiceSLO{}).
 		WatchesRawSource(source.Channel(r.polled, &handler.EnqueueRequestForObject{})).
+		Watches(&platformv1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(r.slosOfTeam), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
@@ -142,7 +146,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.syncSLO(ctx, slo, dd, team, before); err != nil {
 		return r.datadogFailure(slo, err)
 	}
-	if err := r.syncMonitors(ctx, slo, dd, team); err != nil {
+	if err := r.syncMonitors(ctx, slo, dd, team, r.teamNotify(ctx, team)); err != nil {
 		return r.datadogFailure(slo, err)
 	}
 	slo.Status.ErrorBudget = errorBudgets(r.Inventory.Status(slo.Status.SLOID))
@@ -220,9 +224,40 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 	return nil
 }
 
+// teamNotify is the Team's default notification handles (none when the Team is missing).
+func (r *Reconciler) teamNotify(ctx context.Context, team string) []string {
+	var t platformv1alpha1.Team
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: team}, &t); err != nil {
+		return nil
+	}
+	return t.Spec.Notify
+}
+
+// slosOfTeam maps a Team to the ServiceSLOs of its namespaces: its notification handles are
+// theirs when they name none.
+func (r *Reconciler) slosOfTeam(ctx context.Context, o client.Object) []reconcile.Request {
+	var namespaces corev1.NamespaceList
+	if err := r.Client.List(ctx, &namespaces, client.MatchingLabels{platformv1alpha1.LabelTeam: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the namespaces of a team", "team", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, ns := range namespaces.Items {
+		var slos platformv1alpha1.ServiceSLOList
+		if err := r.Client.List(ctx, &slos, client.InNamespace(ns.Name)); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing ServiceSLOs", "namespace", ns.Name)
+			continue
+		}
+		for _, s := range slos.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+		}
+	}
+	return reqs
+}
+
 // syncMonitors creates, updates and deletes the burn-rate monitors so that there is exactly
 // one per tier.
-func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string) error {
+func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string, teamNotify []string) error {
 	uid := string(slo.UID)
 	have := r.Inventory.Monitors(uid)
 	want, _ := tiers(slo)
@@ -231,7 +266,7 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 	for _, t := range want {
 		name := t.name()
 		keep[name] = true
-		desired := desiredMonitor(slo, team, slo.Status.SLOID, t)
+		desired := desiredMonitor(slo, team, slo.Status.SLOID, t, teamNotify)
 		m, found := have[name]
 		if id := monitorID(slo, name); !found && id != 0 {
 			// As for the SLO: confirm the loss with one read before creating again.

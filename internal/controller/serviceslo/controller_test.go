@@ -218,6 +218,33 @@ func TestServiceSLOLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("an SLO that names no handle notifies its team's", func(t *testing.T) {
+		Update(t, admin, &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "payments"}}, func(team *platformv1alpha1.Team) {
+			team.Spec.Notify = []string{"@slack-payments-alerts"}
+		})
+		quiet := newSLO("payments", "checkout-latency")
+		quiet.Spec.Alerting.Notify = nil
+		Must(t, admin.Create(ctx, quiet))
+		quietGot := waitSynced(t, quiet)
+		_, monitors := objectsOf(string(quietGot.UID))
+		if len(monitors) != 3 {
+			t.Fatalf("%d monitors, want 3", len(monitors))
+		}
+		for _, m := range monitors {
+			if msg := m["message"].(string); !strings.Contains(msg, "@slack-payments-alerts") {
+				t.Errorf("monitor message %q does not notify the team's handle", msg)
+			}
+		}
+		// The SLO that names its own handle keeps it.
+		_, own := objectsOf(string(got.UID))
+		for _, m := range own {
+			if msg := m["message"].(string); strings.Contains(msg, "@slack-payments-alerts") || !strings.Contains(msg, "@pagerduty-payments") {
+				t.Errorf("monitor message %q, want only the SLO's own handle", msg)
+			}
+		}
+		Must(t, admin.Delete(ctx, quiet))
+	})
+
 	t.Run("the error budget is reported", func(t *testing.T) {
 		fake.SetSLOStatus(got.Status.SLOID, "30d", datadogfake.SLOStatus{SLI: 99.95, ErrorBudgetRemaining: 42.5, State: "ok"})
 		Eventually(t, 15*time.Second, "status.errorBudget shows 42.50", func() bool {

@@ -226,17 +226,20 @@ type monitorShape struct {
 	Renotify             int64
 }
 
-// desiredMonitor is a tier's burn-rate monitor.
-func desiredMonitor(s *platformv1alpha1.ServiceSLO, team, sloID string, t tier) monitorShape {
+// desiredMonitor is a tier's burn-rate monitor. It notifies the ServiceSLO's handles, or the
+// team's default handles when it names none.
+func desiredMonitor(s *platformv1alpha1.ServiceSLO, team, sloID string, t tier, teamNotify []string) monitorShape {
 	obj := alertTimeframe(s)
 	priority := int64(2)
-	var notify []string
+	notify := teamNotify
 	var renotify int64
 	if a := s.Spec.Alerting; a != nil {
 		if a.Priority != nil {
 			priority = int64(*a.Priority)
 		}
-		notify = a.Notify
+		if len(a.Notify) > 0 {
+			notify = a.Notify
+		}
 		if a.RenotifyInterval != "" {
 			if d, err := time.ParseDuration(a.RenotifyInterval); err == nil {
 				renotify = int64(d / time.Minute)
