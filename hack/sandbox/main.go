@@ -301,7 +301,7 @@ func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
    kubectl apply -f config/samples/
    kubectl wait --for=condition=Ready tenantnamespace/checkout
    kubectl apply -f config/samples/checkout/
-   kubectl get tenantclasses,tenantnamespaces,clusterupgradepolicies
+   kubectl get teams,tenantclasses,tenantnamespaces,clusterupgradepolicies
    kubectl get serviceslos -n checkout
    kubectl explain tenantnamespace.spec.quota
 

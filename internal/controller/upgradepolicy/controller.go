@@ -343,7 +343,12 @@ func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.Clus
 	}
 	var blockers []platformv1alpha1.GateBlocker
 	var errs []error
-	for _, g := range p.Spec.Gates.ErrorBudget {
+	for i, g := range p.Spec.Gates.ErrorBudget {
+		if len(g.Teams) == 0 {
+			// Stored before teams were required: say so rather than read every tenant's SLOs.
+			errs = append(errs, fmt.Errorf("spec.gates.errorBudget[%d].teams is empty: the gate reads no ServiceSLO until it names the teams whose SLOs may hold upgrades back", i))
+			continue
+		}
 		sel, err := metav1.LabelSelectorAsSelector(&g.Selector)
 		if err != nil {
 			errs = append(errs, err)
