@@ -173,6 +173,13 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 		out, err := kubectl(admin, "", "get", "tenantclass", "standard", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.tenants}`)
 		return err == nil && out == "True 1"
 	})
+	// Teams are the SREs': a developer may read hers, never declare or change one (she could
+	// otherwise make herself a member of any team).
+	for _, verb := range []string{"create", "update", "patch", "delete"} {
+		if out, _ := kubectl(alice, "", "auth", "can-i", verb, "teams.platform.selfserve.dev"); strings.TrimSpace(out) != "no" {
+			t.Errorf("alice may %s Teams: %s", verb, out)
+		}
+	}
 	Eventually(t, time.Minute, "the team counts its namespace", func() bool {
 		out, err := kubectl(alice, "", "get", "team", "payments", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.namespaces} {.status.budgetLeft.namespaces}`)
 		return err == nil && out == "True 1 5"

@@ -27,9 +27,9 @@ func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
 	team.Status.Quota = held.Quota
 	team.Status.BudgetLeft = tenancy.Left(team, held)
 
-	o := kstatus.Outcome{Ready: true, Reason: ReasonAccepted, Message: fmt.Sprintf("team holds %d tenant namespaces", len(held.Tenants))}
+	o := kstatus.Outcome{Ready: true, Reason: ReasonAccepted, Message: fmt.Sprintf("tenant namespaces held: %d", len(held.Tenants))}
 	if waiting > 0 {
-		o.Message += fmt.Sprintf("; %d wait for budget (OverBudget)", waiting)
+		o.Message += fmt.Sprintf("; waiting for budget (OverBudget): %d", waiting)
 	}
 	if over := tenancy.Exceeded(team, held); len(over) > 0 {
 		o.Reason = ReasonOverBudget
