@@ -15,7 +15,9 @@ import (
 )
 
 func TestSummarize(t *testing.T) {
-	cpu := func(s string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse(s)} }
+	cpu := func(s string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse(s)}
+	}
 	budget := &platformv1alpha1.TeamBudget{MaxNamespaces: ptr.To[int32](2), MaxQuota: cpu("8")}
 	cases := []struct {
 		name        string
