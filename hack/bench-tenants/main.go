@@ -181,6 +181,23 @@ func run(n, parallelism int) error {
 			return fmt.Errorf("the class counts %d tenants after a minute, want %d", cls.Status.Tenants, n)
 		}
 	}
+	// So do the Teams (namespaces held, summed quota).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var teams platformv1alpha1.TeamList
+		if err := admin.List(ctx, &teams); err != nil {
+			return err
+		}
+		held := 0
+		for _, t := range teams.Items {
+			held += int(t.Status.Namespaces)
+		}
+		if held == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the teams count %d namespaces after a minute, want %d", held, n)
+		}
+	}
 	fmt.Println("Full resync of unchanged tenants (a TenantClass change re-queues all of them) ...")
 	reconciles, err := op.Reconciles("tenantnamespace")
 	if err != nil {
