@@ -81,6 +81,11 @@ type TeamStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// Members lists the team's members in one line, for kubectl's MEMBERS column: users and
+	// groups by name, service accounts as namespace/name.
+	// +optional
+	Members string `json:"members,omitempty"`
+
 	// Namespaces is the number of tenant namespaces the team holds (provisioned tenants).
 	// +optional
 	Namespaces int32 `json:"namespaces"`
@@ -104,7 +109,7 @@ type TeamStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=tm,categories=selfserve
-// +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.spec.members[*].name`
+// +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.members`
 // +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaces`
 // +kubebuilder:printcolumn:name="Budget Left",type=integer,JSONPath=`.status.budgetLeft.namespaces`
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`,priority=1

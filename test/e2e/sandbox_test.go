@@ -119,6 +119,30 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	if f := strings.Fields(out); err != nil || len(f) < 4 || f[2] != "standard" || f[3] != "True" {
 		t.Errorf("kubectl get tenantnamespace checkout: want class standard, Ready True:\n%s", out)
 	}
+	// The SREs see who each team is, what it holds and what is left of its budget.
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("kubectl get teams:\n%s", last)
+		}
+	}()
+	Eventually(t, 30*time.Second, "kubectl get teams shows payments holding checkout", func() bool {
+		out, err := kubectl("get", "teams")
+		if err != nil {
+			return false
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if strings.Join(strings.Fields(lines[0]), " ") != "NAME MEMBERS NAMESPACES BUDGET LEFT READY AGE" {
+			t.Fatalf("printer columns %q", lines[0])
+		}
+		for _, l := range lines[1:] {
+			if f := strings.Fields(l); len(f) >= 5 && f[0] == "payments" && f[1] == "team-payments,argocd/payments-deployer" && f[2] == "1" && f[3] == "5" && f[4] == "True" {
+				return true
+			}
+		}
+		last = out
+		return false
+	})
 	// The SLO sample, in the team's namespace, reaches the Datadog fake.
 	if out, err := kubectl("apply", "-f", "config/samples/checkout/"); err != nil || !strings.Contains(out, "serviceslo.platform.selfserve.dev/checkout-availability created") {
 		t.Fatalf("kubectl apply -f config/samples/checkout/: %v\n%s", err, out)

@@ -83,7 +83,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if equality.Semantic.DeepEqual(before.Status, team.Status) {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Status().Patch(ctx, team, client.MergeFrom(before)))
+	// The whole status, replaced, once: a merge patch computed from the difference leaves out
+	// counts of 0 on a team whose status was never written (kubectl would show blanks), and a
+	// merge patch of the whole status would keep map keys that are gone (a resource no longer
+	// capped). A conflict (the SREs changed the spec meanwhile) is retried by the work queue.
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Status().Update(ctx, team))
 }
 
 // tenantEvents enqueues, after tenantDelay, the team of a tenant that came, went or changed.

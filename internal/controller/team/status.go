@@ -22,6 +22,7 @@ const (
 
 // summarize sets a team's status from what its provisioned tenants hold and how many wait.
 func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
+	team.Status.Members = memberList(team.Spec.Members)
 	team.Status.Namespaces = int32(len(held.Tenants))
 	team.Status.Waiting = int32(waiting)
 	team.Status.Quota = held.Quota
@@ -38,6 +39,19 @@ func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
 	if kstatus.Summarize(&team.Status.Conditions, team.Generation, o) {
 		team.Status.ObservedGeneration = team.Generation
 	}
+}
+
+// memberList is the members in one line: users and groups by name, service accounts as
+// namespace/name.
+func memberList(members []platformv1alpha1.Subject) string {
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = m.Name
+		if m.Kind == "ServiceAccount" {
+			names[i] = m.Namespace + "/" + m.Name
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // isWaiting reports whether a tenant waits for a place in its team's budget.

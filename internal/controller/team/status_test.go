@@ -43,7 +43,11 @@ func TestSummarize(t *testing.T) {
 			for i, q := range tt.held {
 				held.Add(string(rune('a'+i)), q)
 			}
+			team.Spec.Members = []platformv1alpha1.Subject{{Kind: "Group", Name: "team-payments"}, {Kind: "ServiceAccount", Namespace: "argocd", Name: "deployer"}}
 			summarize(team, held, tt.waiting)
+			if team.Status.Members != "team-payments,argocd/deployer" {
+				t.Errorf("members %q", team.Status.Members)
+			}
 			ready := meta.FindStatusCondition(team.Status.Conditions, platformv1alpha1.ConditionReady)
 			if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != tt.wantReason || !strings.Contains(ready.Message, tt.wantMessage) {
 				t.Errorf("Ready %+v, want True/%s saying %q", ready, tt.wantReason, tt.wantMessage)
