@@ -57,9 +57,17 @@ const (
 	NetworkIsolationNone NetworkIsolation = "None"
 )
 
-// Subject is a user, group or service account that receives a role in a tenant namespace.
+// Subject is a user, group or service account that receives a role in a tenant namespace. It
+// is written as in a RoleBinding, so apiGroup may be given as kubectl prints it.
 // +kubebuilder:validation:XValidation:rule="self.kind == 'ServiceAccount' ? has(self.namespace) : !has(self.namespace)",message="namespace is required for a ServiceAccount and not allowed for a User or Group"
+// +kubebuilder:validation:XValidation:rule="!has(self.apiGroup) || (self.kind == 'ServiceAccount' ? self.apiGroup.size() == 0 : self.apiGroup == 'rbac.authorization.k8s.io')",message="apiGroup is rbac.authorization.k8s.io for a User or Group and empty for a ServiceAccount"
 type Subject struct {
+	// APIGroup is the subject's API group as RBAC writes it: rbac.authorization.k8s.io for a
+	// User or Group, empty for a ServiceAccount. It may be left out.
+	// +kubebuilder:validation:Enum="";rbac.authorization.k8s.io
+	// +optional
+	APIGroup string `json:"apiGroup,omitempty"`
+
 	// Kind of subject: User, Group or ServiceAccount.
 	// +kubebuilder:validation:Enum=User;Group;ServiceAccount
 	// +required

@@ -32,6 +32,16 @@ type TenantClassSpec struct {
 	// +optional
 	AllowedClusterRoles []string `json:"allowedClusterRoles,omitempty"`
 
+	// AllowedBroadSubjects are the identities that stand for everyone, or every workload, that
+	// tenants may nevertheless name as owners or binding subjects: the groups
+	// system:authenticated, system:unauthenticated and system:serviceaccounts, and the user
+	// system:anonymous. Empty (the default) allows none of them.
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Enum=system:authenticated;system:unauthenticated;system:serviceaccounts;system:anonymous
+	// +listType=set
+	// +optional
+	AllowedBroadSubjects []string `json:"allowedBroadSubjects,omitempty"`
+
 	// PodSecurity sets the Pod Security Standards level of tenant namespaces.
 	// +optional
 	PodSecurity ClassPodSecurity `json:"podSecurity,omitempty"`

@@ -187,10 +187,16 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "name must be a namespace name", manifest: tns(Set("metadata.name", "team.payments")), wantField: "metadata.name", wantText: "becomes the namespace name"},
 		{name: "quota needs at least one limit", manifest: tns(Set("spec.quota.hard", "{}")), wantField: "spec.quota.hard", wantText: "at least 1"},
 		{name: "quota values are quantities", manifest: tns(Set("spec.quota.hard", "{requests.cpu: lots}")), wantField: "spec.quota.hard.requests.cpu", wantText: "should match"},
+		{name: "a service account has no RBAC apiGroup", manifest: tns(Set("spec.owners", "[{kind: ServiceAccount, namespace: ci, name: deployer, apiGroup: rbac.authorization.k8s.io}]")),
+			wantField: "spec.owners[0]", wantText: "apiGroup is rbac.authorization.k8s.io for a User or Group and empty for a ServiceAccount"},
+		{name: "a subject's apiGroup is RBAC's", manifest: tns(Set("spec.owners", "[{kind: Group, name: team-payments, apiGroup: example.com}]")),
+			wantField: "spec.owners[0].apiGroup", wantText: "Unsupported value"},
 		{name: "one role binding per ClusterRole", manifest: tns(Set("spec.roleBindings", "[{clusterRole: view, subjects: [{kind: Group, name: a}]}, {clusterRole: view, subjects: [{kind: Group, name: b}]}]")), wantField: "spec.roleBindings[1]", wantText: "Duplicate value"},
 
 		// TenantClass
 		{name: "class default pod security weaker than minimum", manifest: tc(Set("spec.podSecurity", "{default: privileged, minimum: restricted}")), wantField: "spec.podSecurity", wantText: "must not be weaker than minimum"},
+		{name: "only the identities that stand for everyone can be allowed as broad subjects", manifest: tc(Set("spec.allowedBroadSubjects", "[system:masters]")),
+			wantField: "spec.allowedBroadSubjects[0]", wantText: "Unsupported value"},
 		{name: "class default isolation must be allowed", manifest: tc(Set("spec.networkIsolation", "{default: None, allowed: [Team]}")), wantField: "spec.networkIsolation", wantText: "default must be one of allowed"},
 
 		// Team

@@ -1143,6 +1143,11 @@ func (in *TenantClassSpec) DeepCopyInto(out *TenantClassSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.AllowedBroadSubjects != nil {
+		in, out := &in.AllowedBroadSubjects, &out.AllowedBroadSubjects
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	out.PodSecurity = in.PodSecurity
 	in.NetworkIsolation.DeepCopyInto(&out.NetworkIsolation)
 	if in.AllowedLabelPrefixes != nil {

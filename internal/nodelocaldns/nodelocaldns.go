@@ -30,6 +30,8 @@ const (
 	defaultNdots = 5
 	// maxSearches is the most search domains a pod may have.
 	maxSearches = 32
+	// maxSearchChars is the longest search list, joined by spaces, the apiserver accepts on a pod.
+	maxSearchChars = 2048
 )
 
 // Settings describe the cluster's DNS as the operator is configured.
@@ -74,12 +76,34 @@ func Enabled(cfg *platformv1alpha1.DNSConfig) bool {
 	return cfg != nil && cfg.NodeLocalCache == platformv1alpha1.NodeLocalCacheEnabled
 }
 
+// standardSearches are the search domains every pod of the namespace gets first.
+func (s Settings) standardSearches(namespace string) []string {
+	d := s.ClusterDomain
+	return []string{namespace + ".svc." + d, "svc." + d, d}
+}
+
+// SearchListTooLong says, when the search list a pod of namespace would get with cfg is longer
+// than the apiserver accepts on a pod, by how much; "" when it fits. The tenant's domains come
+// after the three standard ones, so a name that fits in one namespace may not in another.
+func (s Settings) SearchListTooLong(namespace string, cfg *platformv1alpha1.DNSConfig) string {
+	if cfg == nil {
+		return ""
+	}
+	all := s.standardSearches(namespace)
+	for _, d := range cfg.Searches {
+		all = append(all, string(d))
+	}
+	if n := len(strings.Join(all, " ")); n > maxSearchChars {
+		return fmt.Sprintf("with the standard %s the search list is %d characters; a pod's may have at most %d", strings.Join(all[:3], " "), n, maxSearchChars)
+	}
+	return ""
+}
+
 // PodDNSConfig is the resolver configuration of a pod in namespace: the node-local cache first
 // and the cluster DNS as the fallback while a cache pod restarts, the standard search list then
 // the tenant's, ndots and options.
 func (s Settings) PodDNSConfig(namespace, clusterDNSIP string, cfg *platformv1alpha1.DNSConfig) *corev1.PodDNSConfig {
-	d := s.ClusterDomain
-	searches := []string{namespace + ".svc." + d, "svc." + d, d}
+	searches := s.standardSearches(namespace)
 	for _, extra := range cfg.Searches {
 		if len(searches) == maxSearches {
 			break

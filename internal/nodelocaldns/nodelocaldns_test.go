@@ -1,6 +1,7 @@
 package nodelocaldns
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,4 +85,29 @@ func podWithAnnotation(k, v string) corev1.Pod {
 	p := corev1.Pod{}
 	p.Annotations = map[string]string{k: v}
 	return p
+}
+
+// TestSearchListTooLong: the limit is the apiserver's on the whole list a pod gets, the
+// standard domains of its namespace included, so it depends on the namespace's name.
+func TestSearchListTooLong(t *testing.T) {
+	s := DefaultSettings()
+	domains := func(n, size int) *platformv1alpha1.DNSConfig {
+		cfg := &platformv1alpha1.DNSConfig{}
+		for range n {
+			cfg.Searches = append(cfg.Searches, platformv1alpha1.DNSSearchDomain(strings.Repeat("d", size)))
+		}
+		return cfg
+	}
+	standard := len("shop.svc.cluster.local svc.cluster.local cluster.local")
+	// Each extra domain adds its length and a space.
+	fits := (2048 - standard) / 64
+	if msg := s.SearchListTooLong("shop", domains(fits, 63)); msg != "" {
+		t.Errorf("%d domains of 63 characters: %s", fits, msg)
+	}
+	if msg := s.SearchListTooLong("shop", domains(fits+1, 63)); !strings.Contains(msg, "at most 2048") {
+		t.Errorf("%d domains of 63 characters: %q, want too long", fits+1, msg)
+	}
+	if msg := s.SearchListTooLong("shop", nil); msg != "" {
+		t.Errorf("no DNS settings: %q", msg)
+	}
 }

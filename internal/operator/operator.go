@@ -282,7 +282,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			// The operator's namespace is protected like default and kube-*.
 			ProtectedNamespaces: append([]string{opts.OperatorNamespace}, opts.ProtectedNamespaces...),
 		}
-		if err := ssewebhook.SetupTenantNamespaceWebhook(mgr, access); err != nil {
+		if err := ssewebhook.SetupTenantNamespaceWebhook(mgr, access, opts.DNS); err != nil {
 			return nil, fmt.Errorf("setting up TenantNamespace webhook: %w", err)
 		}
 		mgr.GetWebhookServer().Register(ssewebhook.ChildGuardPath, &webhook.Admission{

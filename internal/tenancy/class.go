@@ -75,6 +75,7 @@ func CheckClass(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantC
 				fmt.Sprintf("class %s allows binding only %v (owners always get admin)", c.Name, cs.AllowedClusterRoles)))
 		}
 	}
+	errs = append(errs, checkSubjects(t, c)...)
 	errs = append(errs, prefixed(spec.Child("labels"), t.Spec.Labels, cs.AllowedLabelPrefixes, c.Name)...)
 	errs = append(errs, prefixed(spec.Child("annotations"), t.Spec.Annotations, cs.AllowedAnnotationPrefixes, c.Name)...)
 	return errs

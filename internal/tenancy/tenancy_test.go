@@ -123,6 +123,18 @@ func TestCheckClass(t *testing.T) {
 		{name: "a role the class does not list", tenant: tenant(func(t *platformv1alpha1.TenantNamespace) {
 			t.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin", Subjects: t.Spec.Owners}}
 		}), want: []string{"spec.roleBindings[0].clusterRole"}},
+		{name: "every authenticated user as an owner", tenant: tenant(func(t *platformv1alpha1.TenantNamespace) {
+			t.Spec.Owners = append(t.Spec.Owners, platformv1alpha1.Subject{Kind: "Group", Name: "system:authenticated"})
+		}), want: []string{"spec.owners[1]"}},
+		{name: "the anonymous user bound to a role", tenant: tenant(func(t *platformv1alpha1.TenantNamespace) {
+			t.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "view", Subjects: []platformv1alpha1.Subject{{Kind: "User", Name: "system:anonymous"}}}}
+		}), want: []string{"spec.roleBindings[0].subjects[0]"}},
+		{name: "a broad subject the class allows", tenant: tenant(func(t *platformv1alpha1.TenantNamespace) {
+			t.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "view", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "system:authenticated"}}}}
+		}), class: func(c *platformv1alpha1.TenantClass) { c.Spec.AllowedBroadSubjects = []string{"system:authenticated"} }},
+		{name: "a user named like the group is not the group", tenant: tenant(func(t *platformv1alpha1.TenantNamespace) {
+			t.Spec.Owners = append(t.Spec.Owners, platformv1alpha1.Subject{Kind: "User", Name: "system:authenticated"})
+		})},
 		{name: "no label prefix allowed means none", tenant: tenant(func(t *platformv1alpha1.TenantNamespace) { t.Spec.Labels = map[string]string{"a.io/x": "y"} }),
 			want: []string{"spec.labels[a.io/x]"}},
 	}

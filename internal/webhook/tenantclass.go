@@ -5,9 +5,12 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,20 +56,64 @@ type tenantClassValidator struct {
 	client client.Client
 }
 
-// ValidateCreate refuses a second default class and warns about unbindable roles.
+// ValidateCreate refuses a second default class or a self-contradictory one, and warns about
+// unbindable roles.
 func (v *tenantClassValidator) ValidateCreate(ctx context.Context, tc *platformv1alpha1.TenantClass) (admission.Warnings, error) {
 	if _, err := v.unique.ValidateCreate(ctx, tc); err != nil {
+		return nil, err
+	}
+	if err := v.validateDefaults(ctx, tc); err != nil {
 		return nil, err
 	}
 	return v.bindWarnings(ctx, tc), nil
 }
 
-// ValidateUpdate refuses taking the default from another class and warns about unbindable roles.
+// ValidateUpdate refuses taking the default from another class or a self-contradictory class,
+// and warns about unbindable roles.
 func (v *tenantClassValidator) ValidateUpdate(ctx context.Context, old, tc *platformv1alpha1.TenantClass) (admission.Warnings, error) {
 	if _, err := v.unique.ValidateUpdate(ctx, old, tc); err != nil {
 		return nil, err
 	}
+	// Checked again only when they change: an annotation or a GitOps re-apply costs no dry run.
+	if !equality.Semantic.DeepEqual(old.Spec.Quota, tc.Spec.Quota) || !equality.Semantic.DeepEqual(old.Spec.Limits, tc.Spec.Limits) {
+		if err := v.validateDefaults(ctx, tc); err != nil {
+			return nil, err
+		}
+	}
 	return v.bindWarnings(ctx, tc), nil
+}
+
+// validateDefaults refuses a class whose defaults every tenant would inherit and fail with: a
+// default quota above its own maximum, and quotas or container limits the apiserver would
+// refuse in a ResourceQuota or LimitRange (checked by a server-side dry run).
+func (v *tenantClassValidator) validateDefaults(ctx context.Context, tc *platformv1alpha1.TenantClass) error {
+	quota := field.NewPath("spec", "quota")
+	var errs field.ErrorList
+	for name, def := range tc.Spec.Quota.Default {
+		if max, capped := tc.Spec.Quota.Max[name]; capped && def.Cmp(max) > 0 {
+			errs = append(errs, field.Invalid(quota.Child("default").Key(string(name)), def.String(),
+				fmt.Sprintf("is above the class's own maximum %s (spec.quota.max); every tenant that names no %s would be above the class", max.String(), name)))
+		}
+	}
+	dry := dryRun{client: v.client}
+	for _, check := range []func() (field.ErrorList, error){
+		func() (field.ErrorList, error) { return dry.quota(ctx, tc.Spec.Quota.Default, quota.Child("default")) },
+		func() (field.ErrorList, error) { return dry.quota(ctx, tc.Spec.Quota.Max, quota.Child("max")) },
+		func() (field.ErrorList, error) {
+			return dry.limits(ctx, tc.Spec.Limits, field.NewPath("spec", "limits"))
+		},
+	} {
+		found, err := check()
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		errs = append(errs, found...)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+	return apierrors.NewInvalid(platformv1alpha1.GroupVersion.WithKind("TenantClass").GroupKind(), tc.Name, errs)
 }
 
 // bindWarnings names each allowed ClusterRole the operator may not bind. A review that fails

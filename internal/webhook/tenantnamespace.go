@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
@@ -58,13 +59,17 @@ type TenantNamespaceValidator struct {
 	// APIReader reads namespaces, which the cache holds only when managed, and teams and classes
 	// the cache does not hold yet (created a moment before the tenant, as one apply does).
 	APIReader client.Reader
-	Access    Access
+	// Writer sends the server-side dry runs of the tenant's ResourceQuota and LimitRange.
+	Writer client.Client
+	Access Access
+	// DNS says the cluster domain, which starts every pod's search list.
+	DNS nodelocaldns.Settings
 }
 
 // SetupTenantNamespaceWebhook registers the TenantNamespace validating webhook.
-func SetupTenantNamespaceWebhook(mgr ctrl.Manager, access Access) error {
+func SetupTenantNamespaceWebhook(mgr ctrl.Manager, access Access, dns nodelocaldns.Settings) error {
 	return ctrl.NewWebhookManagedBy(mgr, &platformv1alpha1.TenantNamespace{}).
-		WithValidator(&TenantNamespaceValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Access: access}).
+		WithValidator(&TenantNamespaceValidator{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Access: access, DNS: dns}).
 		Complete()
 }
 
@@ -172,7 +177,7 @@ func (v *TenantNamespaceValidator) validateName(ctx context.Context, t *platform
 }
 
 // validateSpec checks the spec against its team, its class's guard rails and the team's
-// budget.
+// budget, and that everything it makes of it is something the apiserver will accept.
 func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
 	team, class, err := tenancy.Resolve(ctx, v.reader(), t)
 	var refusal *tenancy.Refusal
@@ -183,6 +188,11 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 		return nil, apierrors.NewInternalError(err)
 	}
 	errs := tenancy.CheckClass(t, class)
+	childErrs, err := v.validateChildren(ctx, t, class)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	errs = append(errs, childErrs...)
 	if len(errs) == 0 && team.Spec.Budget != nil {
 		held, err := v.held(ctx, t)
 		if err != nil {
@@ -194,6 +204,28 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 		return nil, invalid(t, errs...)
 	}
 	return nil, nil
+}
+
+// validateChildren refuses what the apiserver would refuse in the objects the operator makes of
+// the spec: namespace labels and annotations (its validators), the pods' DNS search list (its
+// limits), the ResourceQuota and the LimitRange (a server-side dry run).
+func (v *TenantNamespaceValidator) validateChildren(ctx context.Context, t *platformv1alpha1.TenantNamespace, class *platformv1alpha1.TenantClass) (field.ErrorList, error) {
+	spec := field.NewPath("spec")
+	errs := tenancy.CheckNamespaceMeta(t)
+	if msg := v.DNS.SearchListTooLong(t.Name, nodelocaldns.Effective(t, class)); msg != "" {
+		errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: spec.Child("dns", "searches").String(), BadValue: field.OmitValueType{}, Detail: msg})
+	}
+	eff := tenancy.Effective(t, class)
+	dry := dryRun{client: v.Writer}
+	quotaErrs, err := dry.quota(ctx, eff.Quota, spec.Child("quota", "hard"))
+	if err != nil {
+		return nil, err
+	}
+	limitErrs, err := dry.limits(ctx, eff.Limits, spec.Child("limits"))
+	if err != nil {
+		return nil, err
+	}
+	return append(append(errs, quotaErrs...), limitErrs...), nil
 }
 
 // held sums the team's other tenants that are not being deleted, each with the quota its

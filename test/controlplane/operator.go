@@ -37,7 +37,8 @@ type RequestCounter struct {
 }
 
 // Writes returns the number of write requests so far. Reviews (access and token reviews, which
-// the webhooks and the metrics endpoint send as POSTs) store nothing and are not writes.
+// the webhooks and the metrics endpoint send as POSTs) and dry runs (admission's check of the
+// objects a spec makes) store nothing and are not writes.
 func (c *RequestCounter) Writes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -57,7 +58,7 @@ func (c *RequestCounter) WritesSince(n int) []string {
 func (c *RequestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		c.mu.Lock()
-		if req.Method != http.MethodGet && !strings.HasSuffix(req.URL.Path, "reviews") {
+		if req.Method != http.MethodGet && !strings.HasSuffix(req.URL.Path, "reviews") && req.URL.Query().Get("dryRun") == "" {
 			c.writes = append(c.writes, req.Method+" "+req.URL.Path)
 		}
 		c.mu.Unlock()
