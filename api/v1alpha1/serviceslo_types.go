@@ -84,6 +84,7 @@ type MetricIndicator struct {
 	// sum:trace.http.request.hits{service:checkout,!http.status_class:5xx}.as_count()
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
+	// +kubebuilder:validation:XValidation:rule="self.matches('[^[:space:]]')",message="must not be blank: Datadog refuses a blank query"
 	// +required
 	Good string `json:"good"`
 
@@ -91,6 +92,7 @@ type MetricIndicator struct {
 	// sum:trace.http.request.hits{service:checkout}.as_count()
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
+	// +kubebuilder:validation:XValidation:rule="self.matches('[^[:space:]]')",message="must not be blank: Datadog refuses a blank query"
 	// +required
 	Total string `json:"total"`
 }
@@ -101,6 +103,7 @@ type TimeSliceIndicator struct {
 	// p95:trace.http.request{service:checkout}
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
+	// +kubebuilder:validation:XValidation:rule="self.matches('[^[:space:]]')",message="must not be blank: Datadog refuses a blank query"
 	// +required
 	Query string `json:"query"`
 

@@ -208,6 +208,8 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "team member service account needs a namespace", manifest: team(Set("spec.members", "[{kind: ServiceAccount, name: deployer}]")), wantField: "spec.members[0]", wantText: "namespace is required"},
 
 		// ServiceSLO
+		{name: "a blank total query", manifest: slo(Set("spec.indicator.metric.total", `"   "`)), wantField: "spec.indicator.metric.total", wantText: "must not be blank"},
+		{name: "a blank time-slice query", manifest: slo(Set("spec.indicator", `{timeSlice: {query: " ", comparator: "<", threshold: "0.5"}}`)), wantField: "spec.indicator.timeSlice.query", wantText: "must not be blank"},
 		{name: "two indicator types", manifest: slo(Set("spec.indicator.monitors.ids", "[42]")), wantField: "spec.indicator", wantText: "exactly one of metric, timeSlice or monitors"},
 		{name: "no indicator type", manifest: slo(Set("spec.indicator", "{}")), wantField: "spec.indicator", wantText: "exactly one of metric, timeSlice or monitors"},
 		{name: "timeframe is 7d, 30d or 90d", manifest: slo(Set("spec.objectives[0].timeframe", "14d")), wantField: "spec.objectives[0].timeframe", wantText: "Unsupported value"},

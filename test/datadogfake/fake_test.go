@@ -145,6 +145,22 @@ func TestInvalidSLOIsRejectedLikeDatadog(t *testing.T) {
 	}
 }
 
+// TestBlankQueryIsRejectedLikeDatadog: a metric SLO whose query is only spaces is one without a
+// query, which Datadog refuses.
+func TestBlankQueryIsRejectedLikeDatadog(t *testing.T) {
+	ctx, slos, _, _ := sdk(t, datadogfake.Options{}, datadogfake.DefaultAPIKey, datadogfake.DefaultAppKey)
+	req := metricSLO("blank total")
+	req.Query.Denominator = "   "
+	_, resp, err := slos.CreateSLO(ctx, req)
+	if code := status(t, resp, err); code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", code)
+	}
+	var apiErr datadog.GenericOpenAPIError
+	if !asOpenAPIError(err, &apiErr) || !regexp.MustCompile(`must specify query with numerator and denominator`).Match(apiErr.Body()) {
+		t.Errorf("error %v does not carry Datadog's message", err)
+	}
+}
+
 func TestMonitorsFilterPageAndGuardTheirSLO(t *testing.T) {
 	ctx, slos, monitors, fake := sdk(t, datadogfake.Options{}, datadogfake.DefaultAPIKey, datadogfake.DefaultAppKey)
 	created, _, err := slos.CreateSLO(ctx, metricSLO("checkout"))

@@ -358,7 +358,7 @@ func validateSLO(b map[string]any) string {
 	case "metric":
 		q, _ := b["query"].(map[string]any)
 		spec, _ := b["sli_specification"].(map[string]any)
-		if (str(q["numerator"]) == "" || str(q["denominator"]) == "") && spec["count"] == nil {
+		if (strings.TrimSpace(str(q["numerator"])) == "" || strings.TrimSpace(str(q["denominator"])) == "") && spec["count"] == nil {
 			return "Invalid payload: must specify query with numerator and denominator, or sli_specification.count"
 		}
 	case "monitor":
