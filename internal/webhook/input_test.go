@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,79 @@ func TestSelfContradictoryClassIsRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWhatAdmissionAcceptsCanBeProvisioned is the property behind the rules above: random
+// tenant specs, valid and not, go through admission; every one it accepts becomes Ready without
+// any part failing to apply. A fixed seed keeps the run repeatable; change it to explore.
+func TestWhatAdmissionAcceptsCanBeProvisioned(t *testing.T) {
+	ctx := context.Background()
+	Must(t, k8sClient.Create(ctx, guardedClassNamed("random")))
+	Must(t, k8sClient.Create(ctx, Team("random", "random")))
+	dev := user(t, "rand@example.com", "team-random")
+	const seed = 20261130
+	rng := rand.New(rand.NewPCG(seed, seed))
+	pick := func(pool []string) string { return pool[rng.IntN(len(pool))] }
+	quotaNames := []string{"pods", "requests.cpu", "requests.memory", "limits.memory", "services", "count/deployments.apps",
+		"requests.nvidia.com/gpu", "gpus", "Bad_Name/x", "requests.storage"}
+	quantities := []string{"0", "1", "-1", "500m", "2", "10", "64Gi", "1.5", "100"}
+	limitValues := map[corev1.ResourceName][]string{corev1.ResourceCPU: {"100m", "2", "500", "-1"}, corev1.ResourceMemory: {"1Mi", "128Mi", "16Gi"}, "gpus": {"1"}}
+
+	var accepted []string
+	for i := range 40 {
+		tn := &platformv1alpha1.TenantNamespace{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rand-%02d", i)},
+			Spec: platformv1alpha1.TenantNamespaceSpec{Team: "random", Class: "random",
+				Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-random"}}},
+		}
+		if n := rng.IntN(4); n > 0 {
+			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{}}
+			for range n {
+				tn.Spec.Quota.Hard[corev1.ResourceName(pick(quotaNames))] = resource.MustParse(pick(quantities))
+			}
+		}
+		if rng.IntN(2) == 0 {
+			l := &platformv1alpha1.ContainerLimits{}
+			lists := []*corev1.ResourceList{&l.Default, &l.DefaultRequest, &l.Max, &l.Min}
+			for range 1 + rng.IntN(3) {
+				name := []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, "gpus"}[rng.IntN(3)]
+				list := lists[rng.IntN(len(lists))]
+				if *list == nil {
+					*list = corev1.ResourceList{}
+				}
+				(*list)[name] = resource.MustParse(pick(limitValues[name]))
+			}
+			tn.Spec.Limits = l
+		}
+		if rng.IntN(3) == 0 {
+			tn.Spec.Labels = map[string]string{"example.com/" + pick([]string{"team", "cost center", "x"}): pick([]string{"ok", "bad value!", ""})}
+		}
+		if err := dev.Create(ctx, tn); err == nil {
+			accepted = append(accepted, tn.Name)
+		} else if !apierrors.IsInvalid(err) {
+			t.Errorf("%s: refused without a field (%v); spec %+v", tn.Name, err, tn.Spec)
+		}
+	}
+	t.Logf("seed %d: %d of 40 random specs accepted", seed, len(accepted))
+	if len(accepted) == 0 || len(accepted) == 40 {
+		t.Fatalf("%d of 40 accepted: the generator no longer mixes valid and invalid specs", len(accepted))
+	}
+	for _, name := range accepted {
+		var tn platformv1alpha1.TenantNamespace
+		Eventually(t, 30*time.Second, name+" is Ready or a part failed", func() bool {
+			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &tn))
+			for _, c := range tn.Status.Conditions {
+				if c.Reason == "ApplyFailed" {
+					return true
+				}
+			}
+			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+		})
+		for _, c := range tn.Status.Conditions {
+			if c.Reason == "ApplyFailed" {
+				t.Errorf("%s was admitted but %s failed: %s (spec %+v)", name, c.Type, c.Message, tn.Spec)
+			}
+		}
 	}
 }
