@@ -88,7 +88,9 @@ type Subject struct {
 }
 
 // ContainerLimits are the container defaults and bounds written into the namespace's LimitRange.
-// Values are Kubernetes quantities, for example cpu: 500m, memory: 512Mi.
+// Values are Kubernetes quantities, for example cpu: 500m, memory: 512Mi. Together (a tenant's
+// over its class's) they must form a LimitRange the apiserver accepts, which admission checks:
+// min <= defaultRequest <= default <= max for each resource, and container resources only.
 type ContainerLimits struct {
 	// DefaultRequest is the request given to a container that sets none.
 	// +optional
@@ -137,7 +139,9 @@ type DNSConfig struct {
 	Ndots *int32 `json:"ndots,omitempty"`
 
 	// Searches are extra search domains appended after the standard
-	// <namespace>.svc.<domain>, svc.<domain>, <domain>. resolv.conf allows 32 domains in all.
+	// <namespace>.svc.<domain>, svc.<domain>, <domain>. resolv.conf allows 32 domains in all, and
+	// a pod's whole list, the standard domains included, at most 2,048 characters (admission
+	// checks it with the namespace's name).
 	// +kubebuilder:validation:MaxItems=29
 	// +listType=set
 	// +optional

@@ -74,7 +74,8 @@ type TenantClassSpec struct {
 // ClassQuota is the default and the ceiling of a tenant's ResourceQuota.
 type ClassQuota struct {
 	// Default are the hard limits of a resource the tenant does not name, for example
-	// requests.cpu: "4", requests.memory: 8Gi, pods: "50".
+	// requests.cpu: "4", requests.memory: 8Gi, pods: "50". Each must be at most the class's
+	// max, and, as the maximum, something a ResourceQuota may hold (admission checks both).
 	// +optional
 	Default corev1.ResourceList `json:"default,omitempty"`
 

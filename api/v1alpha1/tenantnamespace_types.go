@@ -39,8 +39,10 @@ type TenantNamespaceSpec struct {
 	// +optional
 	Class string `json:"class,omitempty"`
 
-	// Owners are bound to the "admin" ClusterRole in the namespace. They, and platform admins,
-	// are the only ones who may change or delete this TenantNamespace.
+	// Owners are bound to the "admin" ClusterRole in the namespace. They, when members of the
+	// team, and platform admins are the only ones who may change or delete this TenantNamespace.
+	// Identities that stand for everyone (groups system:authenticated, system:unauthenticated,
+	// system:serviceaccounts; user system:anonymous) are refused unless the class allows them.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
@@ -84,7 +86,9 @@ type TenantNamespaceSpec struct {
 	DNS *DNSConfig `json:"dns,omitempty"`
 
 	// Labels are extra labels for the Namespace. Keys must start with a prefix the class allows;
-	// the platform.selfserve.dev/ and pod-security.kubernetes.io/ prefixes are reserved.
+	// the platform.selfserve.dev/ and pod-security.kubernetes.io/ prefixes are reserved. Keys and
+	// values follow Kubernetes' label syntax (a value: at most 63 letters, digits, '-', '_' or
+	// '.', starting and ending with a letter or digit).
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('platform.selfserve.dev/') && !k.startsWith('pod-security.kubernetes.io/') && k != 'app.kubernetes.io/managed-by')",message="platform.selfserve.dev/, pod-security.kubernetes.io/ and app.kubernetes.io/managed-by are set by the operator"
 	// +optional
@@ -130,7 +134,10 @@ type TenantQuota struct {
 	// limits.cpu, limits.memory), storage (requests.storage, persistentvolumeclaims) and object
 	// counts (pods, services, count/deployments.apps …). Values are Kubernetes quantities such
 	// as "8", 500m or 16Gi. They override the class default resource by resource; each must
-	// stay within the class maximum and the team budget.
+	// stay within the class maximum and the team budget. Admission refuses what a ResourceQuota
+	// may not hold (checked by the apiserver itself): a name that is neither a standard quota
+	// resource, count/<resource>.<group>, nor a qualified name such as requests.nvidia.com/gpu;
+	// a negative value; a fraction of a count such as pods.
 	// +kubebuilder:validation:MinProperties=1
 	// +required
 	Hard corev1.ResourceList `json:"hard"`

@@ -164,7 +164,11 @@ func constraints(p *apiextensionsv1.JSONSchemaProps) string {
 	if len(p.Enum) > 0 {
 		var vals []string
 		for _, e := range p.Enum {
-			vals = append(vals, strings.Trim(string(e.Raw), `"`))
+			v := strings.Trim(string(e.Raw), `"`)
+			if v == "" {
+				v = `""` // the empty value, which would otherwise vanish from the list
+			}
+			vals = append(vals, v)
 		}
 		c = append(c, "one of "+strings.Join(vals, ", "))
 	}
