@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,9 @@ const (
 	KindInvalid     Kind = "Invalid"
 	KindAuth        Kind = "Unauthorized"
 	KindRetryable   Kind = "Unavailable"
+	// KindUnknown is a create whose outcome is unknown (a 5xx, a reset, a time-out): Datadog
+	// may have stored it. Look for what it may have made before creating again.
+	KindUnknown Kind = "OutcomeUnknown"
 )
 
 // Error is a failed Datadog call.
@@ -84,6 +88,16 @@ func classify(op string, resp *http.Response, err error) error {
 	return e
 }
 
+// createFailure marks a failed create whose outcome is unknown: anything but a refusal Datadog
+// answered (4xx) may have stored the object.
+func createFailure(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Kind == KindRetryable {
+		e.Kind = KindUnknown
+	}
+	return err
+}
+
 // Client reaches Datadog's SLO and monitor APIs through the SDK, with one pacer and request
 // counter for every call.
 type Client struct {
@@ -99,7 +113,7 @@ func NewClient(s Settings, pacer *Pacer) *Client {
 	cfg := datadog.NewConfiguration()
 	cfg.RetryConfiguration.EnableRetry = false // the Transport retries, paced
 	cfg.HTTPClient = &http.Client{
-		Timeout:   30 * time.Second,
+		Timeout:   cmp.Or(s.Timeout, 30*time.Second),
 		Transport: &Transport{Base: http.DefaultTransport, Pacer: pacer, MaxAttempts: 5, Backoff: 250 * time.Millisecond, MaxWait: 2 * time.Second},
 	}
 	api := datadog.NewAPIClient(cfg)
@@ -136,7 +150,7 @@ func (c *Client) CreateSLO(ctx context.Context, req datadogV1.ServiceLevelObject
 	}
 	resp, httpResp, err := c.slos.CreateSLO(ctx, req)
 	if err != nil {
-		return datadogV1.ServiceLevelObjective{}, classify("create SLO", httpResp, err)
+		return datadogV1.ServiceLevelObjective{}, createFailure(classify("create SLO", httpResp, err))
 	}
 	if len(resp.Data) != 1 {
 		return datadogV1.ServiceLevelObjective{}, &Error{Op: "create SLO", Message: fmt.Sprintf("answer holds %d SLOs", len(resp.Data))}
@@ -219,7 +233,10 @@ func (c *Client) CreateMonitor(ctx context.Context, m datadogV1.Monitor) (datado
 		return datadogV1.Monitor{}, err
 	}
 	resp, httpResp, err := c.monitors.CreateMonitor(ctx, m)
-	return resp, classify("create monitor", httpResp, err)
+	if err != nil {
+		return datadogV1.Monitor{}, createFailure(classify("create monitor", httpResp, err))
+	}
+	return resp, nil
 }
 
 // GetMonitor reads one monitor. The operator calls it only to confirm a loss before

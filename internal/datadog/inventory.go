@@ -1,7 +1,9 @@
 package datadog
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,10 @@ const (
 // Inventory is the operator's view of the SLOs and monitors it manages in Datadog. It is
 // refreshed in batches — a few list calls per poll for every ServiceSLO, not one GET per
 // object — and kept current by the operator's own writes in between.
+//
+// It keeps every object carrying a CR's tag, duplicates included (two SLOs for one CR, two
+// monitors for one tier): they cannot come from a create whose answer arrived, but may from one
+// whose answer was lost, and the controller deletes them rather than leak them.
 type Inventory struct {
 	mu sync.RWMutex
 	// journal holds the writes made while a refresh is reading Datadog: the refresh's lists may
@@ -30,15 +36,15 @@ type Inventory struct {
 	// would vanish from the inventory and be created a second time.
 	refreshing int
 	journal    []func()
-	slos       map[string]datadogV1.ServiceLevelObjective // by CR UID
-	monitors   map[string]map[string]datadogV1.Monitor    // by CR UID, then tier
-	status     map[string][]SLOStatus                     // by SLO ID
+	slos       map[string][]datadogV1.ServiceLevelObjective // by CR UID, oldest first
+	monitors   map[string]map[string][]datadogV1.Monitor    // by CR UID, then tier, oldest first
+	status     map[string][]SLOStatus                       // by SLO ID
 	synced     time.Time
 }
 
 // NewInventory returns an inventory that has not been refreshed yet.
 func NewInventory() *Inventory {
-	return &Inventory{slos: map[string]datadogV1.ServiceLevelObjective{}, monitors: map[string]map[string]datadogV1.Monitor{}, status: map[string][]SLOStatus{}}
+	return &Inventory{slos: map[string][]datadogV1.ServiceLevelObjective{}, monitors: map[string]map[string][]datadogV1.Monitor{}, status: map[string][]SLOStatus{}}
 }
 
 // Refresh reads every managed SLO and monitor and the SLOs' error budgets: three paginated
@@ -66,33 +72,7 @@ func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) err
 	if err != nil {
 		return err
 	}
-	bySLO := map[string]datadogV1.ServiceLevelObjective{}
-	for _, s := range slos {
-		uid := tagValue(s.GetTags(), TagUIDPrefix)
-		if uid == "" {
-			continue
-		}
-		// Two SLOs with one CR's tag cannot come from the operator; keep the oldest, as the
-		// one the CR's status most likely names.
-		if prev, ok := bySLO[uid]; ok && prev.GetCreatedAt() <= s.GetCreatedAt() {
-			continue
-		}
-		bySLO[uid] = s
-	}
-	byMon := map[string]map[string]datadogV1.Monitor{}
-	for _, m := range monitors {
-		uid, tier := tagValue(m.GetTags(), TagUIDPrefix), tagValue(m.GetTags(), TagTierPrefix)
-		if uid == "" || tier == "" {
-			continue
-		}
-		if byMon[uid] == nil {
-			byMon[uid] = map[string]datadogV1.Monitor{}
-		}
-		if prev, ok := byMon[uid][tier]; ok && prev.GetId() <= m.GetId() {
-			continue
-		}
-		byMon[uid][tier] = m
-	}
+	bySLO, byMon := GroupSLOs(slos), GroupMonitors(monitors)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.slos, inv.monitors, inv.status, inv.synced = bySLO, byMon, status, now
@@ -100,6 +80,48 @@ func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) err
 		replay()
 	}
 	return nil
+}
+
+// GroupSLOs groups SLOs by the CR UID they are tagged with, oldest first; SLOs without one are
+// left out.
+func GroupSLOs(slos []datadogV1.ServiceLevelObjective) map[string][]datadogV1.ServiceLevelObjective {
+	out := map[string][]datadogV1.ServiceLevelObjective{}
+	for _, s := range slos {
+		if uid := TagValue(s.GetTags(), TagUIDPrefix); uid != "" {
+			out[uid] = append(out[uid], s)
+		}
+	}
+	for _, list := range out {
+		slices.SortFunc(list, func(a, b datadogV1.ServiceLevelObjective) int {
+			if c := cmp.Compare(a.GetCreatedAt(), b.GetCreatedAt()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.GetId(), b.GetId())
+		})
+	}
+	return out
+}
+
+// GroupMonitors groups monitors by CR UID and tier, oldest (lowest ID) first; monitors without
+// both tags are left out.
+func GroupMonitors(monitors []datadogV1.Monitor) map[string]map[string][]datadogV1.Monitor {
+	out := map[string]map[string][]datadogV1.Monitor{}
+	for _, m := range monitors {
+		uid, tier := TagValue(m.GetTags(), TagUIDPrefix), TagValue(m.GetTags(), TagTierPrefix)
+		if uid == "" || tier == "" {
+			continue
+		}
+		if out[uid] == nil {
+			out[uid] = map[string][]datadogV1.Monitor{}
+		}
+		out[uid][tier] = append(out[uid][tier], m)
+	}
+	for _, tiers := range out {
+		for _, list := range tiers {
+			slices.SortFunc(list, func(a, b datadogV1.Monitor) int { return cmp.Compare(a.GetId(), b.GetId()) })
+		}
+	}
+	return out
 }
 
 // record applies a write to the inventory, and journals it while a refresh runs. Callers hold
@@ -118,21 +140,43 @@ func (inv *Inventory) Synced() time.Time {
 	return inv.synced
 }
 
-// SLO returns the SLO of a CR.
+// SLO returns the SLO of a CR (the oldest, when Datadog holds more than one).
 func (inv *Inventory) SLO(uid string) (datadogV1.ServiceLevelObjective, bool) {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
-	s, ok := inv.slos[uid]
-	return s, ok
+	if list := inv.slos[uid]; len(list) > 0 {
+		return list[0], true
+	}
+	return datadogV1.ServiceLevelObjective{}, false
 }
 
-// Monitors returns a CR's monitors by tier.
+// SLOs returns every SLO carrying a CR's tag, oldest first: more than one is a duplicate.
+func (inv *Inventory) SLOs(uid string) []datadogV1.ServiceLevelObjective {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	return slices.Clone(inv.slos[uid])
+}
+
+// Monitors returns a CR's monitors by tier (the oldest of a tier, when there are more).
 func (inv *Inventory) Monitors(uid string) map[string]datadogV1.Monitor {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
 	out := make(map[string]datadogV1.Monitor, len(inv.monitors[uid]))
-	for k, v := range inv.monitors[uid] {
-		out[k] = v
+	for tier, list := range inv.monitors[uid] {
+		if len(list) > 0 {
+			out[tier] = list[0]
+		}
+	}
+	return out
+}
+
+// AllMonitors returns every monitor carrying a CR's tag, by tier, oldest first.
+func (inv *Inventory) AllMonitors(uid string) map[string][]datadogV1.Monitor {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	out := make(map[string][]datadogV1.Monitor, len(inv.monitors[uid]))
+	for tier, list := range inv.monitors[uid] {
+		out[tier] = slices.Clone(list)
 	}
 	return out
 }
@@ -144,43 +188,78 @@ func (inv *Inventory) Status(sloID string) []SLOStatus {
 	return inv.status[sloID]
 }
 
-// PutSLO records an SLO the operator created, adopted or updated.
+// PutSLO records the SLO the operator created, adopted or updated for a CR, first among any
+// duplicates still known.
 func (inv *Inventory) PutSLO(uid string, s datadogV1.ServiceLevelObjective) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() { inv.slos[uid] = s })
+	inv.record(func() {
+		rest := slices.DeleteFunc(slices.Clone(inv.slos[uid]), func(o datadogV1.ServiceLevelObjective) bool { return o.GetId() == s.GetId() })
+		inv.slos[uid] = append([]datadogV1.ServiceLevelObjective{s}, rest...)
+	})
 }
 
-// RemoveSLO forgets a CR's SLO.
+// DropSLO forgets one SLO of a CR (a duplicate deleted).
+func (inv *Inventory) DropSLO(uid, id string) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.record(func() {
+		inv.slos[uid] = slices.DeleteFunc(inv.slos[uid], func(o datadogV1.ServiceLevelObjective) bool { return o.GetId() == id })
+		if len(inv.slos[uid]) == 0 {
+			delete(inv.slos, uid)
+		}
+	})
+}
+
+// RemoveSLO forgets a CR's SLOs.
 func (inv *Inventory) RemoveSLO(uid string) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.record(func() { delete(inv.slos, uid) })
 }
 
-// PutMonitor records a monitor the operator created or updated.
+// PutMonitor records the monitor the operator created, adopted or updated for a CR's tier,
+// first among any duplicates still known.
 func (inv *Inventory) PutMonitor(uid, tier string, m datadogV1.Monitor) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.record(func() {
 		if inv.monitors[uid] == nil {
-			inv.monitors[uid] = map[string]datadogV1.Monitor{}
+			inv.monitors[uid] = map[string][]datadogV1.Monitor{}
 		}
-		inv.monitors[uid][tier] = m
+		rest := slices.DeleteFunc(slices.Clone(inv.monitors[uid][tier]), func(o datadogV1.Monitor) bool { return o.GetId() == m.GetId() })
+		inv.monitors[uid][tier] = append([]datadogV1.Monitor{m}, rest...)
 	})
 }
 
-// RemoveMonitor forgets one of a CR's monitors.
+// DropMonitor forgets one monitor of a CR's tier (a duplicate deleted).
+func (inv *Inventory) DropMonitor(uid, tier string, id int64) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.record(func() {
+		if inv.monitors[uid] == nil {
+			return
+		}
+		inv.monitors[uid][tier] = slices.DeleteFunc(inv.monitors[uid][tier], func(o datadogV1.Monitor) bool { return o.GetId() == id })
+		if len(inv.monitors[uid][tier]) == 0 {
+			delete(inv.monitors[uid], tier)
+		}
+	})
+}
+
+// RemoveMonitor forgets one of a CR's tiers, duplicates included.
 func (inv *Inventory) RemoveMonitor(uid, tier string) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.record(func() { delete(inv.monitors[uid], tier) })
 }
 
-func tagValue(tags []string, prefix string) string {
+// TagValue is the value of the first tag with the prefix, compared without regard to case
+// (Datadog stores tags lower case); "" when there is none.
+func TagValue(tags []string, prefix string) string {
 	for _, t := range tags {
-		if v, ok := strings.CutPrefix(t, prefix); ok {
-			return v
+		if len(t) >= len(prefix) && strings.EqualFold(t[:len(prefix)], prefix) {
+			return t[len(prefix):]
 		}
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +46,9 @@ type Settings struct {
 	// APIKey and AppKey authenticate the operator.
 	APIKey string
 	AppKey string
+	// Timeout is the longest one request may take, retries included; 30 s when zero. A create
+	// that times out has an unknown outcome (see KindUnknown).
+	Timeout time.Duration
 }
 
 // Configured reports whether both keys are present. Without them the operator still runs, and

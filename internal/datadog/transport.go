@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -87,6 +88,11 @@ func (p *Pacer) observe(name string, h http.Header, status int) {
 
 // Transport is the RoundTripper of the Datadog client: it paces requests, retries 429s after the
 // reset and 5xx answers and network errors with jittered backoff, and counts every request.
+//
+// A POST creates something, and is retried only when it is known not to have been processed:
+// a 429, or a connection that was never made. After a 5xx, a reset or a time-out, Datadog may
+// have stored it, so the answer goes back to the caller, which must look for what the request
+// may have made before sending it again (see KindUnknown).
 type Transport struct {
 	Base  http.RoundTripper
 	Pacer *Pacer
@@ -134,6 +140,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		retry := err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) ||
 			code == http.StatusTooManyRequests || code >= 500
+		if req.Method == http.MethodPost && code != http.StatusTooManyRequests && !notSent(err) {
+			retry = false
+		}
 		if !retry || attempt >= t.MaxAttempts {
 			return resp, err
 		}
@@ -152,6 +161,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
+}
+
+// notSent reports whether a request failed before any byte could reach Datadog: the connection
+// was refused or could not be made.
+func notSent(err error) bool {
+	var op *net.OpError
+	return err != nil && errors.As(err, &op) && op.Op == "dial"
 }
 
 // rateLimited is the answer to a request that would wait longer than MaxWait for the rate

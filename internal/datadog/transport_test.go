@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 )
@@ -63,5 +65,46 @@ func TestErrorsAreClassifiedByStatusCode(t *testing.T) {
 	defer cancel()
 	if _, err := bad.ListSLOs(ctx2, "x"); err == nil {
 		t.Error("no error from an unreachable Datadog")
+	}
+}
+
+// TestCreateIsNotResentWhenItsOutcomeIsUnknown: a POST answered with a 5xx may have been
+// stored; it is sent once, and the failure says the outcome is unknown. A GET is retried.
+func TestCreateIsNotResentWhenItsOutcomeIsUnknown(t *testing.T) {
+	fake := datadogfake.New(datadogfake.Options{})
+	c := client(t, fake)
+	ctx := context.Background()
+	fake.LoseAnswers("POST /api/v1/monitor", 1, http.StatusBadGateway)
+	m := datadogV1.NewMonitor("avg(last_5m):avg:system.load.1{*} > 10", datadogV1.MONITORTYPE_METRIC_ALERT)
+	m.SetName("load")
+	m.SetTags([]string{datadog.TagManaged})
+	_, err := c.CreateMonitor(ctx, *m)
+	if !datadog.IsKind(err, datadog.KindUnknown) {
+		t.Fatalf("create answered 502: %v, want an unknown outcome", err)
+	}
+	if got := fake.Requests()["POST /api/v1/monitor"]; got != 1 {
+		t.Errorf("the create was sent %d times; a create whose outcome is unknown must not be re-sent", got)
+	}
+	stored, err := c.ListMonitors(ctx, []string{datadog.TagManaged})
+	if err != nil || len(stored) != 1 {
+		t.Errorf("Datadog holds %d monitors (%v): the lost answer's monitor, and only it", len(stored), err)
+	}
+}
+
+// TestCreateIsResentWhenItWasRefusedForTheRateLimit: a 429 is an answer that nothing was stored.
+func TestCreateIsResentWhenItWasRefusedForTheRateLimit(t *testing.T) {
+	fake := datadogfake.New(datadogfake.Options{})
+	c := client(t, fake)
+	fake.Throttle(1500 * time.Millisecond)
+	m := datadogV1.NewMonitor("avg(last_5m):avg:system.load.1{*} > 10", datadogV1.MONITORTYPE_METRIC_ALERT)
+	m.SetName("load")
+	if _, err := c.CreateMonitor(context.Background(), *m); err != nil {
+		t.Fatalf("a create refused with 429 was not sent again after the reset: %v", err)
+	}
+	if got := fake.Requests()["POST /api/v1/monitor"]; got < 2 {
+		t.Errorf("%d attempts, want the refused one and one after the reset", got)
+	}
+	if stored, err := c.ListMonitors(context.Background(), nil); err != nil || len(stored) != 1 {
+		t.Errorf("Datadog holds %d monitors (%v), want 1", len(stored), err)
 	}
 }

@@ -15,7 +15,14 @@ var DriftCorrections = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Objects restored to their spec, by kind.",
 }, []string{"kind"})
 
-func init() { registry().MustRegister(DriftCorrections) }
+// DuplicatesDeleted counts Datadog objects the operator deleted because another object carries
+// the same CR's tag (and tier): left by a create whose answer was lost.
+var DuplicatesDeleted = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "selfserve_datadog_duplicates_deleted_total",
+	Help: "Duplicate Datadog SLOs and monitors deleted, by kind.",
+}, []string{"kind"})
+
+func init() { registry().MustRegister(DriftCorrections, DuplicatesDeleted) }
 
 // registry is controller-runtime's, served on the manager's metrics endpoint.
 func registry() prometheus.Registerer { return ctrlmetrics.Registry }

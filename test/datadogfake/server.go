@@ -52,6 +52,7 @@ type Server struct {
 	requests     map[string]int
 	failNext     map[string][]int
 	dropNext     map[string]int
+	lose         map[string]*loss
 	latency      time.Duration
 	throttledTil time.Time
 	orgID        int64
@@ -90,6 +91,7 @@ func New(opts Options) *Server {
 		requests:     map[string]int{},
 		failNext:     map[string][]int{},
 		dropNext:     map[string]int{},
+		lose:         map[string]*loss{},
 		orgID:        321813,
 		creatorEmail: "selfserve@example.com",
 	}
@@ -119,6 +121,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		injected = s.popFailure(pattern)
 	}
 	latency := s.latency
+	lost := s.takeLoss(pattern)
 	s.mu.Unlock()
 
 	if latency > 0 {
@@ -146,7 +149,73 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, injected, http.StatusText(injected))
 		return
 	}
+	if lost != nil {
+		// The request is processed (an object stored), and the answer is then lost.
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, r)
+		if lost.code != 0 {
+			writeErrors(w, lost.code, http.StatusText(lost.code))
+			return
+		}
+		select {
+		case <-time.After(lost.hang):
+		case <-r.Context().Done():
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// loss is how requests to a route lose their answers after being processed: every nth one, or
+// the next count, answered with code (a 502 from a proxy, say) or only after hang.
+type loss struct {
+	every, seen, count int
+	code               int
+	hang               time.Duration
+}
+
+// takeLoss reports whether this request to the route loses its answer. Callers hold s.mu.
+func (s *Server) takeLoss(pattern string) *loss {
+	l := s.lose[pattern]
+	if l == nil {
+		return nil
+	}
+	l.seen++
+	switch {
+	case l.every > 0 && l.seen%l.every == 0:
+		return l
+	case l.every == 0 && l.count > 0:
+		l.count--
+		return l
+	}
+	return nil
+}
+
+// LoseAnswers makes every nth request to a route (a pattern as in Requests) be processed, its
+// object stored, and then answered with code instead of the real answer: what a client sees
+// when a proxy fails after Datadog stored the object. 0 stops it.
+func (s *Server) LoseAnswers(pattern string, every, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if every == 0 {
+		delete(s.lose, pattern)
+		return
+	}
+	s.lose[pattern] = &loss{every: every, code: code}
+}
+
+// HangAfterStoring makes the next count requests to a route be processed, their objects
+// stored, and answered only after d: past the client's time-out, the answer is lost.
+func (s *Server) HangAfterStoring(pattern string, count int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lose[pattern] = &loss{count: count, hang: d}
 }
 
 // takeRateLimit spends one request of the endpoint group's window and sets the X-RateLimit-*

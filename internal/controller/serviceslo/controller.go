@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,6 +66,8 @@ type Reconciler struct {
 	Workers int
 
 	polled chan event.GenericEvent
+	// unknown holds the creates whose answers were lost.
+	unknown unknownCreates
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch;update;patch
@@ -172,7 +176,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string, before *platformv1alpha1.ServiceSLO) error {
 	uid := string(slo.UID)
 	want := desiredSLO(slo, team)
-	observed, found := r.Inventory.SLO(uid)
+	candidates := r.Inventory.SLOs(uid)
+	if len(candidates) == 0 && r.unknown.has(uid, "") {
+		// The last create's answer was lost: Datadog may hold the SLO. Look before creating.
+		found, err := lookupSLOs(ctx, dd, uid)
+		if err != nil {
+			return err
+		}
+		candidates = found
+	}
+	observed, found, err := r.keepOneSLO(ctx, slo, dd, candidates)
+	if err != nil {
+		return err
+	}
+	if found {
+		r.Inventory.PutSLO(uid, observed)
+		r.unknown.clear(uid, "")
+	}
 	if !found && slo.Status.SLOID != "" {
 		// The status names an SLO the inventory lacks: deleted in Datadog, or not listed yet.
 		// One read tells which, so a stale inventory never causes a duplicate.
@@ -188,9 +208,13 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 	switch {
 	case !found:
 		created, err := dd.CreateSLO(ctx, want)
+		if datadog.IsKind(err, datadog.KindUnknown) {
+			r.unknown.mark(uid, "")
+		}
 		if err != nil {
 			return err
 		}
+		r.unknown.clear(uid, "")
 		r.Inventory.PutSLO(uid, created)
 		action, note := "Create", "Created SLO %s in Datadog"
 		if slo.Status.SLOID != "" {
@@ -259,7 +283,7 @@ func (r *Reconciler) slosOfTeam(ctx context.Context, o client.Object) []reconcil
 // one per tier.
 func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string, teamNotify []string) error {
 	uid := string(slo.UID)
-	have := r.Inventory.Monitors(uid)
+	have := r.Inventory.AllMonitors(uid)
 	want, _ := tiers(slo)
 	var refs []platformv1alpha1.MonitorRef
 	keep := map[string]bool{}
@@ -267,7 +291,23 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 		name := t.name()
 		keep[name] = true
 		desired := desiredMonitor(slo, team, slo.Status.SLOID, t, teamNotify)
-		m, found := have[name]
+		candidates := have[name]
+		if len(candidates) == 0 && r.unknown.has(uid, name) {
+			// The last create's answer was lost: look before creating.
+			found, err := lookupMonitors(ctx, dd, uid, name)
+			if err != nil {
+				return err
+			}
+			candidates = found
+		}
+		m, found, err := r.keepOneMonitor(ctx, slo, dd, name, candidates)
+		if err != nil {
+			return err
+		}
+		if found {
+			r.Inventory.PutMonitor(uid, name, m)
+			r.unknown.clear(uid, name)
+		}
 		if id := monitorID(slo, name); !found && id != 0 {
 			// As for the SLO: confirm the loss with one read before creating again.
 			got, err := dd.GetMonitor(ctx, id)
@@ -282,9 +322,13 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 		switch {
 		case !found:
 			created, err := dd.CreateMonitor(ctx, desired.forCreate())
+			if datadog.IsKind(err, datadog.KindUnknown) {
+				r.unknown.mark(uid, name)
+			}
 			if err != nil {
 				return err
 			}
+			r.unknown.clear(uid, name)
 			r.Inventory.PutMonitor(uid, name, created)
 			m = created
 			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Create", "Created burn-rate monitor %d (%s) in Datadog", created.GetId(), name)
@@ -303,12 +347,14 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 		}
 		refs = append(refs, platformv1alpha1.MonitorRef{Tier: name, ID: m.GetId()})
 	}
-	for name, m := range have {
+	for name, list := range have {
 		if keep[name] {
 			continue
 		}
-		if err := dd.DeleteMonitor(ctx, m.GetId()); err != nil {
-			return err
+		for _, m := range list {
+			if err := dd.DeleteMonitor(ctx, m.GetId()); err != nil {
+				return err
+			}
 		}
 		r.Inventory.RemoveMonitor(uid, name)
 	}
@@ -341,40 +387,65 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, slo *platformv1alpha1.
 		// stay in Datadog, tagged with the CR's UID, and the event says so.
 		r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, ReasonNotConfigured, "Delete", "Datadog is not configured: SLO %s and its monitors were left in Datadog", slo.Status.SLOID)
 	default:
-		ids := map[int64]bool{}
-		for _, m := range slo.Status.Monitors {
-			ids[m.ID] = true
+		// Everything carrying the CR's tag goes, duplicates and objects of a create whose answer
+		// was lost included: the inventory's, the status's, and what two list calls find now.
+		monitorIDs, sloIDs, err := r.everythingOf(ctx, slo, dd)
+		if err != nil {
+			return r.datadogFailure(slo, err)
 		}
-		for _, m := range r.Inventory.Monitors(uid) {
-			ids[m.GetId()] = true
-		}
-		sorted := make([]int64, 0, len(ids))
-		for id := range ids {
-			sorted = append(sorted, id)
-		}
-		slices.Sort(sorted)
-		for _, id := range sorted {
+		for _, id := range monitorIDs {
 			if err := dd.DeleteMonitor(ctx, id); err != nil {
 				return r.datadogFailure(slo, err)
 			}
 		}
-		sloID := slo.Status.SLOID
-		if s, ok := r.Inventory.SLO(uid); ok {
-			sloID = s.GetId()
-		}
-		if sloID != "" {
-			if err := dd.DeleteSLO(ctx, sloID); err != nil {
+		for _, id := range sloIDs {
+			if err := dd.DeleteSLO(ctx, id); err != nil {
 				return r.datadogFailure(slo, err)
 			}
 		}
-		for name := range r.Inventory.Monitors(uid) {
+		for name := range r.Inventory.AllMonitors(uid) {
 			r.Inventory.RemoveMonitor(uid, name)
 		}
 		r.Inventory.RemoveSLO(uid)
+		r.unknown.forget(uid)
 	}
 	patch := client.MergeFrom(slo.DeepCopy())
 	controllerutil.RemoveFinalizer(slo, Finalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, slo, patch))
+}
+
+// everythingOf lists the IDs of every monitor and SLO of a CR: named in its status, in the
+// inventory, or found now by its tag.
+func (r *Reconciler) everythingOf(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client) (monitors []int64, slos []string, err error) {
+	uid := string(slo.UID)
+	found, err := dd.ListMonitors(ctx, []string{datadog.TagUIDPrefix + uid})
+	if err != nil {
+		return nil, nil, err
+	}
+	foundSLOs, err := lookupSLOs(ctx, dd, uid)
+	if err != nil {
+		return nil, nil, err
+	}
+	monitorIDs := map[int64]bool{}
+	for _, m := range slo.Status.Monitors {
+		monitorIDs[m.ID] = true
+	}
+	for _, list := range r.Inventory.AllMonitors(uid) {
+		for _, m := range list {
+			monitorIDs[m.GetId()] = true
+		}
+	}
+	for _, m := range managed(found, func(m datadogV1.Monitor) []string { return m.GetTags() }) {
+		monitorIDs[m.GetId()] = true
+	}
+	sloIDs := map[string]bool{}
+	if slo.Status.SLOID != "" {
+		sloIDs[slo.Status.SLOID] = true
+	}
+	for _, s := range append(r.Inventory.SLOs(uid), foundSLOs...) {
+		sloIDs[s.GetId()] = true
+	}
+	return slices.Sorted(maps.Keys(monitorIDs)), slices.Sorted(maps.Keys(sloIDs)), nil
 }
 
 // datadogFailure reports a failed Datadog call in Synced. Invalid requests stop until the spec

@@ -76,13 +76,19 @@ func run(m *testing.M) int {
 // Datadog every poll, until the test ends.
 func startOperator(t *testing.T, configured bool, poll time.Duration) *controlplane.Operator {
 	t.Helper()
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	opts.DatadogPoll = poll
 	s := datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL}
 	if configured {
 		s.APIKey, s.AppKey = datadogfake.DefaultAPIKey, datadogfake.DefaultAppKey
 	}
+	return runOperator(t, poll, s)
+}
+
+// runOperator runs the operator with these Datadog settings until the test ends.
+func runOperator(t *testing.T, poll time.Duration, s datadog.Settings) *controlplane.Operator {
+	t.Helper()
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	opts.DatadogPoll = poll
 	opts.DatadogOverride = &s
 	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
 	Must(t, err)

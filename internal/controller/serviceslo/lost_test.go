@@ -1,0 +1,128 @@
+package serviceslo_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/test/datadogfake"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+// exactlyOnce creates n ServiceSLOs in namespace while lose makes Datadog lose answers, waits
+// until all are synced, and checks that Datadog holds exactly one SLO and one monitor per tier
+// for each; then it deletes them all and checks that nothing of theirs is left.
+func exactlyOnce(t *testing.T, namespace string, n int, lose func(), restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	tenantNamespace(t, namespace, namespace)
+	lose()
+	var created []*platformv1alpha1.ServiceSLO
+	for i := range n {
+		slo := newSLO(namespace, fmt.Sprintf("svc-%02d", i))
+		Must(t, admin.Create(ctx, slo))
+		created = append(created, slo)
+	}
+	for i, slo := range created {
+		created[i] = waitSynced(t, slo)
+	}
+	restore()
+	for _, slo := range created {
+		slos, monitors := objectsOf(string(slo.UID))
+		if len(slos) != 1 || len(monitors) != 3 {
+			t.Errorf("%s: Datadog holds %d SLOs and %d monitors with its tag, want 1 and 3", slo.Name, len(slos), len(monitors))
+		}
+	}
+	for _, slo := range created {
+		Must(t, admin.Delete(ctx, slo))
+	}
+	for _, slo := range created {
+		Eventually(t, time.Minute, slo.Name+" is gone", func() bool {
+			return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKeyFromObject(slo), &platformv1alpha1.ServiceSLO{}))
+		})
+		if slos, monitors := objectsOf(string(slo.UID)); len(slos)+len(monitors) != 0 {
+			t.Errorf("%s deleted: %d SLOs and %d monitors left in Datadog", slo.Name, len(slos), len(monitors))
+		}
+	}
+}
+
+// TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan: every 4th create reaches Datadog and
+// then its answer is lost (a 502 from a proxy). The inventory is not re-read meanwhile (a
+// 10-minute poll), so only looking before re-creating prevents the duplicates.
+func TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
+	startOperator(t, true, 10*time.Minute)
+	exactlyOnce(t, "lossy", 20, func() {
+		fake.LoseAnswers("POST /api/v1/slo", 4, http.StatusBadGateway)
+		fake.LoseAnswers("POST /api/v1/monitor", 4, http.StatusBadGateway)
+	}, func() {
+		fake.LoseAnswers("POST /api/v1/slo", 0, 0)
+		fake.LoseAnswers("POST /api/v1/monitor", 0, 0)
+	})
+}
+
+// TestCreatesThatTimeOutMakeNoDuplicateAndLeaveNoOrphan: creates are stored and answered only
+// after the client has given up.
+func TestCreatesThatTimeOutMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
+	runOperator(t, 10*time.Minute, datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL,
+		APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: 2 * time.Second})
+	exactlyOnce(t, "slowpoke", 6, func() {
+		fake.HangAfterStoring("POST /api/v1/slo", 3, 4*time.Second)
+		fake.HangAfterStoring("POST /api/v1/monitor", 4, 4*time.Second)
+	}, func() {
+		fake.LoseAnswers("POST /api/v1/slo", 0, 0)
+		fake.LoseAnswers("POST /api/v1/monitor", 0, 0)
+	})
+}
+
+// TestDuplicatesInDatadogAreDeleted: a duplicate that is already in Datadog (left by an older
+// version, or a crash) is found by the inventory, deleted, and reported; the SLO the status
+// names is the one kept.
+func TestDuplicatesInDatadogAreDeleted(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Second)
+	tenantNamespace(t, "twins", "twins")
+	slo := newSLO("twins", "checkout-availability")
+	Must(t, admin.Create(ctx, slo))
+	got := waitSynced(t, slo)
+	dd := datadog.NewClient(datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}, datadog.NewPacer())
+	twin := datadogV1.NewServiceLevelObjectiveRequest("twin", []datadogV1.SLOThreshold{{Timeframe: datadogV1.SLOTIMEFRAME_THIRTY_DAYS, Target: 99.9}}, datadogV1.SLOTYPE_METRIC)
+	twin.SetQuery(datadogV1.ServiceLevelObjectiveQuery{Numerator: "sum:a{*}.as_count()", Denominator: "sum:b{*}.as_count()"})
+	twin.SetTags([]string{datadog.TagManaged, datadog.TagUIDPrefix + string(got.UID)})
+	dup, err := dd.CreateSLO(ctx, *twin)
+	Must(t, err)
+	Eventually(t, 30*time.Second, "the duplicate SLO is deleted", func() bool {
+		slos, _ := objectsOf(string(got.UID))
+		return len(slos) == 1 && slos[0]["id"] == got.Status.SLOID
+	})
+	note := waitEventOf(t, got, "DuplicateDeleted")
+	if want := "Deleted SLO " + dup.GetId(); len(note) < len(want) || note[:len(want)] != want {
+		t.Errorf("event %q, want it to name %s", note, dup.GetId())
+	}
+}
+
+// waitEventOf waits for an event about the object with the reason, and returns its note.
+func waitEventOf(t *testing.T, obj client.Object, reason string) string {
+	t.Helper()
+	var note string
+	Eventually(t, 20*time.Second, "an event "+reason+" on "+obj.GetName(), func() bool {
+		var list eventsv1.EventList
+		Must(t, admin.List(context.Background(), &list, client.InNamespace(obj.GetNamespace())))
+		for _, e := range list.Items {
+			if e.Regarding.Name == obj.GetName() && e.Reason == reason {
+				note = e.Note
+				return true
+			}
+		}
+		return false
+	})
+	return note
+}
