@@ -129,17 +129,42 @@ func (c *Client) ListSLOs(ctx context.Context, tag string) ([]datadogV1.ServiceL
 		return nil, err
 	}
 	var out []datadogV1.ServiceLevelObjective
-	for offset := int64(0); ; offset += int64(c.PageSize) {
+	seen := map[string]bool{}
+	offset := int64(0)
+	for range maxPages {
 		resp, httpResp, err := c.slos.ListSLOs(ctx, *datadogV1.NewListSLOsOptionalParameters().
 			WithTagsQuery(tag).WithLimit(int64(c.PageSize)).WithOffset(offset))
 		if err != nil {
 			return nil, classify("list SLOs", httpResp, err)
 		}
-		out = append(out, resp.Data...)
-		if len(resp.Data) < c.PageSize {
+		fresh := 0
+		for _, s := range resp.Data {
+			if !seen[s.GetId()] {
+				seen[s.GetId()] = true
+				out = append(out, s)
+				fresh++
+			}
+		}
+		// The server's page may be smaller than asked: move on by what it gave. Stop on an
+		// empty page, on a page with nothing new (a server whose pages do not move), or once
+		// past the number of matches Datadog reports.
+		offset += int64(len(resp.Data))
+		total, known := int64(0), false
+		if p := resp.GetMetadata().Page; p != nil && p.TotalFilteredCount != nil {
+			total, known = *p.TotalFilteredCount, true
+		}
+		if fresh == 0 || known && offset >= total || !known && len(resp.Data) < c.PageSize {
 			return out, nil
 		}
 	}
+	return nil, tooManyPages("list SLOs")
+}
+
+// maxPages bounds every paginated read: a server that pages forever gets an error, not a loop.
+const maxPages = 1000
+
+func tooManyPages(op string) error {
+	return &Error{Op: op, Kind: KindRetryable, Message: fmt.Sprintf("still paging after %d pages; giving up on this read", maxPages)}
 }
 
 // CreateSLO creates an SLO and returns it with its ID.
@@ -213,17 +238,28 @@ func (c *Client) ListMonitors(ctx context.Context, tags []string) ([]datadogV1.M
 		return nil, err
 	}
 	var out []datadogV1.Monitor
-	for page := int64(0); ; page++ {
+	seen := map[int64]bool{}
+	for page := int64(0); page < maxPages; page++ {
 		resp, httpResp, err := c.monitors.ListMonitors(ctx, *datadogV1.NewListMonitorsOptionalParameters().
 			WithMonitorTags(strings.Join(tags, ",")).WithPage(page).WithPageSize(int32(c.PageSize)))
 		if err != nil {
 			return nil, classify("list monitors", httpResp, err)
 		}
-		out = append(out, resp...)
-		if len(resp) < c.PageSize {
+		fresh := 0
+		for _, m := range resp {
+			if !seen[m.GetId()] {
+				seen[m.GetId()] = true
+				out = append(out, m)
+				fresh++
+			}
+		}
+		// The list carries no totals, and a server may cap page_size below what was asked: only
+		// an empty page, or one with nothing new, ends it.
+		if fresh == 0 {
 			return out, nil
 		}
 	}
+	return nil, tooManyPages("list monitors")
 }
 
 // CreateMonitor creates a monitor and returns it with its ID.
@@ -291,7 +327,7 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 	}
 	out := map[string][]SLOStatus{}
 	const size = 100
-	for page := int64(0); ; page++ {
+	for page := int64(0); page < maxPages; page++ {
 		resp, httpResp, err := c.slos.SearchSLO(ctx, *datadogV1.NewSearchSLOOptionalParameters().
 			WithQuery(query).WithPageSize(size).WithPageNumber(page))
 		if err != nil {
@@ -301,9 +337,13 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 		if resp.Data != nil && resp.Data.Attributes != nil {
 			slos = resp.Data.Attributes.Slos
 		}
+		fresh := 0
 		for _, s := range slos {
 			if s.Data == nil || s.Data.Attributes == nil {
 				continue
+			}
+			if _, dup := out[s.Data.GetId()]; !dup {
+				fresh++
 			}
 			var sts []SLOStatus
 			for _, o := range s.Data.Attributes.OverallStatus {
@@ -318,8 +358,16 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 			}
 			out[s.Data.GetId()] = sts
 		}
-		if len(slos) < size {
+		// Follow meta.pagination: the server says which page is the last, and its pages may be
+		// smaller than asked. Without it, a short page is the last. A page with nothing new ends
+		// the read whatever the meta says.
+		last, known := int64(0), false
+		if m := resp.Meta; m != nil && m.Pagination != nil && m.Pagination.LastNumber != nil {
+			last, known = *m.Pagination.LastNumber, true
+		}
+		if fresh == 0 || known && page >= last || !known && len(slos) < size {
 			return out, nil
 		}
 	}
+	return nil, tooManyPages("search SLOs")
 }

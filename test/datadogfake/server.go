@@ -36,6 +36,23 @@ type Options struct {
 	RateLimitPeriod time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PageSize caps every page of the SLO list, the SLO search and the monitor list, whatever
+	// the request asks, as a server with its own, smaller maximum. Zero: pages as asked.
+	PageSize int
+	// RepeatPages makes every page answer as the first one does: a server whose pages never
+	// shrink, which a client that stops only on a short page would read forever.
+	RepeatPages bool
+}
+
+// paged applies the options to a page request: the size it may have, the index it reads.
+func (s *Server) paged(size, index int) (int, int) {
+	if s.opts.PageSize > 0 && (size < 0 || size > s.opts.PageSize) {
+		size = s.opts.PageSize
+	}
+	if s.opts.RepeatPages {
+		index = 0
+	}
+	return size, index
 }
 
 // Server is the fake Datadog API.

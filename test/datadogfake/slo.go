@@ -149,6 +149,7 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 		out = append(out, o.fields)
 	}
 	filtered := len(out)
+	limit, offset = s.paged(limit, offset)
 	out = page(out, offset, limit)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"data":     orEmpty(out),
@@ -190,7 +191,8 @@ func (s *Server) searchSLOs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	total := len(matched)
-	pageItems := page(matched, number*size, size)
+	size, read := s.paged(size, number)
+	pageItems := page(matched, read*size, size)
 	last := 0
 	if total > 0 {
 		last = (total - 1) / size
