@@ -221,7 +221,7 @@ func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var tags []string
 	for _, t := range strings.Split(q.Get("monitor_tags"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
+		if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
 			tags = append(tags, t)
 		}
 	}

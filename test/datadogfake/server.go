@@ -375,7 +375,16 @@ func decodeBody(r *http.Request) (map[string]any, error) {
 	if err := dec.Decode(&body); err != nil {
 		return nil, fmt.Errorf("Invalid JSON: %v", err)
 	}
-	return normalizeNumbers(body).(map[string]any), nil
+	body = normalizeNumbers(body).(map[string]any)
+	// Datadog stores tags lower case, whatever case they were sent in.
+	if tags, ok := body["tags"].([]any); ok {
+		for i, t := range tags {
+			if s, ok := t.(string); ok {
+				tags[i] = strings.ToLower(s)
+			}
+		}
+	}
+	return body, nil
 }
 
 // normalizeNumbers turns json.Number into int64 where it is integral and float64 otherwise, so

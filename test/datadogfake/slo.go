@@ -143,7 +143,7 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 		if name := q.Get("query"); name != "" && !strings.Contains(strings.ToLower(str(o.fields["name"])), strings.ToLower(name)) {
 			continue
 		}
-		if tag := strings.TrimSpace(q.Get("tags_query")); tag != "" && !slices.Contains(strs(o.fields["tags"]), tag) {
+		if tag := strings.ToLower(strings.TrimSpace(q.Get("tags_query"))); tag != "" && !slices.Contains(strs(o.fields["tags"]), tag) {
 			continue
 		}
 		out = append(out, o.fields)
@@ -232,7 +232,7 @@ func matchesSearch(o *slo, terms []string) bool {
 			t = tag
 		}
 		if strings.Contains(t, ":") {
-			if !slices.Contains(tags, t) {
+			if !slices.Contains(tags, strings.ToLower(t)) {
 				return false
 			}
 			continue

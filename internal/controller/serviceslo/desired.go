@@ -77,11 +77,15 @@ func sloName(s *platformv1alpha1.ServiceSLO) string {
 	return fmt.Sprintf("%s (%s/%s)", s.Spec.Service, s.Namespace, s.Name)
 }
 
-// tagsFor are the tags of every object of a ServiceSLO.
+// tagsFor are the tags of every object of a ServiceSLO, lower case as Datadog stores them (a
+// tag sent as Env:Prod is read back as env:prod, and must not look like drift at every poll).
 func tagsFor(s *platformv1alpha1.ServiceSLO, team string) []string {
 	tags := append([]string{
 		"team:" + team, "service:" + s.Spec.Service, datadog.TagManaged, datadog.TagUIDPrefix + string(s.UID),
 	}, s.Spec.Tags...)
+	for i, t := range tags {
+		tags[i] = strings.ToLower(t)
+	}
 	sort.Strings(tags)
 	return slices.Compact(tags)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,12 +56,13 @@ func exactlyOnce(t *testing.T, namespace string, n int, lose func(), restore fun
 	}
 }
 
-// TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan: every 4th create reaches Datadog and
-// then its answer is lost (a 502 from a proxy). The inventory is not re-read meanwhile (a
-// 10-minute poll), so only looking before re-creating prevents the duplicates.
+// TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan: of 50 ServiceSLOs (150 monitors), every
+// 4th create reaches Datadog and then its answer is lost (a 502 from a proxy). The inventory is
+// not re-read meanwhile (a 10-minute poll), so only looking before re-creating prevents the
+// duplicates.
 func TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
 	startOperator(t, true, 10*time.Minute)
-	exactlyOnce(t, "lossy", 20, func() {
+	exactlyOnce(t, "lossy", 50, func() {
 		fake.LoseAnswers("POST /api/v1/slo", 4, http.StatusBadGateway)
 		fake.LoseAnswers("POST /api/v1/monitor", 4, http.StatusBadGateway)
 	}, func() {
@@ -125,4 +127,23 @@ func waitEventOf(t *testing.T, obj client.Object, reason string) string {
 		return false
 	})
 	return note
+}
+
+// TestTagsInUpperCaseAreNoDrift: Datadog stores tags lower case. A ServiceSLO tagged Env:Prod
+// is synced once, and the polls after it find nothing to put back.
+func TestTagsInUpperCaseAreNoDrift(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Second)
+	tenantNamespace(t, "cased", "cased")
+	slo := newSLO("cased", "checkout-availability")
+	slo.Spec.Tags = []string{"Env:Prod"}
+	Must(t, admin.Create(ctx, slo))
+	waitSynced(t, slo)
+	fake.ResetRequests()
+	Eventually(t, 30*time.Second, "three polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= 3 })
+	for route, n := range fake.Requests() {
+		if strings.HasPrefix(route, "PUT ") || strings.HasPrefix(route, "POST ") {
+			t.Errorf("%d × %s in three polls of an unchanged ServiceSLO", n, route)
+		}
+	}
 }
