@@ -15,6 +15,21 @@ const (
 	ReasonErrorBudgetLow  = "ErrorBudgetLow"
 	ReasonMonitorAlerting = "MonitorAlerting"
 	ReasonSuspended       = "Suspended"
+
+	// ConditionGatesEvaluated is True when every gate could be read (reason Evaluated), False
+	// when one could not (GateUnavailable): a gate that cannot be read does not block.
+	ConditionGatesEvaluated = "GatesEvaluated"
+	// ConditionProviderSynced is True when the provider holds the policy (Synced) or there is
+	// none (NotConfigured); False when the sync failed (SyncFailed: retried with backoff) or the
+	// policy cannot be sent as it is (Invalid: waits for a spec change).
+	ConditionProviderSynced = "ProviderSynced"
+
+	ReasonGatesEvaluated        = "Evaluated"
+	ReasonGateUnavailable       = "GateUnavailable"
+	ReasonProviderSynced        = "Synced"
+	ReasonProviderNotConfigured = "NotConfigured"
+	ReasonSyncFailed            = "SyncFailed"
+	ReasonProviderInvalid       = "Invalid"
 )
 
 // UpgradeScope says which upgrades an exclusion or a gate holds back, as GKE names them.
@@ -316,7 +331,8 @@ type ProviderStatus struct {
 // ClusterUpgradePolicyStatus is the policy's current answer and why.
 type ClusterUpgradePolicyStatus struct {
 	// Conditions: UpgradeAllowed (reason InsideWindow, OutsideWindow, Excluded, ErrorBudgetLow,
-	// MonitorAlerting or Suspended) and the summary Ready.
+	// MonitorAlerting or Suspended), GatesEvaluated, ProviderSynced, and Ready, their summary:
+	// a GKE sync that fails makes the policy not Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -334,7 +350,10 @@ type ClusterUpgradePolicyStatus struct {
 	// +optional
 	NextWindow *TimeWindow `json:"nextWindow,omitempty"`
 
-	// NextEvaluation is the next instant at which the answer can change.
+	// NextEvaluation is the next instant the operator evaluates the policy again by itself: when
+	// the answer can change, when a time zone's UTC offset changes (GKE must be told), or when the
+	// exclusion that holds GKE back while a gate blocks must be renewed. Monitor gates are also
+	// read at every Datadog poll.
 	// +optional
 	NextEvaluation *metav1.Time `json:"nextEvaluation,omitempty"`
 

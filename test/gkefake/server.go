@@ -25,6 +25,25 @@ type Server struct {
 	sets     int
 	// conflicts makes the next sets fail as if someone changed the policy meanwhile.
 	conflicts int
+	// failing answers every request with this status while set (503 during an outage, 403
+	// without the IAM role, 429 over quota).
+	failing int
+}
+
+// AddCluster adds a cluster ("projects/p/locations/l/clusters/c") with an empty policy.
+func (s *Server) AddCluster(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version++
+	s.clusters[name] = &container.Cluster{Name: name[strings.LastIndex(name, "/")+1:], MaintenancePolicy: &container.MaintenancePolicy{ResourceVersion: s.rv()}}
+}
+
+// FailWith makes every request fail with the status code (as GKE does during an outage, or for
+// a caller without the role), until FailWith(0).
+func (s *Server) FailWith(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing = code
 }
 
 // New returns a fake holding the named clusters ("projects/p/locations/l/clusters/c").
@@ -47,6 +66,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failing != 0 {
+		if s.failing == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeError(w, s.failing, http.StatusText(s.failing), "the fake is failing on purpose")
+		return
+	}
 	if name, ok := strings.CutSuffix(path, ":setMaintenancePolicy"); ok && r.Method == http.MethodPost {
 		s.sets++
 		c := s.clusters[name]

@@ -143,17 +143,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		p.Status.ActiveExclusions = append(p.Status.ActiveExclusions, platformv1alpha1.ActiveExclusion{Name: e.Name, Scope: platformv1alpha1.UpgradeScope(e.Scope), End: &end})
 	}
 	p.Status.Blockers = blockers
-	var next *metav1.Time
-	if !ans.NextChange.IsZero() {
-		t := metav1.NewTime(ans.NextChange)
-		next = &t
+	if gateErr != nil {
+		setCondition(p, platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionFalse, platformv1alpha1.ReasonGateUnavailable, gateErr.Error())
+	} else {
+		setCondition(p, platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionTrue, platformv1alpha1.ReasonGatesEvaluated, "every gate was read")
 	}
-	p.Status.NextEvaluation = next
+	hold := gateHold(p, blockers, now)
+	next := r.nextEvaluation(p, ans, hold, now)
+	p.Status.NextEvaluation = nil
+	if !next.IsZero() {
+		t := metav1.NewTime(next)
+		p.Status.NextEvaluation = &t
+	}
 	if v, err := r.Discovery.ServerVersion(); err == nil {
 		p.Status.ClusterVersion = v.GitVersion
 	}
 	p.Status.NodeVersions = r.nodeVersions(ctx)
-	p.Status.Provider = r.syncProvider(ctx, p, windows, exclusions, blockers, now)
+	provider, providerErr := r.syncProvider(ctx, p, windows, exclusions, hold, now)
+	p.Status.Provider = provider
 
 	status := metav1.ConditionFalse
 	if ans.Allowed {
@@ -176,36 +183,50 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	upgradeAllowed.WithLabelValues(p.Name).Set(gauge)
 
-	outcome := kstatus.Outcome{Ready: gateErr == nil, Reason: "Evaluated", Message: "the policy is evaluated; see UpgradeAllowed"}
-	if gateErr != nil {
-		outcome.Reason, outcome.Message = "GateUnavailable", gateErr.Error()
-	}
-	if kstatus.Summarize(&p.Status.Conditions, p.Generation, outcome) {
+	if kstatus.Summarize(&p.Status.Conditions, p.Generation, summarize(p)) {
 		p.Status.ObservedGeneration = p.Generation
 	}
 	if err := r.patchStatus(ctx, before, p); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, errors.Join(err, providerErr)
 	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(p, ans, now)}, nil
+	if providerErr != nil {
+		// Returned, so the work queue retries with its (capped) backoff rather than at the next
+		// window edge, days later, while GKE keeps a stale policy.
+		return ctrl.Result{}, providerErr
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(p, next, now)}, nil
 }
 
-// requeueAfter is the time until the answer can change: the next window boundary or exclusion
-// edge, or the next change of a window's UTC offset (DST) when GKE must be told the new UTC
-// time; sooner when monitor gates must be looked at again.
-func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, ans Answer, now time.Time) time.Duration {
+// nextEvaluation is the next instant the policy must be evaluated again by itself: the next
+// window boundary or exclusion edge; with a GKE provider, also the next change of a window's UTC
+// offset (GKE must be told the new UTC time) and, while a gate holds GKE back, the renewal of
+// that hold a day before it lapses. Zero when nothing is due.
+func (r *Reconciler) nextEvaluation(p *platformv1alpha1.ClusterUpgradePolicy, ans Answer, hold *gke.Gate, now time.Time) time.Time {
 	next := ans.NextChange
+	earliest := func(t time.Time) {
+		if !t.IsZero() && t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
 	if p.Spec.Provider != nil && p.Spec.Provider.GKE != nil {
 		for _, w := range p.Spec.MaintenanceWindows {
 			if loc, err := time.LoadLocation(string(w.TimeZone)); err == nil {
-				if t := nextOffsetChange(loc, now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
-					next = t
-				}
+				_, end := now.In(loc).ZoneBounds()
+				earliest(end)
 			}
 		}
+		if hold != nil {
+			earliest(hold.Until.Add(-gateRenewBefore))
+		}
 	}
+	return next
+}
+
+// requeueAfter is the wait until next (a second past it, so the evaluation lands on the new side
+// of a boundary), sooner when monitor gates must be read again at the Datadog poll.
+func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, next, now time.Time) time.Duration {
 	wait := time.Duration(0)
 	if !next.IsZero() {
-		// A second past the boundary, so the evaluation lands on the new side of it.
 		wait = next.Sub(now) + time.Second
 	}
 	if p.Spec.Gates != nil && len(p.Spec.Gates.Monitors) > 0 && r.GatePoll > 0 && (wait == 0 || wait > r.GatePoll) {
@@ -214,67 +235,65 @@ func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, ans 
 	return wait
 }
 
-// nextOffsetChange is the next instant within a year at which loc's UTC offset changes.
-func nextOffsetChange(loc *time.Location, now time.Time) time.Time {
-	_, off := now.In(loc).Zone()
-	lo := now
-	for day := 1; day <= 366; day++ {
-		hi := now.Add(time.Duration(day) * 24 * time.Hour)
-		if _, o := hi.In(loc).Zone(); o != off {
-			for hi.Sub(lo) > time.Second {
-				mid := lo.Add(hi.Sub(lo) / 2)
-				if _, o := mid.In(loc).Zone(); o != off {
-					hi = mid
-				} else {
-					lo = mid
-				}
-			}
-			return hi.Truncate(time.Second)
-		}
-		lo = hi
+// gateHoldLength and gateRenewBefore: while a gate blocks (or the policy is suspended), GKE holds
+// upgrades back with an exclusion that ends at the end of the next UTC day, and is renewed when
+// less than a day of it is left. A stopped operator thus cannot freeze the cluster for more than
+// two days, and a running one never lets the hold lapse.
+const (
+	gateHoldLength  = 48 * time.Hour
+	gateRenewBefore = 24 * time.Hour
+)
+
+// gateHold is the exclusion GKE gets while a gate blocks or the policy is suspended; nil
+// otherwise.
+func gateHold(p *platformv1alpha1.ClusterUpgradePolicy, blockers []platformv1alpha1.GateBlocker, now time.Time) *gke.Gate {
+	if len(blockers) == 0 && !p.Spec.Suspend {
+		return nil
 	}
-	return time.Time{}
+	return &gke.Gate{Scope: gateScope(blockers, p.Spec.Suspend), Until: now.UTC().Truncate(24 * time.Hour).Add(gateHoldLength)}
 }
 
-// syncProvider keeps the GKE cluster's maintenance policy in line and says how that went.
-func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy, windows []schedule.Window, exclusions []schedule.Exclusion, blockers []platformv1alpha1.GateBlocker, now time.Time) *platformv1alpha1.ProviderStatus {
+// syncProvider keeps the GKE cluster's maintenance policy in line, says how that went in
+// status and in ProviderSynced, and returns the error of a sync that failed (to be retried).
+// A policy GKE would refuse is reported Invalid and not sent; it waits for a spec change.
+func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy, windows []schedule.Window, exclusions []schedule.Exclusion, hold *gke.Gate, now time.Time) (*platformv1alpha1.ProviderStatus, error) {
 	if p.Spec.Provider == nil || p.Spec.Provider.GKE == nil {
-		return nil
+		setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionTrue, platformv1alpha1.ReasonProviderNotConfigured, "the policy names no provider; nothing to sync")
+		return nil, nil
 	}
 	st := p.Status.Provider.DeepCopy()
 	if st == nil {
 		st = &platformv1alpha1.ProviderStatus{}
 	}
-	fail := func(state, msg string) *platformv1alpha1.ProviderStatus {
-		st.State, st.Message = state, msg
-		return st
+	invalid := func(msg string) (*platformv1alpha1.ProviderStatus, error) {
+		st.State, st.Message = "Invalid", msg
+		setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, platformv1alpha1.ReasonProviderInvalid, msg)
+		return st, nil
+	}
+	failed := func(err error) (*platformv1alpha1.ProviderStatus, error) {
+		st.State, st.Message = "Error", err.Error()
+		setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, platformv1alpha1.ReasonSyncFailed, err.Error()+"; retried with backoff")
+		return st, fmt.Errorf("syncing GKE: %w", err)
 	}
 	if r.GKE == nil {
-		return fail("Error", "no GKE client configured")
+		return failed(errors.New("no GKE client configured"))
 	}
 	window, err := gke.DesiredWindow(windows, now)
 	if err != nil {
-		return fail("Invalid", err.Error())
+		return invalid(err.Error())
 	}
-	var gate *gke.Gate
-	if len(blockers) > 0 || p.Spec.Suspend {
-		// While a gate blocks (or the policy is suspended), GKE holds upgrades back too: until
-		// the end of the next UTC day, renewed daily, so a stopped operator cannot freeze the
-		// cluster for ever.
-		gate = &gke.Gate{Scope: gateScope(blockers, p.Spec.Suspend), Until: now.UTC().Truncate(24 * time.Hour).Add(48 * time.Hour)}
-	}
-	desiredExclusions := gke.DesiredExclusions(exclusions, gate, now)
+	desiredExclusions := gke.DesiredExclusions(exclusions, hold, now)
 	if err := gke.CheckAvailability(windows, exclusions, now); err != nil {
-		return fail("Invalid", err.Error()+"; the policy was not sent to GKE")
+		return invalid(err.Error() + "; the policy was not sent to GKE")
 	}
 	c, err := r.GKE(ctx)
 	if err != nil {
-		return fail("Error", err.Error())
+		return failed(err)
 	}
 	g := p.Spec.Provider.GKE
 	res, err := c.Sync(ctx, gke.ClusterName(g.Project, g.Location, g.Cluster), window, desiredExclusions)
 	if err != nil {
-		return fail("Error", err.Error())
+		return failed(err)
 	}
 	st.State = "Synced"
 	st.Message = "GKE's maintenance policy matches: " + window.Recurrence + " at " + window.Window.StartTime[11:16] + " UTC"
@@ -285,7 +304,8 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 	if res.ResourceVersion != "" {
 		st.ResourceVersion = res.ResourceVersion
 	}
-	return st
+	setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionTrue, platformv1alpha1.ReasonProviderSynced, st.Message)
+	return st, nil
 }
 
 // gateScope is the widest scope among the blockers (everything while suspended).

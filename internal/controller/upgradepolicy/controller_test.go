@@ -3,6 +3,7 @@ package upgradepolicy_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,9 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -387,4 +391,101 @@ func gauge(t *testing.T, policy string) float64 {
 	}
 	t.Fatalf("no selfserve_upgrade_allowed for %s", policy)
 	return 0
+}
+
+// TestGKEFailureIsVisibleAndRetried: while GKE fails, the policy says so (ProviderSynced False,
+// Ready False, kstatus not Current) and keeps answering UpgradeAllowed; it is retried with
+// backoff, not at the next window edge, and recovers by itself once GKE answers again.
+func TestGKEFailureIsVisibleAndRetried(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(mustTime("2026-11-30T06:00:00Z"))
+	gkeFake.FailWith(http.StatusServiceUnavailable)
+	defer gkeFake.FailWith(0)
+	policy := &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "gke-outage"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "mornings", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday", "Wednesday", "Thursday"}, Start: "05:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+			Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "outage"}},
+		},
+	}
+	gkeFake.AddCluster(gke.ClusterName("acme-prod-4711", "europe-west1", "outage"))
+	Must(t, admin.Create(ctx, policy))
+	Eventually(t, 20*time.Second, "the failed sync is reported", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+		c := meta.FindStatusCondition(policy.Status.Conditions, platformv1alpha1.ConditionProviderSynced)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == platformv1alpha1.ReasonSyncFailed
+	})
+	if meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionReady) {
+		t.Error("Ready is True while GKE cannot be synced")
+	}
+	if c := meta.FindStatusCondition(policy.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed); c == nil || c.Reason != platformv1alpha1.ReasonOutsideWindow {
+		t.Errorf("UpgradeAllowed %+v, want the policy's own answer (OutsideWindow) during the outage", c)
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(policy)
+	Must(t, err)
+	if res, err := status.Compute(&unstructured.Unstructured{Object: u}); err != nil || res.Status == status.CurrentStatus {
+		t.Errorf("kstatus %v (%v) during the outage; Argo CD and Flux must not see it healthy", res, err)
+	}
+	gets, _ := gkeFake.Calls()
+	// GKE recovers: the backoff retries bring the policy back without anyone touching it (the
+	// next window edge is a day away on the test's clock).
+	gkeFake.FailWith(0)
+	Eventually(t, 60*time.Second, "the policy is synced and Ready again", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+		return meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionProviderSynced) &&
+			meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionReady)
+	})
+	if after, _ := gkeFake.Calls(); after <= gets {
+		t.Errorf("no GKE call after the outage (%d before, %d after)", gets, after)
+	}
+}
+
+// TestGateHoldNeverLapses steps a week on the clock, evaluation by evaluation, with a policy
+// whose gate holds upgrades back (it is suspended) and a weekly window: at every instant the
+// operator next wakes up on its own, GKE still holds the exclusion.
+func TestGateHoldNeverLapses(t *testing.T) {
+	ctx := context.Background()
+	start := mustTime("2026-11-30T06:00:00Z")
+	clock.Set(start)
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "held")
+	gkeFake.AddCluster(name)
+	Must(t, admin.Create(ctx, &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "held"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			Suspend:            true,
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "weekly", DaysOfWeek: []platformv1alpha1.Weekday{"Saturday"}, Start: "02:00", Duration: "16h", TimeZone: "Europe/Berlin"}},
+			Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "held"}},
+		},
+	}))
+	var p platformv1alpha1.ClusterUpgradePolicy
+	evaluatedAt := func(now time.Time) {
+		Eventually(t, 20*time.Second, "the policy is evaluated at "+now.Format(time.RFC3339), func() bool {
+			Must(t, admin.Get(ctx, client.ObjectKey{Name: "held"}, &p))
+			return p.Status.NextEvaluation != nil && p.Status.NextEvaluation.After(now) &&
+				meta.IsStatusConditionTrue(p.Status.Conditions, platformv1alpha1.ConditionProviderSynced)
+		})
+	}
+	evaluatedAt(start)
+	for steps := 0; clock.Now().Before(start.Add(7 * 24 * time.Hour)); steps++ {
+		next := p.Status.NextEvaluation.Time
+		e, ok := gkeFake.Policy(name).Window.MaintenanceExclusions[gke.GateExclusionName]
+		if !ok {
+			t.Fatalf("at %s GKE holds no gate exclusion", clock.Now().Format(time.RFC3339))
+		}
+		end, err := time.Parse(time.RFC3339, e.EndTime)
+		Must(t, err)
+		if !end.After(next) {
+			t.Fatalf("at %s the hold ends %s, before the operator's next evaluation %s", clock.Now().Format(time.RFC3339), e.EndTime, next.Format(time.RFC3339))
+		}
+		if next.Sub(clock.Now()) > 25*time.Hour {
+			t.Errorf("at %s the next evaluation is %s away; the hold must be renewed daily", clock.Now().Format(time.RFC3339), next.Sub(clock.Now()))
+		}
+		if steps > 40 {
+			t.Fatal("more than 40 evaluations in a week")
+		}
+		// What the requeue does at that instant.
+		clock.Set(next.Add(time.Second))
+		poke(t, "held")
+		evaluatedAt(clock.Now())
+	}
 }
