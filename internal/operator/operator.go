@@ -112,6 +112,9 @@ type Options struct {
 	// GKEEndpoint overrides the GKE API endpoint (a fake, a proxy); empty means Google's, with
 	// Application Default Credentials (Workload Identity in GKE).
 	GKEEndpoint string
+	// GKETimeout bounds one sync with GKE (a read and a set); zero means 30 s. A GKE that does
+	// not answer must not hold a worker for ever.
+	GKETimeout time.Duration
 }
 
 // DefaultOptions are the defaults of cmd/main.go's flags, except that the self-managed webhook
@@ -259,7 +262,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	policies := &upgradepolicy.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Discovery: disco, Recorder: mgr.GetEventRecorder("selfserve"),
 		Conn: slos.Conn, Now: clock, GatePoll: opts.DatadogPoll,
-		GKE: gkeClient(opts.GKEEndpoint),
+		GKE: gkeClient(opts.GKEEndpoint), GKETimeout: opts.GKETimeout,
 	}
 	if err := policies.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ClusterUpgradePolicy controller: %w", err)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"time"
 	"sync"
 
 	container "google.golang.org/api/container/v1"
@@ -28,6 +29,15 @@ type Server struct {
 	// failing answers every request with this status while set (503 during an outage, 403
 	// without the IAM role, 429 over quota).
 	failing int
+	// hang delays every answer by this long while set.
+	hang time.Duration
+}
+
+// HangFor makes every answer wait d (past a client's time-out), until HangFor(0).
+func (s *Server) HangFor(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang = d
 }
 
 // AddCluster adds a cluster ("projects/p/locations/l/clusters/c") with an empty policy.
@@ -65,6 +75,15 @@ func (s *Server) rv() string { return "rv-" + strconv.Itoa(s.version) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
 	s.mu.Lock()
+	if hang := s.hang; hang > 0 {
+		s.mu.Unlock()
+		select {
+		case <-time.After(hang):
+		case <-r.Context().Done():
+			return
+		}
+		s.mu.Lock()
+	}
 	defer s.mu.Unlock()
 	if s.failing != 0 {
 		if s.failing == http.StatusTooManyRequests {

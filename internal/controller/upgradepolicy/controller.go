@@ -5,6 +5,7 @@
 package upgradepolicy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ type Reconciler struct {
 	GatePoll time.Duration
 	// GKE returns the client for policies that name a GKE cluster.
 	GKE func(ctx context.Context) (*gke.Client, error)
+	// GKETimeout bounds one sync with GKE; zero means 30 s.
+	GKETimeout time.Duration
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies,verbs=get;list;watch
@@ -291,7 +294,9 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 		return failed(err)
 	}
 	g := p.Spec.Provider.GKE
-	res, err := c.Sync(ctx, gke.ClusterName(g.Project, g.Location, g.Cluster), window, desiredExclusions)
+	syncCtx, cancel := context.WithTimeout(ctx, cmp.Or(r.GKETimeout, 30*time.Second))
+	defer cancel()
+	res, err := c.Sync(syncCtx, gke.ClusterName(g.Project, g.Location, g.Cluster), window, desiredExclusions)
 	if err != nil {
 		return failed(err)
 	}

@@ -87,6 +87,7 @@ func run(m *testing.M) int {
 		// the ServiceSLO controller leaves the statuses the tests write alone.
 		o.DatadogOverride = &datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}
 		o.GKEEndpoint = gkeSrv.URL + "/"
+		o.GKETimeout = time.Second
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -393,50 +394,63 @@ func gauge(t *testing.T, policy string) float64 {
 	return 0
 }
 
-// TestGKEFailureIsVisibleAndRetried: while GKE fails, the policy says so (ProviderSynced False,
-// Ready False, kstatus not Current) and keeps answering UpgradeAllowed; it is retried with
-// backoff, not at the next window edge, and recovers by itself once GKE answers again.
+// TestGKEFailureIsVisibleAndRetried: while GKE fails — an outage (503), a missing role (403),
+// a quota (429 with Retry-After), no answer within the time-out — the policy says so
+// (ProviderSynced False, Ready False, kstatus not Current) and keeps answering UpgradeAllowed; it
+// is retried with backoff, not at the next window edge, and recovers by itself once GKE answers.
 func TestGKEFailureIsVisibleAndRetried(t *testing.T) {
 	ctx := context.Background()
 	clock.Set(mustTime("2026-11-30T06:00:00Z"))
-	gkeFake.FailWith(http.StatusServiceUnavailable)
-	defer gkeFake.FailWith(0)
-	policy := &platformv1alpha1.ClusterUpgradePolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "gke-outage"},
-		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
-			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "mornings", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday", "Wednesday", "Thursday"}, Start: "05:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
-			Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "outage"}},
-		},
-	}
-	gkeFake.AddCluster(gke.ClusterName("acme-prod-4711", "europe-west1", "outage"))
-	Must(t, admin.Create(ctx, policy))
-	Eventually(t, 20*time.Second, "the failed sync is reported", func() bool {
-		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
-		c := meta.FindStatusCondition(policy.Status.Conditions, platformv1alpha1.ConditionProviderSynced)
-		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == platformv1alpha1.ReasonSyncFailed
-	})
-	if meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionReady) {
-		t.Error("Ready is True while GKE cannot be synced")
-	}
-	if c := meta.FindStatusCondition(policy.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed); c == nil || c.Reason != platformv1alpha1.ReasonOutsideWindow {
-		t.Errorf("UpgradeAllowed %+v, want the policy's own answer (OutsideWindow) during the outage", c)
-	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(policy)
-	Must(t, err)
-	if res, err := status.Compute(&unstructured.Unstructured{Object: u}); err != nil || res.Status == status.CurrentStatus {
-		t.Errorf("kstatus %v (%v) during the outage; Argo CD and Flux must not see it healthy", res, err)
-	}
-	gets, _ := gkeFake.Calls()
-	// GKE recovers: the backoff retries bring the policy back without anyone touching it (the
-	// next window edge is a day away on the test's clock).
-	gkeFake.FailWith(0)
-	Eventually(t, 60*time.Second, "the policy is synced and Ready again", func() bool {
-		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
-		return meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionProviderSynced) &&
-			meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionReady)
-	})
-	if after, _ := gkeFake.Calls(); after <= gets {
-		t.Errorf("no GKE call after the outage (%d before, %d after)", gets, after)
+	for i, failure := range []struct {
+		name          string
+		start, finish func()
+	}{
+		{"outage", func() { gkeFake.FailWith(http.StatusServiceUnavailable) }, func() { gkeFake.FailWith(0) }},
+		{"forbidden", func() { gkeFake.FailWith(http.StatusForbidden) }, func() { gkeFake.FailWith(0) }},
+		{"quota", func() { gkeFake.FailWith(http.StatusTooManyRequests) }, func() { gkeFake.FailWith(0) }},
+		{"no answer", func() { gkeFake.HangFor(3 * time.Second) }, func() { gkeFake.HangFor(0) }},
+	} {
+		t.Run(failure.name, func(t *testing.T) {
+			failure.start()
+			defer failure.finish()
+			cluster := fmt.Sprintf("outage-%d", i)
+			gkeFake.AddCluster(gke.ClusterName("acme-prod-4711", "europe-west1", cluster))
+			policy := &platformv1alpha1.ClusterUpgradePolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: "gke-" + cluster},
+				Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+					MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "mornings", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday", "Wednesday", "Thursday"}, Start: "05:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+					Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: cluster}},
+				},
+			}
+			Must(t, admin.Create(ctx, policy))
+			Eventually(t, 20*time.Second, "the failed sync is reported", func() bool {
+				Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+				c := meta.FindStatusCondition(policy.Status.Conditions, platformv1alpha1.ConditionProviderSynced)
+				return c != nil && c.Status == metav1.ConditionFalse && c.Reason == platformv1alpha1.ReasonSyncFailed
+			})
+			if meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionReady) {
+				t.Error("Ready is True while GKE cannot be synced")
+			}
+			if c := meta.FindStatusCondition(policy.Status.Conditions, platformv1alpha1.ConditionUpgradeAllowed); c == nil || c.Reason != platformv1alpha1.ReasonOutsideWindow {
+				t.Errorf("UpgradeAllowed %+v, want the policy's own answer (OutsideWindow) while GKE fails", c)
+			}
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(policy)
+			Must(t, err)
+			if res, err := status.Compute(&unstructured.Unstructured{Object: u}); err != nil || res.Status == status.CurrentStatus {
+				t.Errorf("kstatus %v (%v) while GKE fails; Argo CD and Flux must not see it healthy", res, err)
+			}
+			// GKE recovers: the backoff retries bring the policy back without anyone touching it
+			// (the next window edge is a day away on the test's clock).
+			failure.finish()
+			Eventually(t, 60*time.Second, "the policy is synced and Ready again", func() bool {
+				Must(t, admin.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+				return meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionProviderSynced) &&
+					meta.IsStatusConditionTrue(policy.Status.Conditions, platformv1alpha1.ConditionReady)
+			})
+			if got := gkeFake.Policy(gke.ClusterName("acme-prod-4711", "europe-west1", cluster)); got.Window == nil {
+				t.Error("GKE holds no window after the recovery")
+			}
+		})
 	}
 }
 
