@@ -11,8 +11,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"time"
 	"sync"
+	"time"
 
 	container "google.golang.org/api/container/v1"
 )
