@@ -35,19 +35,20 @@ func main() {
 	n := flag.Int("slos", 1000, "ServiceSLOs to create.")
 	poll := flag.Duration("poll", 10*time.Second, "Poll interval of the run; per-hour figures are scaled to the default 10 min.")
 	storm := flag.Duration("storm", 60*time.Second, "Length of the 429 storm.")
+	pageSize := flag.Int("fake-page-size", 0, "Cap every page the Datadog fake answers at this many items (0: as asked), to show the cost of paging.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *poll, *storm); err != nil {
+	if err := run(ctx, *n, *poll, *storm, *pageSize); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-slos:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, poll, storm time.Duration) error {
+func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) error {
 	fmt.Printf("Starting the local control plane %s and the Datadog fake ...\n", controlplane.Version)
-	fake := datadogfake.New(datadogfake.Options{})
+	fake := datadogfake.New(datadogfake.Options{PageSize: pageSize})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	env, err := controlplane.StartEnv(ctx, controlplane.Options{}, func(opts *operator.Options) {
