@@ -107,7 +107,7 @@ type ClassNetworkIsolation struct {
 	// +optional
 	Default NetworkIsolation `json:"default,omitempty"`
 
-	// Allowed are the isolation modes a tenant may choose. Empty allows all three.
+	// Allowed are the isolation modes a tenant may choose. Empty allows only the default.
 	// +kubebuilder:validation:MaxItems=3
 	// +listType=set
 	// +optional
