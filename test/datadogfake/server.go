@@ -44,6 +44,13 @@ type Options struct {
 	RepeatPages bool
 }
 
+// SetPageSize changes Options.PageSize of a running fake.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.PageSize = n
+}
+
 // paged applies the options to a page request: the size it may have, the index it reads.
 func (s *Server) paged(size, index int) (int, int) {
 	if s.opts.PageSize > 0 && (size < 0 || size > s.opts.PageSize) {

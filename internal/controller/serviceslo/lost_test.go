@@ -147,3 +147,36 @@ func TestTagsInUpperCaseAreNoDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallPagesAreReadWhole: Datadog answers the operator's reads in pages of 7, smaller
+// than it asks for. The inventory still sees every object, so the polls after the creation
+// neither create anything again nor read objects one by one.
+func TestSmallPagesAreReadWhole(t *testing.T) {
+	ctx := context.Background()
+	fake.SetPageSize(7)
+	defer fake.SetPageSize(0)
+	startOperator(t, true, time.Second)
+	tenantNamespace(t, "paged", "paged")
+	var created []*platformv1alpha1.ServiceSLO
+	for i := range 20 {
+		slo := newSLO("paged", fmt.Sprintf("svc-%02d", i))
+		Must(t, admin.Create(ctx, slo))
+		created = append(created, slo)
+	}
+	for i, slo := range created {
+		created[i] = waitSynced(t, slo)
+	}
+	fake.ResetRequests()
+	Eventually(t, 30*time.Second, "three polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= 3*3 })
+	for route, n := range fake.Requests() {
+		// An object the inventory missed would be read one by one (or created again).
+		if strings.HasPrefix(route, "POST ") || route == "GET /api/v1/slo/{id}" || route == "GET /api/v1/monitor/{id}" {
+			t.Errorf("%d × %s in three polls after everything was synced: the inventory missed objects", n, route)
+		}
+	}
+	for _, slo := range created {
+		if slos, monitors := objectsOf(string(slo.UID)); len(slos) != 1 || len(monitors) != 3 {
+			t.Errorf("%s: %d SLOs and %d monitors, want 1 and 3", slo.Name, len(slos), len(monitors))
+		}
+	}
+}
