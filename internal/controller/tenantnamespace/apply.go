@@ -20,18 +20,6 @@ import (
 // FieldOwner is the server-side apply field manager of everything the operator writes.
 const FieldOwner = "selfserve"
 
-// applyIfChanged server-side applies desired unless the cached object already holds exactly
-// what the operator's field manager last applied: an unchanged child costs no request. Fields
-// someone else changed are no longer ours in managedFields, so drift shows up as a difference
-// and the apply (with force) takes them back.
-func applyIfChanged[T client.Object, AC runtime.ApplyConfiguration](ctx context.Context, c client.Client,
-	current T, exists bool, desired AC, extract func(T, string) (AC, error)) (applied bool, err error) {
-	if asApplied(current, exists, desired, extract) {
-		return false, nil
-	}
-	return true, c.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership)
-}
-
 // asApplied reports whether the object exists and holds exactly what the operator's field
 // manager would apply.
 func asApplied[T client.Object, AC runtime.ApplyConfiguration](current T, exists bool, desired AC, extract func(T, string) (AC, error)) bool {
@@ -42,11 +30,15 @@ func asApplied[T client.Object, AC runtime.ApplyConfiguration](current T, exists
 	return err == nil && equality.Semantic.DeepEqual(observed, desired)
 }
 
-// applyChild applies one of the tenant's objects with applyIfChanged and tells drift from
-// change: an object that had to be applied although the operator wanted exactly the same of it
-// last time was edited or deleted by someone else, which is counted and reported; one whose
-// desired state changed (the tenant's spec, its class) was not. kind and name identify the
-// object within the tenant.
+// applyChild server-side applies one of the tenant's objects unless the cached object already
+// holds exactly what the operator's field manager last applied: an unchanged child costs no
+// request. Fields someone else changed are no longer ours in managedFields, so drift shows up as
+// a difference and the apply (with force) takes them back.
+//
+// It also tells drift from change: an object that had to be applied although the operator
+// wanted exactly the same of it last time was edited or deleted by someone else, which is
+// counted and reported; one whose desired state changed (the tenant's spec, its class) was not.
+// kind and name identify the object within the tenant.
 func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Context, r *Reconciler, s *scope, kind, name string,
 	current T, exists bool, desired AC, extract func(T, string) (AC, error)) (applied bool, err error) {
 	// Hashed before the apply, which fills desired with the object the apiserver returns.
@@ -54,23 +46,29 @@ func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Cont
 	h := fnv.New64a()
 	_, _ = h.Write(data)
 	key := kind + " " + name
-	if hashErr == nil && r.lastDesired.same(s.tenant, key, h.Sum64()) && !asApplied(current, exists, desired, extract) {
+	inPlace := asApplied(current, exists, desired, extract)
+	if !inPlace && hashErr == nil && r.lastDesired.same(s.tenant, key, h.Sum64()) {
 		// It looks like drift, but the cache may only lag behind the operator's own last write
 		// (a child created a moment ago, or changed by the reconcile before): ask the apiserver
 		// before calling it a repair.
 		if exists, err = r.readLive(ctx, s, kind, name, current); err != nil {
 			return false, err
 		}
+		inPlace = asApplied(current, exists, desired, extract)
 	}
-	applied, err = applyIfChanged(ctx, r.Client, current, exists, desired, extract)
-	if err != nil || hashErr != nil {
-		return applied, err // without a hash, drift cannot be told apart; the object is in place all the same
+	if !inPlace {
+		if err := r.Client.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			return true, err
+		}
+	}
+	if hashErr != nil {
+		return !inPlace, nil // without a hash, drift cannot be told apart; the object is in place all the same
 	}
 	s.markInPlace(key)
-	if unchanged := r.lastDesired.remember(s.tenant, key, h.Sum64()); unchanged && applied {
+	if unchanged := r.lastDesired.remember(s.tenant, key, h.Sum64()); unchanged && !inPlace {
 		r.noteDrift(s, kind, name)
 	}
-	return applied, nil
+	return !inPlace, nil
 }
 
 // readLive reads one of the tenant's objects from the apiserver rather than the cache.
@@ -115,9 +113,9 @@ func (m *lastDesired) remember(t *platformv1alpha1.TenantNamespace, key string, 
 		td = tenantDesired{uid: t.UID, objects: map[string]uint64{}}
 		m.byTenant[t.Name] = td
 	}
-	prev, seen := td.objects[key]
+	unchanged = td.has(key, hash)
 	td.objects[key] = hash
-	return seen && prev == hash
+	return unchanged
 }
 
 // same reports whether the hash equals the one last recorded for the tenant's object.
@@ -125,9 +123,11 @@ func (m *lastDesired) same(t *platformv1alpha1.TenantNamespace, key string, hash
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	td, ok := m.byTenant[t.Name]
-	if !ok || td.uid != t.UID {
-		return false
-	}
+	return ok && td.uid == t.UID && td.has(key, hash)
+}
+
+// has reports whether the object's recorded hash is hash.
+func (td tenantDesired) has(key string, hash uint64) bool {
 	prev, seen := td.objects[key]
 	return seen && prev == hash
 }
