@@ -1,14 +1,17 @@
 package tenancy
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
@@ -122,4 +125,28 @@ func Exceeded(team *platformv1alpha1.Team, held Held) []string {
 		}
 	}
 	return out
+}
+
+// QuotaOf is what a tenant's ResourceQuota holds, in its class; nothing when its class cannot
+// be resolved (such a tenant is not provisioned).
+func QuotaOf(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
+	class, err := ResolveClass(ctx, r, t)
+	if err != nil {
+		return nil
+	}
+	return EffectiveQuota(t, class)
+}
+
+// HoldsNamespace reports whether the tenant's namespace is provisioned for it (see Holds),
+// reading the namespace through r (the operator's cache holds its own namespaces).
+func HoldsNamespace(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) (bool, error) {
+	var ns corev1.Namespace
+	err := r.Get(ctx, client.ObjectKey{Name: t.Name}, &ns)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading namespace %s: %w", t.Name, err)
+	}
+	return Holds(&ns, t), nil
 }

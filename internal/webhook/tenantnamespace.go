@@ -242,11 +242,7 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 		if o.Name == t.Name || !o.DeletionTimestamp.IsZero() {
 			continue
 		}
-		var quota corev1.ResourceList
-		if class, err := tenancy.ResolveClass(ctx, v.Reader, o); err == nil {
-			quota = tenancy.EffectiveQuota(o, class)
-		}
-		held.Add(o.Name, quota)
+		held.Add(o.Name, tenancy.QuotaOf(ctx, v.Reader, o))
 	}
 	return held, nil
 }

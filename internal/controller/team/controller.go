@@ -6,7 +6,6 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -65,16 +64,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		var ns corev1.Namespace
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: t.Name}, &ns); err == nil && tenancy.Holds(&ns, t) {
-			var quota corev1.ResourceList
-			if class, err := tenancy.ResolveClass(ctx, r.Client, t); err == nil {
-				quota = tenancy.EffectiveQuota(t, class)
-			}
-			held.Add(t.Name, quota)
-		} else if client.IgnoreNotFound(err) != nil {
+		holds, err := tenancy.HoldsNamespace(ctx, r.Client, t)
+		switch {
+		case err != nil:
 			return ctrl.Result{}, err
-		} else if isWaiting(t) {
+		case holds:
+			held.Add(t.Name, tenancy.QuotaOf(ctx, r.Client, t))
+		case isWaiting(t):
 			waiting++
 		}
 	}

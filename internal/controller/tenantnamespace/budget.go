@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,7 +37,7 @@ func (b *budgets) claim(ctx context.Context, c client.Reader, s *scope) error {
 	if s.team.Spec.Budget == nil {
 		return nil
 	}
-	holds, err := holdsNamespace(ctx, c, t)
+	holds, err := tenancy.HoldsNamespace(ctx, c, t)
 	if err != nil || holds {
 		return err
 	}
@@ -65,12 +63,12 @@ func (b *budgets) claim(ctx context.Context, c client.Reader, s *scope) error {
 		}
 		holds := b.granted[o.Name] == o.UID
 		if !holds {
-			if holds, err = holdsNamespace(ctx, c, o); err != nil {
+			if holds, err = tenancy.HoldsNamespace(ctx, c, o); err != nil {
 				return err
 			}
 		}
 		if holds {
-			held.Add(o.Name, b.quotaOf(ctx, c, o))
+			held.Add(o.Name, tenancy.QuotaOf(ctx, c, o))
 		} else {
 			waiting = append(waiting, o)
 		}
@@ -83,19 +81,15 @@ func (b *budgets) claim(ctx context.Context, c client.Reader, s *scope) error {
 		return cmp.Compare(x.Name, y.Name)
 	})
 	for _, w := range waiting {
-		quota := b.quotaOf(ctx, c, w)
 		if w.UID == t.UID {
-			quota = s.Quota
-		}
-		refusal := tenancy.OverBudget(s.team, held, quota)
-		if w.UID == t.UID {
-			if refusal != nil {
+			if refusal := tenancy.OverBudget(s.team, held, s.Quota); refusal != nil {
 				return refusal
 			}
 			b.granted[t.Name] = t.UID
 			return nil
 		}
-		if refusal == nil {
+		quota := tenancy.QuotaOf(ctx, c, w)
+		if tenancy.OverBudget(s.team, held, quota) == nil {
 			// An older tenant that fits takes its place first; its own reconcile finds it granted.
 			b.granted[w.Name] = w.UID
 			held.Add(w.Name, quota)
@@ -109,28 +103,4 @@ func (b *budgets) release(name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.granted, name)
-}
-
-// quotaOf is what another tenant's ResourceQuota holds, in its class (nothing when its class
-// cannot be resolved: such a tenant is not provisioned).
-func (b *budgets) quotaOf(ctx context.Context, c client.Reader, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
-	class, err := tenancy.ResolveClass(ctx, c, t)
-	if err != nil {
-		return nil
-	}
-	return tenancy.EffectiveQuota(t, class)
-}
-
-// holdsNamespace reports whether the tenant's namespace is provisioned (the cache holds the
-// operator's namespaces).
-func holdsNamespace(ctx context.Context, c client.Reader, t *platformv1alpha1.TenantNamespace) (bool, error) {
-	var ns corev1.Namespace
-	err := c.Get(ctx, client.ObjectKey{Name: t.Name}, &ns)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading namespace %s: %w", t.Name, err)
-	}
-	return tenancy.Holds(&ns, t), nil
 }
