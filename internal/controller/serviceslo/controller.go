@@ -189,7 +189,9 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 	if err != nil {
 		return err
 	}
-	if found {
+	if found && (len(candidates) > 1 || r.unknown.has(uid, "")) {
+		// Adopted after a lost answer, or kept among duplicates: the inventory learns which.
+		// An SLO the inventory already holds alone costs no write to it.
 		r.Inventory.PutSLO(uid, observed)
 		r.unknown.clear(uid, "")
 	}
@@ -304,7 +306,7 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 		if err != nil {
 			return err
 		}
-		if found {
+		if found && (len(candidates) > 1 || r.unknown.has(uid, name)) {
 			r.Inventory.PutMonitor(uid, name, m)
 			r.unknown.clear(uid, name)
 		}

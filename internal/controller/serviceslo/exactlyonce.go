@@ -54,7 +54,7 @@ func (u *unknownCreates) forget(uid string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for k := range u.keys {
-		if len(k) > len(uid) && k[:len(uid)+1] == uid+"/" {
+		if strings.HasPrefix(k, uid+"/") {
 			delete(u.keys, k)
 		}
 	}
