@@ -43,7 +43,13 @@ func (r *Refusal) FieldError() *field.Error {
 	if r.Reason == ReasonOverBudget {
 		return field.Forbidden(r.Field, r.Message)
 	}
-	return field.Invalid(r.Field, "", r.Message)
+	return InvalidWithoutValue(r.Field, r.Message)
+}
+
+// InvalidWithoutValue is an Invalid field error whose message has no value to quote (the
+// reason names what is wrong).
+func InvalidWithoutValue(path *field.Path, detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeInvalid, Field: path.String(), BadValue: field.OmitValueType{}, Detail: detail}
 }
 
 // IsWaitingReason reports whether a condition reason is one of a tenant waiting for a guard

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=create
@@ -87,7 +88,7 @@ func refusals(err error, paths map[string]*field.Path) (field.ErrorList, error) 
 		if m := causeValue.FindStringSubmatch(c.Message); m != nil {
 			errs = append(errs, field.Invalid(path, m[1], m[2]+" (the apiserver's rule)"))
 		} else {
-			errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: path.String(), BadValue: field.OmitValueType{}, Detail: c.Message})
+			errs = append(errs, tenancy.InvalidWithoutValue(path, c.Message))
 		}
 	}
 	if len(errs) == 0 {

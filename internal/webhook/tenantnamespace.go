@@ -213,7 +213,7 @@ func (v *TenantNamespaceValidator) validateChildren(ctx context.Context, t *plat
 	spec := field.NewPath("spec")
 	errs := tenancy.CheckNamespaceMeta(t)
 	if msg := v.DNS.SearchListTooLong(t.Name, nodelocaldns.Effective(t, class)); msg != "" {
-		errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: spec.Child("dns", "searches").String(), BadValue: field.OmitValueType{}, Detail: msg})
+		errs = append(errs, tenancy.InvalidWithoutValue(spec.Child("dns", "searches"), msg))
 	}
 	eff := tenancy.Effective(t, class)
 	dry := dryRun{client: v.Writer}
