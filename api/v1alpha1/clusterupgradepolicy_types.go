@@ -108,6 +108,8 @@ type MaintenanceWindow struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^FREQ=(WEEKLY|MONTHLY)(;(INTERVAL=[1-9][0-9]?|BYDAY=([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)(,([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU))*))+$`
 	// +kubebuilder:validation:XValidation:rule="self.contains(';BYDAY=')",message="rrule needs BYDAY"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('INTERVAL=.*INTERVAL=') && !self.matches('BYDAY=.*BYDAY=')",message="INTERVAL and BYDAY may each appear once (RFC 5545)"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('FREQ=WEEKLY') || !self.matches('BYDAY=[^;]*[0-9]')",message="a weekly rule takes days without a position; positions such as 1MO belong to a monthly rule (RFC 5545)"
 	// +optional
 	RRule string `json:"rrule,omitempty"`
 

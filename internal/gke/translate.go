@@ -154,46 +154,53 @@ const (
 	availabilityStretch = 4 * time.Hour
 )
 
-// CheckAvailability reports the first 32-day period, starting at a UTC midnight within the
-// next 64 days, in which the windows minus the NoUpgrades exclusions leave less availability
-// than GKE requires. Exclusions of a narrower scope still let patches through, so they do not
-// take availability away. GKE rejects such a policy; the controller reports the problem instead
-// of sending it.
+// CheckAvailability reports a 32-day period, starting at now or later (within the next 64
+// days, or until the last NoUpgrades exclusion ends), in which the windows minus the NoUpgrades exclusions leave less availability than GKE
+// requires. Exclusions of a narrower scope still let patches through, so they do not take
+// availability away. GKE rejects such a policy; the controller reports the problem instead of
+// sending it.
+//
+// The periods are rolling: the availability of [t, t+32d) only changes where an edge of the
+// period meets an edge of an available stretch, or cuts a stretch to under 4 hours, so those
+// starts (and now) are the only ones to check.
 func CheckAvailability(windows []schedule.Window, exclusions []schedule.Exclusion, now time.Time) error {
 	var blocking []schedule.Exclusion
+	horizon := 64 * 24 * time.Hour
 	for _, e := range exclusions {
 		if e.Scope == schedule.NoUpgrades {
 			blocking = append(blocking, e)
+			horizon = max(horizon, e.End.Sub(now))
 		}
 	}
-	exclusions = blocking
-	day := now.UTC().Truncate(24 * time.Hour)
-	const periods = 64
-	// The occurrences of every period, read once: each period only clips them.
-	occurrences := schedule.Occurrences(windows, day, day.Add(periods*24*time.Hour+availabilityPeriod))
-	for i := range periods {
-		from := day.Add(time.Duration(i) * 24 * time.Hour)
-		to := from.Add(availabilityPeriod)
-		if got := available(occurrences, exclusions, from, to); got < availabilityMinimum {
+	var stretches [][2]time.Time
+	for _, iv := range schedule.Occurrences(windows, now, now.Add(horizon+availabilityPeriod)) {
+		stretches = append(stretches, subtract(iv.Start, iv.End, blocking)...)
+	}
+	starts := []time.Time{now}
+	for _, s := range stretches {
+		// Where the period's start leaves a stretch (whole, or with under 4 hours left) and where
+		// its end has not yet reached one (or not 4 hours of it).
+		starts = append(starts, s[0], s[1], s[1].Add(-availabilityStretch+time.Second),
+			s[0].Add(-availabilityPeriod), s[1].Add(-availabilityPeriod), s[0].Add(availabilityStretch-availabilityPeriod-time.Second))
+	}
+	for _, from := range starts {
+		if from.Before(now) || from.After(now.Add(horizon)) {
+			continue
+		}
+		if got := available(stretches, from, from.Add(availabilityPeriod)); got < availabilityMinimum {
 			return fmt.Errorf("GKE requires at least %s of maintenance availability in any 32 days (in stretches of at least %s); the 32 days from %s leave %s",
-				availabilityMinimum, availabilityStretch, from.Format("2006-01-02"), got)
+				availabilityMinimum, availabilityStretch, from.UTC().Format(time.RFC3339), got)
 		}
 	}
 	return nil
 }
 
-// available sums the stretches of at least 4 hours in [from, to) inside the occurrences and
-// outside every exclusion.
-func available(occurrences []schedule.Interval, exclusions []schedule.Exclusion, from, to time.Time) time.Duration {
+// available sums the parts of the stretches inside [from, to) that are at least 4 hours long.
+func available(stretches [][2]time.Time, from, to time.Time) time.Duration {
 	var total time.Duration
-	for _, iv := range occurrences {
-		if !iv.End.After(from) || !iv.Start.Before(to) {
-			continue
-		}
-		for _, piece := range subtract(maxTime(iv.Start, from), minTime(iv.End, to), exclusions) {
-			if d := piece[1].Sub(piece[0]); d >= availabilityStretch {
-				total += d
-			}
+	for _, s := range stretches {
+		if d := minTime(s[1], to).Sub(maxTime(s[0], from)); d >= availabilityStretch {
+			total += d
 		}
 	}
 	return total

@@ -127,6 +127,13 @@ func TestAvailabilityRule(t *testing.T) {
 	if err := CheckAvailability(short, nil, now); err == nil {
 		t.Error("3h windows count for nothing (stretches under 4h), yet the rule passed")
 	}
+	// Twice a week for 5h49m: every 32 days from a midnight hold nine occurrences (52h21m), but
+	// the 32 days from Wednesday 03:21:01 cut that day's occurrence and the last Sunday's under 4
+	// hours, leaving eight (46h32m). GKE's periods roll; so does the check.
+	rolling := []schedule.Window{{Name: "w", Recur: days(time.Wednesday, time.Sunday), Hour: 1, Minute: 32, Duration: 5*time.Hour + 49*time.Minute, Location: time.UTC}}
+	if err := CheckAvailability(rolling, nil, now); err == nil || !strings.Contains(err.Error(), "the 32 days from 2026-12-02T03:21:01Z leave 46h32m0s") {
+		t.Errorf("a period that starts neither at midnight nor at an occurrence: %v", err)
+	}
 	freeze := []schedule.Exclusion{{Name: "december", Start: at("2026-12-01T00:00:00Z"), End: at("2027-01-05T00:00:00Z"), Scope: schedule.NoUpgrades}}
 	if err := CheckAvailability(three, freeze, now); err == nil {
 		t.Error("a five-week freeze leaves no availability, yet the rule passed")

@@ -310,11 +310,16 @@ var rruleDays = map[string]time.Weekday{"MO": time.Monday, "TU": time.Tuesday, "
 // BYDAY with optional positions ("1SA", "-1FR").
 func ParseRRule(s string) (Recurrence, error) {
 	var r Recurrence
+	seen := map[string]bool{}
 	for _, part := range strings.Split(s, ";") {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
 			return r, fmt.Errorf("rrule %q: %q is not KEY=VALUE", s, part)
 		}
+		if seen[k] {
+			return r, fmt.Errorf("rrule %q: %s may appear once (RFC 5545)", s, k)
+		}
+		seen[k] = true
 		switch k {
 		case "FREQ":
 			switch v {
@@ -353,6 +358,11 @@ func ParseRRule(s string) (Recurrence, error) {
 	}
 	if len(r.Days) == 0 {
 		return r, fmt.Errorf("rrule %q: BYDAY is required", s)
+	}
+	for _, d := range r.Days {
+		if d.Pos != 0 && !r.Monthly {
+			return r, fmt.Errorf("rrule %q: a weekly rule takes days without a position (RFC 5545)", s)
+		}
 	}
 	return r, nil
 }

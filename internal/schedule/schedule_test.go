@@ -164,7 +164,9 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestParseRRuleRejects(t *testing.T) {
-	for _, s := range []string{"FREQ=DAILY;BYDAY=MO", "FREQ=WEEKLY", "FREQ=MONTHLY;BYDAY=6SA", "FREQ=WEEKLY;INTERVAL=0;BYDAY=MO", "FREQ=WEEKLY;BYDAY=XX", "FREQ=WEEKLY;COUNT=3;BYDAY=MO"} {
+	for _, s := range []string{"FREQ=DAILY;BYDAY=MO", "FREQ=WEEKLY", "FREQ=MONTHLY;BYDAY=6SA", "FREQ=WEEKLY;INTERVAL=0;BYDAY=MO", "FREQ=WEEKLY;BYDAY=XX", "FREQ=WEEKLY;COUNT=3;BYDAY=MO",
+		// RFC 5545: no part twice, no positions in a weekly rule.
+		"FREQ=WEEKLY;BYDAY=MO;BYDAY=TU", "FREQ=WEEKLY;INTERVAL=2;INTERVAL=3;BYDAY=MO", "FREQ=WEEKLY;BYDAY=1MO,TU"} {
 		if _, err := ParseRRule(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}

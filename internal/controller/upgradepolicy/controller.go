@@ -281,14 +281,14 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 	if r.GKE == nil {
 		return failed(errors.New("no GKE client configured"))
 	}
+	if errs := gke.Refusals(p.Spec, now); len(errs) > 0 {
+		return invalid(errs.ToAggregate().Error() + "; the policy was not sent to GKE")
+	}
 	window, err := gke.DesiredWindow(windows, now)
 	if err != nil {
 		return invalid(err.Error())
 	}
 	desiredExclusions := gke.DesiredExclusions(exclusions, hold, now)
-	if err := gke.CheckAvailability(windows, exclusions, now); err != nil {
-		return invalid(err.Error() + "; the policy was not sent to GKE")
-	}
 	c, err := r.GKE(ctx)
 	if err != nil {
 		return failed(err)
