@@ -2,9 +2,15 @@ package gke_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 	_ "time/tzdata"
+
+	container "google.golang.org/api/container/v1"
+	"google.golang.org/api/googleapi"
 
 	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/schedule"
@@ -84,4 +90,43 @@ func TestSyncThroughTheContainerClient(t *testing.T) {
 			t.Errorf("start %s, want 03:00 UTC (05:00 CEST)", got)
 		}
 	})
+}
+
+// TestFakeRefusesWhatGKERefuses: the GKE fake answers 400 to the exclusions GKE does not take, so
+// a test that sends one sees it fail as it would against GKE.
+func TestFakeRefusesWhatGKERefuses(t *testing.T) {
+	ctx := context.Background()
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "limits")
+	srv := gkefake.New(name).Start()
+	defer srv.Close()
+	c, err := gke.NewClient(ctx, srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T08:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=TU,WE,TH"}
+	exclusion := func(days int, scope string) container.TimeWindow {
+		start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+		return container.TimeWindow{StartTime: start.Format(time.RFC3339), EndTime: start.Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339),
+			MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: scope}}
+	}
+	many := map[string]container.TimeWindow{}
+	for i := range 21 {
+		many[fmt.Sprintf("e%d", i)] = exclusion(1, "NO_UPGRADES")
+	}
+	for name, tt := range map[string]struct {
+		exclusions map[string]container.TimeWindow
+		refused    bool
+	}{
+		"NO_UPGRADES for 30 days":        {map[string]container.TimeWindow{"x": exclusion(30, "NO_UPGRADES")}, false},
+		"NO_UPGRADES for 31 days":        {map[string]container.TimeWindow{"x": exclusion(31, "NO_UPGRADES")}, true},
+		"NO_MINOR_UPGRADES for 180 days": {map[string]container.TimeWindow{"x": exclusion(180, "NO_MINOR_UPGRADES")}, false},
+		"NO_MINOR_UPGRADES for 181 days": {map[string]container.TimeWindow{"x": exclusion(181, "NO_MINOR_UPGRADES")}, true},
+		"21 exclusions":                  {many, true},
+	} {
+		_, err := c.Sync(ctx, gke.ClusterName("acme-prod-4711", "europe-west1", "limits"), window, tt.exclusions)
+		var gerr *googleapi.Error
+		if refused := errors.As(err, &gerr) && gerr.Code == http.StatusBadRequest; refused != tt.refused {
+			t.Errorf("%s: %v, want refused=%v", name, err, tt.refused)
+		}
+	}
 }

@@ -279,6 +279,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		if err := ssewebhook.SetupClusterUpgradePolicyWebhook(mgr); err != nil {
 			return nil, fmt.Errorf("setting up ClusterUpgradePolicy webhook: %w", err)
 		}
+		if err := ssewebhook.SetupServiceSLOWebhook(mgr); err != nil {
+			return nil, fmt.Errorf("setting up ServiceSLO webhook: %w", err)
+		}
 		access := ssewebhook.Access{
 			AdminGroups: opts.AdminGroups,
 			AdminUsers:  opts.AdminUsers,

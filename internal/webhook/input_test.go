@@ -219,3 +219,24 @@ func TestWhatAdmissionAcceptsCanBeProvisioned(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceSLOQueryDatadogCannotParseIsRefused: a query with an unclosed brace or parenthesis
+// is refused at apply with its field, since Datadog would answer 400 after the fact.
+func TestServiceSLOQueryDatadogCannotParseIsRefused(t *testing.T) {
+	ctx := context.Background()
+	slo := func(name, good, total string) *platformv1alpha1.ServiceSLO {
+		return &platformv1alpha1.ServiceSLO{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: platformv1alpha1.ServiceSLOSpec{
+				Service:    "checkout",
+				Indicator:  platformv1alpha1.Indicator{Metric: &platformv1alpha1.MetricIndicator{Good: good, Total: total}},
+				Objectives: []platformv1alpha1.Objective{{Timeframe: "30d", Target: "99.9"}},
+			},
+		}
+	}
+	err := k8sClient.Create(ctx, slo("unclosed", "sum:requests.ok{service:checkout}.as_count()", "sum:requests{service:checkout.as_count()"))
+	if err == nil || !strings.Contains(err.Error(), "spec.indicator.metric.total") || !strings.Contains(err.Error(), "'{' is not closed: Datadog refuses a query it cannot parse") {
+		t.Errorf("an unclosed brace: %v", err)
+	}
+	Must(t, k8sClient.Create(ctx, slo("parsable", "sum:requests.ok{service:checkout}.as_count()", "sum:requests{service:checkout}.as_count()")))
+}

@@ -345,3 +345,22 @@ func TestBurnRateMonitorRulesLikeDatadog(t *testing.T) {
 		}
 	}
 }
+
+// TestUnparsableQueryIsRejectedLikeDatadog: a query whose braces or parentheses do not pair up
+// is refused; one whose delimiters pair up (a quoted brace included) is accepted.
+func TestUnparsableQueryIsRejectedLikeDatadog(t *testing.T) {
+	ctx, slos, _, _ := sdk(t, datadogfake.Options{}, datadogfake.DefaultAPIKey, datadogfake.DefaultAppKey)
+	for query, want := range map[string]int{
+		"sum:requests{service:checkout.as_count()":        http.StatusBadRequest,
+		"sum:requests{service:checkout}).as_count()":      http.StatusBadRequest,
+		`sum:requests{service:"check}out"}.as_count()`:    http.StatusOK,
+		"(sum:a{x:y}.as_count() + sum:b{x:y}.as_count())": http.StatusOK,
+	} {
+		req := metricSLO("parse " + query)
+		req.Query.Denominator = query
+		_, resp, err := slos.CreateSLO(ctx, req)
+		if code := status(t, resp, err); code != want {
+			t.Errorf("%s: status %d, want %d", query, code, want)
+		}
+	}
+}

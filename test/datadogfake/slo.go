@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -356,6 +357,11 @@ func validateSLO(b map[string]any) string {
 			return "Invalid payload: warning must be greater than target"
 		}
 	}
+	for _, q := range sloQueries(b) {
+		if !parses(q) {
+			return fmt.Sprintf("Invalid payload: invalid query %q: unbalanced parentheses, braces, brackets or quotes", q)
+		}
+	}
 	switch typ {
 	case "metric":
 		q, _ := b["query"].(map[string]any)
@@ -480,4 +486,51 @@ func page(items []any, offset, limit int) []any {
 		items = items[:limit]
 	}
 	return items
+}
+
+// sloQueries collects the metric queries of an SLO definition: the numerator and denominator,
+// and every "query" string inside its sli_specification.
+func sloQueries(b map[string]any) []string {
+	var out []string
+	if q, ok := b["query"].(map[string]any); ok {
+		out = append(out, str(q["numerator"]), str(q["denominator"]))
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if q, ok := e.(string); ok && k == "query" {
+					out = append(out, q)
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(b["sli_specification"])
+	return out
+}
+
+var (
+	quoted    = regexp.MustCompile(`"[^"]*"|'[^']*'`)
+	innermost = regexp.MustCompile(`\([^(){}\[\]]*\)|\{[^(){}\[\]]*\}|\[[^(){}\[\]]*\]`)
+)
+
+// parses is Datadog's refusal of a query whose quotes, parentheses, braces or brackets do not
+// pair up: quoted strings go first, then innermost pairs until none is left; any delimiter left
+// over pairs with nothing.
+func parses(q string) bool {
+	q = quoted.ReplaceAllString(q, "")
+	for {
+		next := innermost.ReplaceAllString(q, "")
+		if next == q {
+			break
+		}
+		q = next
+	}
+	return !strings.ContainsAny(q, `()[]{}"'`)
 }

@@ -104,6 +104,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "maintenancePolicy is required")
 			return
 		}
+		if msg := refusal(req.MaintenancePolicy); msg != "" {
+			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", msg)
+			return
+		}
 		if s.conflicts > 0 {
 			s.conflicts--
 			s.version++
@@ -168,4 +172,30 @@ func writeError(w http.ResponseWriter, code int, status, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
+}
+
+// refusal is GKE's answer to a maintenance policy it does not accept: more than 20 exclusions,
+// a NO_UPGRADES exclusion over 30 days, a narrower one over 180 days. Empty when accepted.
+func refusal(p *container.MaintenancePolicy) string {
+	if p.Window == nil {
+		return ""
+	}
+	if n := len(p.Window.MaintenanceExclusions); n > 20 {
+		return fmt.Sprintf("a cluster can have at most 20 maintenance exclusions, got %d", n)
+	}
+	for name, e := range p.Window.MaintenanceExclusions {
+		start, err1 := time.Parse(time.RFC3339, e.StartTime)
+		end, err2 := time.Parse(time.RFC3339, e.EndTime)
+		if err1 != nil || err2 != nil || !end.After(start) {
+			return fmt.Sprintf("maintenance exclusion %q: invalid start or end time", name)
+		}
+		days := 180
+		if e.MaintenanceExclusionOptions == nil || e.MaintenanceExclusionOptions.Scope == "" || e.MaintenanceExclusionOptions.Scope == "NO_UPGRADES" {
+			days = 30
+		}
+		if end.Sub(start) > time.Duration(days)*24*time.Hour {
+			return fmt.Sprintf("maintenance exclusion %q is longer than %d days", name, days)
+		}
+	}
+	return ""
 }

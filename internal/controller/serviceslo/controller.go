@@ -48,6 +48,7 @@ const (
 	ReasonWaitingForDatadog = "WaitingForInventory"
 	ReasonNotTenant         = "NotInTenantNamespace"
 	ReasonDatadogError      = "DatadogError"
+	ReasonInvalidSpec       = "InvalidSpec"
 )
 
 // ReasonOrphaned is the reason of the event of a ServiceSLO deleted with deletionPolicy Orphan,
@@ -145,6 +146,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if team == "" {
 		setSynced(slo, metav1.ConditionFalse, ReasonNotTenant, fmt.Sprintf("namespace %s is not a tenant namespace, so the SLO has no team; create the ServiceSLO in your TenantNamespace", slo.Namespace))
 		return ctrl.Result{}, reconcile.TerminalError(errors.New("not in a tenant namespace"))
+	}
+	if errs := datadog.Refusals(slo.Spec); len(errs) > 0 {
+		// Stored before the webhook refused such specs, or with the webhook bypassed: Datadog
+		// would answer 400, so nothing is sent until the spec changes.
+		setSynced(slo, metav1.ConditionFalse, ReasonInvalidSpec, errs.ToAggregate().Error())
+		return ctrl.Result{}, reconcile.TerminalError(errs.ToAggregate())
 	}
 
 	if err := r.syncSLO(ctx, slo, dd, team, before); err != nil {

@@ -436,3 +436,27 @@ func monitorRename(name string) datadogV1.MonitorUpdateRequest {
 	req.SetName(name)
 	return *req
 }
+
+// TestStoredQueryDatadogWouldRefuseIsNotSent: a ServiceSLO whose query Datadog cannot parse,
+// stored without the webhook (before the rule, or with the webhook bypassed), is reported with
+// the field and stalls; nothing reaches Datadog until the spec changes.
+func TestStoredQueryDatadogWouldRefuseIsNotSent(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Hour)
+	tenantNamespace(t, "unparsable", "unparsable")
+	s := newSLO("unparsable", "open-brace")
+	s.Spec.Indicator.Metric.Total = "sum:requests{service:checkout.as_count()"
+	Must(t, admin.Create(ctx, s))
+	Eventually(t, 20*time.Second, "Synced=False InvalidSpec naming the field, and Stalled", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(s), s))
+		c := meta.FindStatusCondition(s.Status.Conditions, platformv1alpha1.ConditionSynced)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == "InvalidSpec" &&
+			strings.Contains(c.Message, "spec.indicator.metric.total") && meta.IsStatusConditionTrue(s.Status.Conditions, platformv1alpha1.ConditionStalled)
+	})
+	if slos, _ := objectsOf(string(s.UID)); len(slos) != 0 {
+		t.Errorf("an unparsable SLO reached Datadog: %v", slos)
+	}
+	s.Spec.Indicator.Metric.Total = "sum:requests{service:checkout}.as_count()"
+	Must(t, admin.Update(ctx, s))
+	waitSynced(t, s)
+}
