@@ -50,7 +50,10 @@ const (
 // ClusterUpgradePolicySpec says when the cluster may be upgraded and what holds upgrades back.
 type ClusterUpgradePolicySpec struct {
 	// MaintenanceWindows are the recurring periods in which upgrades may start. Outside every
-	// window, upgrades are held back.
+	// window, upgrades are held back. With a GKE provider, GKE's limits are checked when the
+	// policy is applied: the windows must fit GKE's one recurring window (the same start, length
+	// and frequency once in UTC), and leave at least 48 hours of availability in any 32 days,
+	// counting only stretches of 4 hours or more, once the NoUpgrades exclusions are taken out.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=map
@@ -59,7 +62,9 @@ type ClusterUpgradePolicySpec struct {
 	MaintenanceWindows []MaintenanceWindow `json:"maintenanceWindows"`
 
 	// Exclusions are one-off freeze periods (a sales event, the holidays) that hold back the
-	// upgrades of their scope even inside a window.
+	// upgrades of their scope even inside a window. With a GKE provider, at most 20 exclusions
+	// that have not ended (19 when the policy has gates or is suspended: GKE keeps one for the
+	// hold), checked when the policy is applied.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=map
 	// +listMapKey=name
@@ -104,7 +109,8 @@ type MaintenanceWindow struct {
 
 	// RRule is an iCalendar recurrence rule for the days on which the window starts, for
 	// example "FREQ=MONTHLY;BYDAY=1SA" (first Saturday of the month) or
-	// "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH". FREQ is WEEKLY or MONTHLY; BYDAY is required.
+	// "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH". FREQ is WEEKLY or MONTHLY; BYDAY is required. As
+	// RFC 5545 says, each part appears once, and a position (1SA, -1FR) only in a monthly rule.
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^FREQ=(WEEKLY|MONTHLY)(;(INTERVAL=[1-9][0-9]?|BYDAY=([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)(,([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU))*))+$`
 	// +kubebuilder:validation:XValidation:rule="self.contains(';BYDAY=')",message="rrule needs BYDAY"
@@ -149,7 +155,10 @@ type Exclusion struct {
 	// +required
 	Start metav1.Time `json:"start"`
 
-	// End is when the exclusion ends; it must be after start.
+	// End is when the exclusion ends; it must be after start. With a GKE provider, a NoUpgrades
+	// exclusion lasts at most 30 days and a narrower one at most 180 days (GKE also ends those
+	// at the end of support of the cluster's minor version, which only GKE knows: a sync past
+	// it fails and says so in ProviderSynced).
 	// +required
 	End metav1.Time `json:"end"`
 

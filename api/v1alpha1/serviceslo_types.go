@@ -82,6 +82,7 @@ type Indicator struct {
 type MetricIndicator struct {
 	// Good is the Datadog query counting good events, for example
 	// sum:trace.http.request.hits{service:checkout,!http.status_class:5xx}.as_count()
+	// Its parentheses, braces, brackets and quotes must pair up (checked when applied).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
 	// +kubebuilder:validation:XValidation:rule="self.matches('[^[:space:]]')",message="must not be blank: Datadog refuses a blank query"
@@ -90,6 +91,7 @@ type MetricIndicator struct {
 
 	// Total is the Datadog query counting all events, for example
 	// sum:trace.http.request.hits{service:checkout}.as_count()
+	// Its parentheses, braces, brackets and quotes must pair up (checked when applied).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
 	// +kubebuilder:validation:XValidation:rule="self.matches('[^[:space:]]')",message="must not be blank: Datadog refuses a blank query"
@@ -101,6 +103,7 @@ type MetricIndicator struct {
 type TimeSliceIndicator struct {
 	// Query is the Datadog metric query evaluated for each slice, for example
 	// p95:trace.http.request{service:checkout}
+	// Its parentheses, braces, brackets and quotes must pair up (checked when applied).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
 	// +kubebuilder:validation:XValidation:rule="self.matches('[^[:space:]]')",message="must not be blank: Datadog refuses a blank query"
