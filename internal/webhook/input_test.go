@@ -240,3 +240,73 @@ func TestServiceSLOQueryDatadogCannotParseIsRefused(t *testing.T) {
 	}
 	Must(t, k8sClient.Create(ctx, slo("parsable", "sum:requests.ok{service:checkout}.as_count()", "sum:requests{service:checkout}.as_count()")))
 }
+
+// TestWhatAdmissionAcceptsForAClassCanBeProvisioned is the same property for TenantClass:
+// random classes (quota defaults and caps, container limits), valid and not; a tenant that takes
+// everything from each class admission accepts becomes Ready, so no class can be admitted whose
+// defaults every tenant would fail with.
+func TestWhatAdmissionAcceptsForAClassCanBeProvisioned(t *testing.T) {
+	ctx := context.Background()
+	const seed = 20261201
+	rng := rand.New(rand.NewPCG(seed, seed))
+	pick := func(pool []string) string { return pool[rng.IntN(len(pool))] }
+	names := []corev1.ResourceName{"pods", "requests.cpu", "requests.memory", "limits.memory", "services", "count/configmaps", "gpus"}
+	quantities := []string{"0", "1", "10", "500m", "4Gi", "-1", "1500m", "100"}
+	randomList := func(pool []corev1.ResourceName) corev1.ResourceList {
+		l := corev1.ResourceList{}
+		for range 1 + rng.IntN(2) {
+			l[pool[rng.IntN(len(pool))]] = resource.MustParse(pick(quantities))
+		}
+		return l
+	}
+	var accepted []string
+	for i := range 30 {
+		class := &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rand-class-%02d", i)}}
+		if rng.IntN(3) > 0 {
+			class.Spec.Quota.Default = randomList(names)
+		}
+		if rng.IntN(3) > 0 {
+			class.Spec.Quota.Max = randomList(names)
+		}
+		if rng.IntN(2) == 0 {
+			container := []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, "gpus"}
+			class.Spec.Limits = &platformv1alpha1.ContainerLimits{}
+			for _, l := range []*corev1.ResourceList{&class.Spec.Limits.Default, &class.Spec.Limits.DefaultRequest, &class.Spec.Limits.Max, &class.Spec.Limits.Min} {
+				if rng.IntN(2) == 0 {
+					*l = randomList(container)
+				}
+			}
+		}
+		if err := k8sClient.Create(ctx, class); err == nil {
+			accepted = append(accepted, class.Name)
+		} else if !apierrors.IsInvalid(err) {
+			t.Errorf("%s: refused without a field (%v); spec %+v", class.Name, err, class.Spec)
+		}
+	}
+	t.Logf("seed %d: %d of 30 random classes accepted", seed, len(accepted))
+	if len(accepted) == 0 || len(accepted) == 30 {
+		t.Fatalf("%d of 30 accepted: the generator no longer mixes valid and invalid classes", len(accepted))
+	}
+	Must(t, k8sClient.Create(ctx, Team("rand-classes", accepted...)))
+	for _, name := range accepted {
+		Must(t, k8sClient.Create(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: platformv1alpha1.TenantNamespaceSpec{Team: "rand-classes", Class: name, Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-rand-classes"}}}}))
+	}
+	for _, name := range accepted {
+		var tn platformv1alpha1.TenantNamespace
+		Eventually(t, 30*time.Second, name+" is Ready or a part failed", func() bool {
+			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &tn))
+			for _, c := range tn.Status.Conditions {
+				if c.Reason == "ApplyFailed" {
+					return true
+				}
+			}
+			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+		})
+		if !meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) {
+			var class platformv1alpha1.TenantClass
+			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &class))
+			t.Errorf("class %s was admitted but its tenant is not Ready: %+v\nclass %+v", name, tn.Status.Conditions, class.Spec)
+		}
+	}
+}
