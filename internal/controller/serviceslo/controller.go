@@ -7,14 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,6 +48,9 @@ const (
 	ReasonInvalidSpec       = "InvalidSpec"
 )
 
+// ReasonDuplicateDeleted is the reason of the event that reports a duplicate deleted.
+const ReasonDuplicateDeleted = "DuplicateDeleted"
+
 // ReasonOrphaned is the reason of the event of a ServiceSLO deleted with deletionPolicy Orphan,
 // which leaves its objects in Datadog; the ServiceSLO goes, and its conditions with it.
 const ReasonOrphaned = "Orphaned"
@@ -67,8 +67,14 @@ type Reconciler struct {
 	Workers int
 
 	polled chan event.GenericEvent
-	// unknown holds the creates whose answers were lost.
-	unknown unknownCreates
+	// pending holds the creates whose answers were lost.
+	pending datadog.Pending
+}
+
+// external is the Datadog boundary for one reconcile, over the client of the current
+// credentials and the state every reconcile shares.
+func (r *Reconciler) external(dd *datadog.Client) *datadog.External {
+	return datadog.NewExternal(dd, r.Inventory, &r.pending)
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch;update;patch
@@ -154,13 +160,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, reconcile.TerminalError(errs.ToAggregate())
 	}
 
-	if err := r.syncSLO(ctx, slo, dd, team, before); err != nil {
+	ext := r.external(dd)
+	if err := r.syncSLO(ctx, slo, ext, team, before); err != nil {
 		return r.datadogFailure(slo, err)
 	}
-	if err := r.syncMonitors(ctx, slo, dd, team, r.teamNotify(ctx, team)); err != nil {
+	if err := r.syncMonitors(ctx, slo, ext, team, r.teamNotify(ctx, team)); err != nil {
 		return r.datadogFailure(slo, err)
 	}
-	slo.Status.ErrorBudget = errorBudgets(r.Inventory.Status(slo.Status.SLOID))
+	slo.Status.ErrorBudget = errorBudgets(ext.ErrorBudget(slo.Status.SLOID))
 	// lastSyncTime moves with every poll; writing it alone would cost one status write per CR
 	// per poll. It is refreshed with any other change, and at least hourly.
 	synced := metav1.NewTime(r.Inventory.Synced())
@@ -171,89 +178,62 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		slo.Status.LastSyncTime = &synced
 	}
 	msg := fmt.Sprintf("SLO %s and %d burn-rate monitors are in Datadog", slo.Status.SLOID, len(slo.Status.Monitors))
-	if _, skipped := tiers(slo); len(skipped) > 0 {
+	if _, skipped := datadog.Tiers(slo); len(skipped) > 0 {
 		msg += fmt.Sprintf("; recommended tiers %v skipped: their burn rate is above 1/(1-target)", skipped)
 	}
 	setSynced(slo, metav1.ConditionTrue, ReasonSynced, msg)
 	return ctrl.Result{}, nil
 }
 
-// syncSLO creates the SLO (or adopts the one carrying the CR's tag) or updates it when it
-// differs, and persists its ID in status at once.
-func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string, before *platformv1alpha1.ServiceSLO) error {
+// syncSLO creates the SLO (or adopts the one carrying the CR's tag, deleting duplicates) or
+// updates it when it differs, and persists its ID in status at once.
+func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceSLO, ext *datadog.External, team string, before *platformv1alpha1.ServiceSLO) error {
 	uid := string(slo.UID)
-	want := desiredSLO(slo, team)
-	candidates := r.Inventory.SLOs(uid)
-	if len(candidates) == 0 && r.unknown.has(uid, "") {
-		// The last create's answer was lost: Datadog may hold the SLO. Look before creating.
-		found, err := lookupSLOs(ctx, dd, uid)
-		if err != nil {
-			return err
-		}
-		candidates = found
-	}
-	observed, found, err := r.keepOneSLO(ctx, slo, dd, candidates)
+	want := datadog.DesiredSLO(slo, team)
+	obs, err := ext.ObserveSLO(ctx, uid, slo.Status.SLOID, want)
 	if err != nil {
 		return err
 	}
-	if found && (len(candidates) > 1 || r.unknown.has(uid, "")) {
-		// Adopted after a lost answer, or kept among duplicates: the inventory learns which.
-		// An SLO the inventory already holds alone costs no write to it.
-		r.Inventory.PutSLO(uid, observed)
-		r.unknown.clear(uid, "")
-	}
-	if !found && slo.Status.SLOID != "" {
-		// The status names an SLO the inventory lacks: deleted in Datadog, or not listed yet.
-		// One read tells which, so a stale inventory never causes a duplicate.
-		s, err := dd.GetSLO(ctx, slo.Status.SLOID)
-		switch {
-		case err == nil:
-			observed, found = s, true
-			r.Inventory.PutSLO(uid, s)
-		case !datadog.IsKind(err, datadog.KindNotFound):
+	for _, id := range obs.Duplicates {
+		if err := ext.DeleteSLO(ctx, uid, id); err != nil {
 			return err
 		}
+		metrics.DuplicatesDeleted.WithLabelValues("DatadogSLO").Inc()
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, ReasonDuplicateDeleted, "Delete",
+			"Deleted SLO %s in Datadog, a duplicate of SLO %s (a create whose answer was lost)", id, obs.ID)
 	}
 	switch {
-	case !found:
-		created, err := dd.CreateSLO(ctx, want)
-		if datadog.IsKind(err, datadog.KindUnknown) {
-			r.unknown.mark(uid, "")
-		}
+	case !obs.Exists:
+		id, err := ext.CreateSLO(ctx, uid, want)
 		if err != nil {
 			return err
 		}
-		r.unknown.clear(uid, "")
-		r.Inventory.PutSLO(uid, created)
 		action, note := "Create", "Created SLO %s in Datadog"
 		if slo.Status.SLOID != "" {
 			// It had one: someone deleted it in Datadog.
 			action, note = "Recreate", "Re-created SLO %s in Datadog: the previous one was deleted there"
 			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
-		slo.Status.SLOID = created.GetId()
+		slo.Status.SLOID = id
 		// The ID must not live only in memory: write it now, before anything else can fail.
 		if err := r.Client.Status().Patch(ctx, slo, client.MergeFrom(before)); err != nil {
 			return err
 		}
 		before.Status = *slo.Status.DeepCopy()
-		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, action, note, created.GetId())
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, action, note, id)
 		return nil
-	case !equality.Semantic.DeepEqual(desiredShape(want), observedShape(observed)):
-		ctrl.LoggerFrom(ctx).V(1).Info("SLO differs from the spec", "id", observed.GetId(),
-			"want", desiredShape(want), "have", observedShape(observed))
-		updated, err := dd.UpdateSLO(ctx, observed.GetId(), sloForUpdate(want))
-		if err != nil {
+	case !obs.UpToDate:
+		ctrl.LoggerFrom(ctx).V(1).Info("SLO differs from the spec", "id", obs.ID, "diff", obs.Diff)
+		if err := ext.UpdateSLO(ctx, uid, obs.ID, want); err != nil {
 			return err
 		}
 		if slo.Generation == slo.Status.ObservedGeneration {
 			// The spec did not change since the last sync: Datadog did.
 			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
-		r.Inventory.PutSLO(uid, updated)
-		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Update", "Updated SLO %s in Datadog", observed.GetId())
+		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Update", "Updated SLO %s in Datadog", obs.ID)
 	}
-	slo.Status.SLOID = observed.GetId()
+	slo.Status.SLOID = obs.ID
 	return nil
 }
 
@@ -290,82 +270,56 @@ func (r *Reconciler) slosOfTeam(ctx context.Context, o client.Object) []reconcil
 
 // syncMonitors creates, updates and deletes the burn-rate monitors so that there is exactly
 // one per tier.
-func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client, team string, teamNotify []string) error {
+func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, ext *datadog.External, team string, teamNotify []string) error {
 	uid := string(slo.UID)
-	have := r.Inventory.AllMonitors(uid)
-	want, _ := tiers(slo)
+	have := ext.Tiers(uid)
+	tiers, _ := datadog.Tiers(slo)
 	var refs []platformv1alpha1.MonitorRef
 	keep := map[string]bool{}
-	for _, t := range want {
-		name := t.name()
-		keep[name] = true
-		desired := desiredMonitor(slo, team, slo.Status.SLOID, t, teamNotify)
-		candidates := have[name]
-		if len(candidates) == 0 && r.unknown.has(uid, name) {
-			// The last create's answer was lost: look before creating.
-			found, err := lookupMonitors(ctx, dd, uid, name)
-			if err != nil {
-				return err
-			}
-			candidates = found
-		}
-		m, found, err := r.keepOneMonitor(ctx, slo, dd, name, candidates)
+	for _, t := range tiers {
+		want := datadog.DesiredMonitor(slo, team, slo.Status.SLOID, t, teamNotify)
+		keep[want.Tier] = true
+		obs, err := ext.ObserveMonitor(ctx, uid, monitorID(slo, want.Tier), want)
 		if err != nil {
 			return err
 		}
-		if found && (len(candidates) > 1 || r.unknown.has(uid, name)) {
-			r.Inventory.PutMonitor(uid, name, m)
-			r.unknown.clear(uid, name)
-		}
-		if id := monitorID(slo, name); !found && id != 0 {
-			// As for the SLO: confirm the loss with one read before creating again.
-			got, err := dd.GetMonitor(ctx, id)
-			switch {
-			case err == nil:
-				m, found = got, true
-				r.Inventory.PutMonitor(uid, name, got)
-			case !datadog.IsKind(err, datadog.KindNotFound):
+		for _, dup := range obs.Duplicates {
+			id, _ := strconv.ParseInt(dup, 10, 64)
+			if err := ext.DeleteMonitor(ctx, uid, want.Tier, id); err != nil {
 				return err
 			}
+			metrics.DuplicatesDeleted.WithLabelValues("DatadogMonitor").Inc()
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, ReasonDuplicateDeleted, "Delete",
+				"Deleted burn-rate monitor %d (%s) in Datadog, a duplicate of monitor %s (a create whose answer was lost)", id, want.Tier, obs.ID)
 		}
+		id, _ := strconv.ParseInt(obs.ID, 10, 64)
 		switch {
-		case !found:
-			created, err := dd.CreateMonitor(ctx, desired.forCreate())
-			if datadog.IsKind(err, datadog.KindUnknown) {
-				r.unknown.mark(uid, name)
-			}
-			if err != nil {
+		case !obs.Exists:
+			if id, err = ext.CreateMonitor(ctx, uid, want); err != nil {
 				return err
 			}
-			r.unknown.clear(uid, name)
-			r.Inventory.PutMonitor(uid, name, created)
-			m = created
-			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Create", "Created burn-rate monitor %d (%s) in Datadog", created.GetId(), name)
-		case !equality.Semantic.DeepEqual(desired, observedMonitor(m)):
-			ctrl.LoggerFrom(ctx).V(1).Info("Monitor differs from the spec", "id", m.GetId(), "want", desired, "have", observedMonitor(m))
-			updated, err := dd.UpdateMonitor(ctx, m.GetId(), desired.forUpdate())
-			if err != nil {
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Create", "Created burn-rate monitor %d (%s) in Datadog", id, want.Tier)
+		case !obs.UpToDate:
+			ctrl.LoggerFrom(ctx).V(1).Info("Monitor differs from the spec", "id", id, "diff", obs.Diff)
+			if err := ext.UpdateMonitor(ctx, uid, id, want); err != nil {
 				return err
 			}
 			if slo.Generation == slo.Status.ObservedGeneration {
 				metrics.DriftCorrections.WithLabelValues("DatadogMonitor").Inc()
 			}
-			r.Inventory.PutMonitor(uid, name, updated)
-			m = updated
-			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Update", "Updated burn-rate monitor %d (%s) in Datadog", m.GetId(), name)
+			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Update", "Updated burn-rate monitor %d (%s) in Datadog", id, want.Tier)
 		}
-		refs = append(refs, platformv1alpha1.MonitorRef{Tier: name, ID: m.GetId()})
+		refs = append(refs, platformv1alpha1.MonitorRef{Tier: want.Tier, ID: id})
 	}
-	for name, list := range have {
-		if keep[name] {
+	for tier, ids := range have {
+		if keep[tier] {
 			continue
 		}
-		for _, m := range list {
-			if err := dd.DeleteMonitor(ctx, m.GetId()); err != nil {
+		for _, id := range ids {
+			if err := ext.DeleteMonitor(ctx, uid, tier, id); err != nil {
 				return err
 			}
 		}
-		r.Inventory.RemoveMonitor(uid, name)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Tier < refs[j].Tier })
 	slo.Status.Monitors = refs
@@ -387,7 +341,6 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, slo *platformv1alpha1.
 	if !controllerutil.ContainsFinalizer(slo, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	uid := string(slo.UID)
 	switch {
 	case slo.Spec.DeletionPolicy == platformv1alpha1.DeletionPolicyOrphan:
 		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonOrphaned, "Delete", "Left SLO %s and its monitors in Datadog (deletionPolicy Orphan)", slo.Status.SLOID)
@@ -397,64 +350,18 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, slo *platformv1alpha1.
 		r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, ReasonNotConfigured, "Delete", "Datadog is not configured: SLO %s and its monitors were left in Datadog", slo.Status.SLOID)
 	default:
 		// Everything carrying the CR's tag goes, duplicates and objects of a create whose answer
-		// was lost included: the inventory's, the status's, and what two list calls find now.
-		monitorIDs, sloIDs, err := r.everythingOf(ctx, slo, dd)
-		if err != nil {
+		// was lost included.
+		var monitors []int64
+		for _, m := range slo.Status.Monitors {
+			monitors = append(monitors, m.ID)
+		}
+		if err := r.external(dd).DeleteAll(ctx, string(slo.UID), slo.Status.SLOID, monitors); err != nil {
 			return r.datadogFailure(slo, err)
 		}
-		for _, id := range monitorIDs {
-			if err := dd.DeleteMonitor(ctx, id); err != nil {
-				return r.datadogFailure(slo, err)
-			}
-		}
-		for _, id := range sloIDs {
-			if err := dd.DeleteSLO(ctx, id); err != nil {
-				return r.datadogFailure(slo, err)
-			}
-		}
-		for name := range r.Inventory.AllMonitors(uid) {
-			r.Inventory.RemoveMonitor(uid, name)
-		}
-		r.Inventory.RemoveSLO(uid)
-		r.unknown.forget(uid)
 	}
 	patch := client.MergeFrom(slo.DeepCopy())
 	controllerutil.RemoveFinalizer(slo, Finalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, slo, patch))
-}
-
-// everythingOf lists the IDs of every monitor and SLO of a CR: named in its status, in the
-// inventory, or found now by its tag.
-func (r *Reconciler) everythingOf(ctx context.Context, slo *platformv1alpha1.ServiceSLO, dd *datadog.Client) (monitors []int64, slos []string, err error) {
-	uid := string(slo.UID)
-	found, err := dd.ListMonitors(ctx, []string{datadog.TagUIDPrefix + uid})
-	if err != nil {
-		return nil, nil, err
-	}
-	foundSLOs, err := lookupSLOs(ctx, dd, uid)
-	if err != nil {
-		return nil, nil, err
-	}
-	monitorIDs := map[int64]bool{}
-	for _, m := range slo.Status.Monitors {
-		monitorIDs[m.ID] = true
-	}
-	for _, list := range r.Inventory.AllMonitors(uid) {
-		for _, m := range list {
-			monitorIDs[m.GetId()] = true
-		}
-	}
-	for _, m := range managed(found, func(m datadogV1.Monitor) []string { return m.GetTags() }) {
-		monitorIDs[m.GetId()] = true
-	}
-	sloIDs := map[string]bool{}
-	if slo.Status.SLOID != "" {
-		sloIDs[slo.Status.SLOID] = true
-	}
-	for _, s := range append(r.Inventory.SLOs(uid), foundSLOs...) {
-		sloIDs[s.GetId()] = true
-	}
-	return slices.Sorted(maps.Keys(monitorIDs)), slices.Sorted(maps.Keys(sloIDs)), nil
 }
 
 // datadogFailure reports a failed Datadog call in Synced. Invalid requests stop until the spec
