@@ -3,6 +3,7 @@ package datadog
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -70,5 +71,30 @@ func TestSettingsNeverPrintKeys(t *testing.T) {
 	s := Settings{Site: DefaultSite, APIKey: "secret-api", AppKey: "secret-app"}
 	if got := s.String(); got != "site=datadoghq.com url=https://api.datadoghq.com credentials=true" {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+// TestConnectionPicksUpKeysAddedAfterStart: without keys the connection hands out no client; a
+// Secret created later is read at the next load, and a client is handed out from then on.
+func TestConnectionPicksUpKeysAddedAfterStart(t *testing.T) {
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "selfserve-system", Name: "selfserve-datadog"}
+	reader := fake.NewClientBuilder().Build()
+	c := &Connection{Reader: reader, Secret: key, Pacer: NewPacer()}
+	dd, s, err := c.Get(ctx)
+	if err != nil || dd != nil || s.Configured() {
+		t.Fatalf("no keys: client %v, settings %v, %v", dd, s, err)
+	}
+	if err := reader.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
+		Data: map[string][]byte{"api-key": []byte("a"), "app-key": []byte("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	c.loaded = c.loaded.Add(-2 * time.Minute) // a minute has passed
+	dd, s, err = c.Get(ctx)
+	if err != nil || dd == nil || !s.Configured() {
+		t.Fatalf("keys added: client %v, settings %v, %v", dd, s, err)
+	}
+	if again, _, _ := c.Get(ctx); again != dd {
+		t.Error("a second Get within the minute made a new client")
 	}
 }
