@@ -21,8 +21,10 @@ import (
 
 // exactlyOnce creates n ServiceSLOs in namespace while lose makes Datadog lose answers, waits
 // until all are synced, and checks that Datadog holds exactly one SLO and one monitor per tier
-// for each; then it deletes them all and checks that nothing of theirs is left.
-func exactlyOnce(t *testing.T, namespace string, n int, lose func(), restore func()) {
+// for each; then, after polls more inventory reads, it deletes them all and checks that nothing
+// of theirs is left. From the moment all are synced until the last is gone, Datadog is sampled
+// every 50 ms: no sample may show a duplicate.
+func exactlyOnce(t *testing.T, namespace string, n, polls int, lose func(), restore func()) {
 	t.Helper()
 	ctx := context.Background()
 	tenantNamespace(t, namespace, namespace)
@@ -43,6 +45,11 @@ func exactlyOnce(t *testing.T, namespace string, n int, lose func(), restore fun
 			t.Errorf("%s: Datadog holds %d SLOs and %d monitors with its tag, want 1 and 3", slo.Name, len(slos), len(monitors))
 		}
 	}
+	stop, sampled := sampleDuplicates(created)
+	searches := fake.Requests()["GET /api/v1/slo/search"]
+	Eventually(t, time.Minute, fmt.Sprintf("%d more polls", polls), func() bool {
+		return fake.Requests()["GET /api/v1/slo/search"] >= searches+polls
+	})
 	for _, slo := range created {
 		Must(t, admin.Delete(ctx, slo))
 	}
@@ -54,6 +61,44 @@ func exactlyOnce(t *testing.T, namespace string, n int, lose func(), restore fun
 			t.Errorf("%s deleted: %d SLOs and %d monitors left in Datadog", slo.Name, len(slos), len(monitors))
 		}
 	}
+	close(stop)
+	if res := <-sampled; res.duplicates > 0 {
+		t.Errorf("%d of %d samples after convergence showed a duplicate, the first: %s", res.duplicates, res.samples, res.first)
+	} else {
+		t.Logf("%d samples of Datadog after convergence, none with a duplicate", res.samples)
+	}
+}
+
+type samples struct {
+	samples, duplicates int
+	first               string
+}
+
+// sampleDuplicates reads the fake every 50 ms until stop is closed, counting the samples in
+// which a CR has more than one SLO, or more than three monitors.
+func sampleDuplicates(crs []*platformv1alpha1.ServiceSLO) (stop chan struct{}, result chan samples) {
+	stop, result = make(chan struct{}), make(chan samples, 1)
+	go func() {
+		var res samples
+		defer func() { result <- res }()
+		for {
+			res.samples++
+			for _, cr := range crs {
+				if slos, monitors := objectsOf(string(cr.UID)); len(slos) > 1 || len(monitors) > 3 {
+					if res.duplicates++; res.first == "" {
+						res.first = fmt.Sprintf("%s with %d SLOs and %d monitors", cr.Name, len(slos), len(monitors))
+					}
+					break
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return stop, result
 }
 
 // TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan: of 50 ServiceSLOs (150 monitors), every
@@ -62,7 +107,7 @@ func exactlyOnce(t *testing.T, namespace string, n int, lose func(), restore fun
 // duplicates.
 func TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
 	startOperator(t, true, 10*time.Minute)
-	exactlyOnce(t, "lossy", 50, func() {
+	exactlyOnce(t, "lossy", 50, 0, func() {
 		fake.LoseAnswers("POST /api/v1/slo", 4, http.StatusBadGateway)
 		fake.LoseAnswers("POST /api/v1/monitor", 4, http.StatusBadGateway)
 	}, func() {
@@ -71,14 +116,30 @@ func TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
 	})
 }
 
-// TestCreatesThatTimeOutMakeNoDuplicateAndLeaveNoOrphan: creates are stored and answered only
-// after the client has given up.
+// TestCreatesThatTimeOutMakeNoDuplicateAndLeaveNoOrphan: of 50 ServiceSLOs, 12 SLO creates and
+// 36 monitor creates are stored and answered only after the client has given up.
 func TestCreatesThatTimeOutMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
 	runOperator(t, 10*time.Minute, datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL,
-		APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: 2 * time.Second})
-	exactlyOnce(t, "slowpoke", 6, func() {
-		fake.HangAfterStoring("POST /api/v1/slo", 3, 4*time.Second)
-		fake.HangAfterStoring("POST /api/v1/monitor", 4, 4*time.Second)
+		APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: time.Second})
+	exactlyOnce(t, "slowpoke", 50, 0, func() {
+		fake.HangAfterStoring("POST /api/v1/slo", 12, 2*time.Second)
+		fake.HangAfterStoring("POST /api/v1/monitor", 36, 2*time.Second)
+	}, func() {
+		fake.LoseAnswers("POST /api/v1/slo", 0, 0)
+		fake.LoseAnswers("POST /api/v1/monitor", 0, 0)
+	})
+}
+
+// TestLostAnswersWithStrictSmallPagesMakeNoDuplicate: the same with Datadog answering every
+// read in pages of 7 and the inventory re-read every second while answers are lost, so the
+// look-ups after a lost create and the polls all go through many short pages.
+func TestLostAnswersWithStrictSmallPagesMakeNoDuplicate(t *testing.T) {
+	fake.SetPageSize(7)
+	defer fake.SetPageSize(0)
+	startOperator(t, true, time.Second)
+	exactlyOnce(t, "pagedloss", 50, 3, func() {
+		fake.LoseAnswers("POST /api/v1/slo", 3, http.StatusBadGateway)
+		fake.LoseAnswers("POST /api/v1/monitor", 5, http.StatusServiceUnavailable)
 	}, func() {
 		fake.LoseAnswers("POST /api/v1/slo", 0, 0)
 		fake.LoseAnswers("POST /api/v1/monitor", 0, 0)
