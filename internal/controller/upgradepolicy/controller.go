@@ -5,13 +5,8 @@
 package upgradepolicy
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,8 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
@@ -116,8 +109,23 @@ func (r *Reconciler) policiesGating(ctx context.Context, o client.Object) []reco
 	return out
 }
 
-// Reconcile evaluates the policy at the current instant and writes the answer once.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// scope is what one evaluation of a policy reads and decides; the steps fill it in order.
+type scope struct {
+	policy     *platformv1alpha1.ClusterUpgradePolicy
+	now        time.Time
+	windows    []schedule.Window
+	exclusions []schedule.Exclusion
+	blockers   []platformv1alpha1.GateBlocker
+	// hold is the exclusion GKE gets while a gate blocks (or the policy is suspended).
+	hold *gke.Gate
+	// next is when the policy must be evaluated again by itself.
+	next time.Time
+}
+
+// Reconcile evaluates the policy at the current instant. Its steps each set their part of the
+// status and their own condition; the deferred function computes Ready from those and writes
+// the status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	p := &platformv1alpha1.ClusterUpgradePolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -126,18 +134,47 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := p.DeepCopy()
-	now := r.Now()
+	defer func() {
+		if kstatus.Summarize(&p.Status.Conditions, p.Generation, summarize(p)) {
+			p.Status.ObservedGeneration = p.Generation
+		}
+		if err := r.patchStatus(ctx, before, p); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
 
-	windows, exclusions, err := schedule.FromSpec(p.Spec)
-	if err != nil {
+	s := &scope{policy: p, now: r.Now()}
+	var err error
+	if s.windows, s.exclusions, err = schedule.FromSpec(p.Spec); err != nil {
 		// The schema admits only loadable zones and valid rules; this is a bug or a stale tz
 		// database, and retrying will not help.
-		kstatus.Summarize(&p.Status.Conditions, p.Generation, kstatus.Outcome{Stalled: true, Reason: "InvalidSchedule", Message: err.Error()})
-		return ctrl.Result{}, errors.Join(reconcile.TerminalError(err), r.patchStatus(ctx, before, p))
+		for _, c := range partConditions {
+			setCondition(p, c, metav1.ConditionFalse, ReasonInvalidSchedule, err.Error())
+		}
+		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
-	blockers, gateErr := r.evaluateGates(ctx, p)
-	ans := Decide(p.Spec.Suspend, windows, exclusions, blockers, now)
+	// The answer is written whatever GKE says, and a GKE failure is retried without hiding it.
+	steps := []func(context.Context, *scope) (ctrl.Result, error){r.reconcileGates, r.reconcileAnswer, r.observeCluster, r.reconcileProvider}
+	var errs []error
+	for _, step := range steps {
+		if _, err := step(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Returned, so the work queue retries with its (capped) backoff rather than at the next
+		// window edge, days later, while GKE keeps a stale policy.
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(p, s.next, s.now)}, nil
+}
 
+// reconcileAnswer decides whether upgrades are allowed now and sets UpgradeAllowed (with an
+// event when the answer changes), the current and next window, the exclusions in force, the
+// gauge, the hold GKE gets, and when the policy is evaluated next.
+func (r *Reconciler) reconcileAnswer(_ context.Context, s *scope) (ctrl.Result, error) {
+	p := s.policy
+	ans := Decide(p.Spec.Suspend, s.windows, s.exclusions, s.blockers, s.now)
 	p.Status.CurrentWindow = interval(ans.Current)
 	p.Status.NextWindow = interval(ans.Next)
 	p.Status.ActiveExclusions = nil
@@ -145,25 +182,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		end := metav1.NewTime(e.End)
 		p.Status.ActiveExclusions = append(p.Status.ActiveExclusions, platformv1alpha1.ActiveExclusion{Name: e.Name, Scope: platformv1alpha1.UpgradeScope(e.Scope), End: &end})
 	}
-	p.Status.Blockers = blockers
-	if gateErr != nil {
-		setCondition(p, platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionFalse, platformv1alpha1.ReasonGateUnavailable, gateErr.Error())
-	} else {
-		setCondition(p, platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionTrue, platformv1alpha1.ReasonGatesEvaluated, "every gate was read")
-	}
-	hold := gateHold(p, blockers, now)
-	next := r.nextEvaluation(p, ans, hold, now)
+	s.hold = gateHold(p, s.blockers, s.now)
+	s.next = r.nextEvaluation(p, ans, s.hold, s.now)
 	p.Status.NextEvaluation = nil
-	if !next.IsZero() {
-		t := metav1.NewTime(next)
+	if !s.next.IsZero() {
+		t := metav1.NewTime(s.next)
 		p.Status.NextEvaluation = &t
 	}
-	if v, err := r.Discovery.ServerVersion(); err == nil {
-		p.Status.ClusterVersion = v.GitVersion
-	}
-	p.Status.NodeVersions = r.nodeVersions(ctx)
-	provider, providerErr := r.syncProvider(ctx, p, windows, exclusions, hold, now)
-	p.Status.Provider = provider
 
 	status := metav1.ConditionFalse
 	if ans.Allowed {
@@ -185,19 +210,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		gauge = 1
 	}
 	upgradeAllowed.WithLabelValues(p.Name).Set(gauge)
-
-	if kstatus.Summarize(&p.Status.Conditions, p.Generation, summarize(p)) {
-		p.Status.ObservedGeneration = p.Generation
-	}
-	if err := r.patchStatus(ctx, before, p); err != nil {
-		return ctrl.Result{}, errors.Join(err, providerErr)
-	}
-	if providerErr != nil {
-		// Returned, so the work queue retries with its (capped) backoff rather than at the next
-		// window edge, days later, while GKE keeps a stale policy.
-		return ctrl.Result{}, providerErr
-	}
-	return ctrl.Result{RequeueAfter: r.requeueAfter(p, next, now)}, nil
+	return ctrl.Result{}, nil
 }
 
 // nextEvaluation is the next instant the policy must be evaluated again by itself: the next
@@ -238,96 +251,6 @@ func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, next
 	return wait
 }
 
-// gateHoldLength and gateRenewBefore: while a gate blocks (or the policy is suspended), GKE holds
-// upgrades back with an exclusion that ends at the end of the next UTC day, and is renewed when
-// less than a day of it is left. A stopped operator thus cannot freeze the cluster for more than
-// two days, and a running one never lets the hold lapse.
-const (
-	gateHoldLength  = 48 * time.Hour
-	gateRenewBefore = 24 * time.Hour
-)
-
-// gateHold is the exclusion GKE gets while a gate blocks or the policy is suspended; nil
-// otherwise.
-func gateHold(p *platformv1alpha1.ClusterUpgradePolicy, blockers []platformv1alpha1.GateBlocker, now time.Time) *gke.Gate {
-	if len(blockers) == 0 && !p.Spec.Suspend {
-		return nil
-	}
-	return &gke.Gate{Scope: gateScope(blockers, p.Spec.Suspend), Until: now.UTC().Truncate(24 * time.Hour).Add(gateHoldLength)}
-}
-
-// syncProvider keeps the GKE cluster's maintenance policy in line, says how that went in
-// status and in ProviderSynced, and returns the error of a sync that failed (to be retried).
-// A policy GKE would refuse is reported Invalid and not sent; it waits for a spec change.
-func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy, windows []schedule.Window, exclusions []schedule.Exclusion, hold *gke.Gate, now time.Time) (*platformv1alpha1.ProviderStatus, error) {
-	if p.Spec.Provider == nil || p.Spec.Provider.GKE == nil {
-		setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionTrue, platformv1alpha1.ReasonProviderNotConfigured, "the policy names no provider; nothing to sync")
-		return nil, nil
-	}
-	st := p.Status.Provider.DeepCopy()
-	if st == nil {
-		st = &platformv1alpha1.ProviderStatus{}
-	}
-	invalid := func(msg string) (*platformv1alpha1.ProviderStatus, error) {
-		st.State, st.Message = "Invalid", msg
-		setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, platformv1alpha1.ReasonProviderInvalid, msg)
-		return st, nil
-	}
-	failed := func(err error) (*platformv1alpha1.ProviderStatus, error) {
-		st.State, st.Message = "Error", err.Error()
-		setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, platformv1alpha1.ReasonSyncFailed, err.Error()+"; retried with backoff")
-		return st, fmt.Errorf("syncing GKE: %w", err)
-	}
-	if r.GKE == nil {
-		return failed(errors.New("no GKE client configured"))
-	}
-	if errs := gke.Refusals(p.Spec, now); len(errs) > 0 {
-		return invalid(errs.ToAggregate().Error() + "; the policy was not sent to GKE")
-	}
-	window, err := gke.DesiredWindow(windows, now)
-	if err != nil {
-		return invalid(err.Error())
-	}
-	desiredExclusions := gke.DesiredExclusions(exclusions, hold, now)
-	c, err := r.GKE(ctx)
-	if err != nil {
-		return failed(err)
-	}
-	g := p.Spec.Provider.GKE
-	syncCtx, cancel := context.WithTimeout(ctx, cmp.Or(r.GKETimeout, 30*time.Second))
-	defer cancel()
-	res, err := c.Sync(syncCtx, gke.ClusterName(g.Project, g.Location, g.Cluster), window, desiredExclusions)
-	if err != nil {
-		return failed(err)
-	}
-	st.State = "Synced"
-	st.Message = "GKE's maintenance policy matches: " + window.Recurrence + " at " + window.Window.StartTime[11:16] + " UTC"
-	if res.Changed || st.LastSyncTime == nil {
-		t := metav1.NewTime(now)
-		st.LastSyncTime = &t
-	}
-	if res.ResourceVersion != "" {
-		st.ResourceVersion = res.ResourceVersion
-	}
-	setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionTrue, platformv1alpha1.ReasonProviderSynced, st.Message)
-	return st, nil
-}
-
-// gateScope is the widest scope among the blockers (everything while suspended).
-func gateScope(blockers []platformv1alpha1.GateBlocker, suspend bool) schedule.Scope {
-	rank := map[platformv1alpha1.UpgradeScope]int{platformv1alpha1.ScopeNoMinorUpgrades: 1, platformv1alpha1.ScopeNoMinorOrNodeUpgrades: 2, platformv1alpha1.ScopeNoUpgrades: 3}
-	widest := platformv1alpha1.ScopeNoMinorUpgrades
-	if suspend {
-		widest = platformv1alpha1.ScopeNoUpgrades
-	}
-	for _, b := range blockers {
-		if rank[b.Scope] > rank[widest] {
-			widest = b.Scope
-		}
-	}
-	return schedule.Scope(widest)
-}
-
 func (r *Reconciler) patchStatus(ctx context.Context, before, p *platformv1alpha1.ClusterUpgradePolicy) error {
 	if equality.Semantic.DeepEqual(before.Status, p.Status) {
 		return nil
@@ -340,147 +263,4 @@ func interval(iv *schedule.Interval) *platformv1alpha1.TimeWindow {
 		return nil
 	}
 	return &platformv1alpha1.TimeWindow{Start: metav1.NewTime(iv.Start), End: metav1.NewTime(iv.End), Window: strings.Join(iv.Windows, ",")}
-}
-
-// nodeVersions counts nodes by kubelet version.
-func (r *Reconciler) nodeVersions(ctx context.Context) []platformv1alpha1.NodeVersion {
-	var nodes corev1.NodeList
-	if err := r.APIReader.List(ctx, &nodes); err != nil {
-		return nil
-	}
-	counts := map[string]int32{}
-	for _, n := range nodes.Items {
-		counts[n.Status.NodeInfo.KubeletVersion]++
-	}
-	var out []platformv1alpha1.NodeVersion
-	for v, c := range counts {
-		out = append(out, platformv1alpha1.NodeVersion{Version: v, Nodes: c})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	return out
-}
-
-// evaluateGates lists what holds upgrades back now: ServiceSLOs whose remaining budget is under
-// the gate's percentage, and Datadog monitors in Alert (one list call per gate).
-func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy) ([]platformv1alpha1.GateBlocker, error) {
-	if p.Spec.Gates == nil {
-		return nil, nil
-	}
-	var blockers []platformv1alpha1.GateBlocker
-	var errs []error
-	for i, g := range p.Spec.Gates.ErrorBudget {
-		if len(g.Teams) == 0 {
-			// Stored before teams were required: say so rather than read every tenant's SLOs.
-			errs = append(errs, fmt.Errorf("spec.gates.errorBudget[%d].teams is empty: the gate reads no ServiceSLO until it names the teams whose SLOs may hold upgrades back", i))
-			continue
-		}
-		sel, err := metav1.LabelSelectorAsSelector(&g.Selector)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var slos platformv1alpha1.ServiceSLOList
-		if err := r.Client.List(ctx, &slos, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		namespaces, err := r.teamNamespaces(ctx, g.Teams)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, s := range slos.Items {
-			if !namespaces[s.Namespace] {
-				continue // not one of the gate's teams: a tenant cannot join a gate by labelling its SLO
-			}
-			for _, b := range s.Status.ErrorBudget {
-				if g.Timeframe != "" && b.Timeframe != g.Timeframe || b.Remaining == "" {
-					continue
-				}
-				remaining, err := strconv.ParseFloat(b.Remaining, 64)
-				if err != nil || remaining >= float64(g.MinRemainingPercent) {
-					continue
-				}
-				blockers = append(blockers, platformv1alpha1.GateBlocker{
-					Kind: "ServiceSLO", Name: s.Name, Namespace: s.Namespace, Scope: scopeOr(g.Scope),
-					Message: fmt.Sprintf("error budget %s%% (%s) is under %d%%", b.Remaining, b.Timeframe, g.MinRemainingPercent),
-				})
-				break
-			}
-		}
-	}
-	if len(p.Spec.Gates.Monitors) > 0 {
-		var dd *datadog.Client
-		if r.Conn != nil {
-			dd, _, _ = r.Conn.Get(ctx)
-		}
-		if dd == nil {
-			errs = append(errs, errors.New("monitor gates need Datadog credentials, which are not configured"))
-		} else {
-			for _, g := range p.Spec.Gates.Monitors {
-				monitors, err := dd.ListMonitors(ctx, g.Tags)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				for _, m := range monitors {
-					if !countsForGate(m.GetTags(), g.Teams) {
-						continue
-					}
-					if string(m.GetOverallState()) == "Alert" {
-						blockers = append(blockers, platformv1alpha1.GateBlocker{
-							Kind: "Monitor", Name: m.GetName(), ID: m.GetId(), Scope: scopeOr(g.Scope),
-							Message: fmt.Sprintf("monitor %d is in Alert", m.GetId()),
-						})
-					}
-				}
-			}
-		}
-	}
-	return blockers, errors.Join(errs...)
-}
-
-// teamNamespaces returns the namespaces labelled with one of the teams: tenant namespaces
-// (the operator sets the label from a Team their requester belongs to) and namespaces SREs
-// labelled themselves. It asks the apiserver: the cache holds only managed namespaces.
-func (r *Reconciler) teamNamespaces(ctx context.Context, teams []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(teams) == 0 {
-		return out, nil
-	}
-	req, err := labels.NewRequirement(platformv1alpha1.LabelTeam, selection.In, teams)
-	if err != nil {
-		return nil, err
-	}
-	var list metav1.PartialObjectMetadataList
-	list.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "NamespaceList"})
-	if err := r.APIReader.List(ctx, &list, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*req)}); err != nil {
-		return nil, fmt.Errorf("listing the namespaces of teams %v: %w", teams, err)
-	}
-	for _, ns := range list.Items {
-		out[ns.Name] = true
-	}
-	return out, nil
-}
-
-// countsForGate reports whether a monitor counts for a monitor gate: monitors made outside
-// selfserve always do; selfserve's own (burn-rate alerts of ServiceSLOs, whose tags tenants
-// choose) only when their team is one of the gate's.
-func countsForGate(tags []string, teams []string) bool {
-	if !slices.ContainsFunc(tags, func(t string) bool { return strings.EqualFold(t, datadog.TagManaged) }) {
-		return true
-	}
-	for _, t := range tags {
-		if team, ok := strings.CutPrefix(strings.ToLower(t), "team:"); ok && slices.Contains(teams, team) {
-			return true
-		}
-	}
-	return false
-}
-
-func scopeOr(s platformv1alpha1.UpgradeScope) platformv1alpha1.UpgradeScope {
-	if s == "" {
-		return platformv1alpha1.ScopeNoMinorOrNodeUpgrades
-	}
-	return s
 }

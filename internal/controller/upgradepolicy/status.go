@@ -8,13 +8,17 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/kstatus"
 )
 
+// ReasonInvalidSchedule is the reason of both part conditions when the windows or exclusions
+// cannot be read (a zone missing from the embedded database): nothing can be evaluated.
+const ReasonInvalidSchedule = "InvalidSchedule"
+
 // partConditions are the conditions Ready summarises, in order. UpgradeAllowed is the policy's
 // answer, not a part of its health: a policy that says "not now" is working.
 var partConditions = []string{platformv1alpha1.ConditionGatesEvaluated, platformv1alpha1.ConditionProviderSynced}
 
 // summarize computes Ready from the part conditions: Ready when every gate was read and the
 // provider holds the policy; Stalled when the policy cannot be sent to the provider as it is
-// (only a spec change helps); otherwise Reconciling (a gate or the provider is retried).
+// or the schedule cannot be read (only a spec change, or a new build, helps); otherwise Reconciling (a gate or the provider is retried).
 func summarize(p *platformv1alpha1.ClusterUpgradePolicy) kstatus.Outcome {
 	for _, typ := range partConditions {
 		c := meta.FindStatusCondition(p.Status.Conditions, typ)
@@ -22,7 +26,8 @@ func summarize(p *platformv1alpha1.ClusterUpgradePolicy) kstatus.Outcome {
 			return kstatus.Outcome{Reason: "Pending", Message: typ + " not evaluated yet"}
 		}
 		if c.Status != metav1.ConditionTrue {
-			return kstatus.Outcome{Stalled: c.Reason == platformv1alpha1.ReasonProviderInvalid, Reason: c.Reason, Message: typ + ": " + c.Message}
+			stalled := c.Reason == platformv1alpha1.ReasonProviderInvalid || c.Reason == ReasonInvalidSchedule
+			return kstatus.Outcome{Stalled: stalled, Reason: c.Reason, Message: typ + ": " + c.Message}
 		}
 	}
 	return kstatus.Outcome{Ready: true, Reason: "Evaluated", Message: "the policy is evaluated and in effect; see UpgradeAllowed"}

@@ -25,6 +25,7 @@ func TestSummarize(t *testing.T) {
 		{"GKE failing: retried, not Ready", []metav1.Condition{gatesOK, cond(platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, platformv1alpha1.ReasonSyncFailed)}, false, false, platformv1alpha1.ReasonSyncFailed},
 		{"a policy GKE would refuse: stalled", []metav1.Condition{gatesOK, cond(platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, platformv1alpha1.ReasonProviderInvalid)}, false, true, platformv1alpha1.ReasonProviderInvalid},
 		{"a gate that cannot be read", []metav1.Condition{cond(platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionFalse, platformv1alpha1.ReasonGateUnavailable), cond(platformv1alpha1.ConditionProviderSynced, metav1.ConditionTrue, platformv1alpha1.ReasonProviderSynced)}, false, false, platformv1alpha1.ReasonGateUnavailable},
+		{"a schedule that cannot be read: stalled", []metav1.Condition{cond(platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionFalse, ReasonInvalidSchedule), cond(platformv1alpha1.ConditionProviderSynced, metav1.ConditionFalse, ReasonInvalidSchedule)}, false, true, ReasonInvalidSchedule},
 		{"not evaluated yet", nil, false, false, "Pending"},
 	}
 	for _, tt := range cases {
