@@ -58,10 +58,7 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 		if sameWindow(observed.Window, window) && sameExclusions(observed.Window, exclusions) {
 			return Result{ResourceVersion: observed.ResourceVersion}, nil
 		}
-		desired := &container.MaintenancePolicy{
-			ResourceVersion: observed.ResourceVersion,
-			Window:          &container.MaintenanceWindow{RecurringWindow: window, MaintenanceExclusions: exclusions},
-		}
+		desired := ownedReplaced(observed, window, exclusions)
 		_, err = c.svc.Projects.Locations.Clusters.SetMaintenancePolicy(name, &container.SetMaintenancePolicyRequest{MaintenancePolicy: desired}).Context(ctx).Do()
 		var gerr *googleapi.Error
 		if errors.As(err, &gerr) && (gerr.Code == http.StatusConflict || gerr.Code == http.StatusPreconditionFailed) && attempt < 3 {
@@ -74,12 +71,33 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 	}
 }
 
+// ownedReplaced is the observed policy with what selfserve owns replaced: the maintenance window
+// (its recurring window, and no other kind of window) and the exclusions. Everything else GKE
+// returned — the disruption budget, the resourceVersion — is sent back as it was, because GKE
+// clears a field that setMaintenancePolicy leaves empty. (Fields newer than the pinned
+// container/v1 client are not known to it and cannot be carried; updating the module carries
+// them.)
+func ownedReplaced(observed *container.MaintenancePolicy, window *container.RecurringTimeWindow, exclusions map[string]container.TimeWindow) *container.MaintenancePolicy {
+	desired := *observed
+	w := container.MaintenanceWindow{}
+	if observed.Window != nil {
+		w = *observed.Window
+	}
+	w.RecurringWindow, w.MaintenanceExclusions = window, exclusions
+	w.DailyMaintenanceWindow, w.RecurringMaintenanceWindow = nil, nil
+	desired.Window = &w
+	return &desired
+}
+
 // sameWindow compares what matters of the recurring window: the recurrence, and the start's
 // UTC time of day and the duration. The start's date moves with every occurrence and is not a
 // difference; a time of day that moved (DST) is.
 func sameWindow(observed *container.MaintenanceWindow, want *container.RecurringTimeWindow) bool {
 	var got *container.RecurringTimeWindow
 	if observed != nil {
+		if observed.DailyMaintenanceWindow != nil || observed.RecurringMaintenanceWindow != nil {
+			return false // a window of another kind, set outside selfserve: replaced
+		}
 		got = observed.RecurringWindow
 	}
 	if got == nil || want == nil || got.Window == nil || want.Window == nil {

@@ -130,3 +130,37 @@ func TestFakeRefusesWhatGKERefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncKeepsWhatSelfserveDoesNotOwn: GKE clears a field setMaintenancePolicy leaves empty.
+// A disruption budget someone set is sent back as it was; a window of another kind (set with
+// gcloud's newer flags) is replaced, since the window is selfserve's.
+func TestSyncKeepsWhatSelfserveDoesNotOwn(t *testing.T) {
+	ctx := context.Background()
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "budgeted")
+	fake := gkefake.New(name)
+	srv := fake.Start()
+	defer srv.Close()
+	c, err := gke.NewClient(ctx, srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.SetPolicy(name, &container.MaintenancePolicy{
+		DisruptionBudget: &container.DisruptionBudget{MinorVersionDisruptionInterval: "2592000s", PatchVersionDisruptionInterval: "604800s"},
+		Window:           &container.MaintenanceWindow{DailyMaintenanceWindow: &container.DailyMaintenanceWindow{StartTime: "03:00"}},
+	})
+	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T08:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=TU,WE,TH"}
+	res, err := c.Sync(ctx, name, window, nil)
+	if err != nil || !res.Changed {
+		t.Fatalf("sync: %+v, %v", res, err)
+	}
+	p := fake.Policy(name)
+	if b := p.DisruptionBudget; b == nil || b.MinorVersionDisruptionInterval != "2592000s" || b.PatchVersionDisruptionInterval != "604800s" {
+		t.Errorf("the disruption budget was not kept: %+v", b)
+	}
+	if p.Window.DailyMaintenanceWindow != nil || p.Window.RecurringWindow == nil || p.Window.RecurringWindow.Recurrence != window.Recurrence {
+		t.Errorf("window %+v: want selfserve's recurring window only", p.Window)
+	}
+	if res, err := c.Sync(ctx, name, window, nil); err != nil || res.Changed {
+		t.Errorf("a second sync changed something: %+v, %v", res, err)
+	}
+}

@@ -48,6 +48,17 @@ func (s *Server) AddCluster(name string) {
 	s.clusters[name] = &container.Cluster{Name: name[strings.LastIndex(name, "/")+1:], MaintenancePolicy: &container.MaintenancePolicy{ResourceVersion: s.rv()}}
 }
 
+// SetPolicy replaces a cluster's maintenance policy as someone outside selfserve would (the
+// console, gcloud): a disruption budget, another kind of window. It gets a new resourceVersion.
+func (s *Server) SetPolicy(name string, p *container.MaintenancePolicy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version++
+	cp := *p
+	cp.ResourceVersion = s.rv()
+	s.clusters[name].MaintenancePolicy = &cp
+}
+
 // FailWith makes every request fail with the status code (as GKE does during an outage, or for
 // a caller without the role), until FailWith(0).
 func (s *Server) FailWith(code int) {
