@@ -46,11 +46,15 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 		return nil, nil
 	}
 	type utcWindow struct {
+		name     string
 		start    time.Time
 		days     []string
 		duration time.Duration
 		freq     string
 		interval int
+		// moved is how many weeks every occurrence moves in UTC (-1, 0 or +1): a local Monday
+		// that is Sunday in UTC falls into the previous UTC week.
+		moved int
 	}
 	var ws []utcWindow
 	for _, w := range windows {
@@ -61,14 +65,20 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 		local := first.In(w.Location)
 		u := first.UTC()
 		shift := int(time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).Sub(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
-		uw := utcWindow{start: u, duration: w.Duration, freq: "WEEKLY", interval: max(w.Recur.Interval, 1)}
+		uw := utcWindow{name: w.Name, start: u, duration: w.Duration, freq: "WEEKLY", interval: max(w.Recur.Interval, 1)}
 		if w.Recur.Monthly {
 			uw.freq = "MONTHLY"
+		}
+		if err := intervalSplits(w, shift); err != nil {
+			return nil, err
 		}
 		for _, d := range w.Recur.Days {
 			if d.Pos != 0 && shift != 0 {
 				return nil, fmt.Errorf("window %s: %s at %02d:%02d %s is on another day in UTC, and GKE's RRULE cannot shift a monthly position; start it later in the day",
 					w.Name, positional(d), w.Hour, w.Minute, w.Location)
+			}
+			if crossesWeek(d.Day, shift) {
+				uw.moved = shift
 			}
 			day := rruleDay[time.Weekday((int(d.Day)+shift+7)%7)]
 			if d.Pos != 0 {
@@ -82,6 +92,10 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 	base := ws[0]
 	days := slices.Clone(base.days)
 	for _, o := range ws[1:] {
+		if base.interval > 1 && o.moved != base.moved {
+			return nil, fmt.Errorf("windows %s and %s: every %d weeks, but one falls into the previous or next week in UTC and the other does not, so GKE would count their weeks apart; give them starts on the same side of midnight UTC",
+				base.name, o.name, base.interval)
+		}
 		if o.start.Hour() != base.start.Hour() || o.start.Minute() != base.start.Minute() || o.duration != base.duration || o.freq != base.freq || o.interval != base.interval {
 			return nil, fmt.Errorf("GKE keeps one recurring maintenance window; windows starting %s and %s UTC (%s and %s long) cannot be merged into it",
 				base.start.Format("15:04"), o.start.Format("15:04"), base.duration, o.duration)
@@ -102,6 +116,42 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 		},
 		Recurrence: rrule,
 	}, nil
+}
+
+// crossesWeek reports whether a local day, moved by shift days in UTC, lands in another UTC week
+// (weeks start on Monday, as in RRULE's default WKST).
+func crossesWeek(d time.Weekday, shift int) bool {
+	return (shift < 0 && d == time.Monday) || (shift > 0 && d == time.Sunday)
+}
+
+// intervalSplits refuses a window that repeats every n > 1 weeks or months whose local start
+// falls on another UTC day, when that would put one local week's (or month's) occurrences into
+// two UTC weeks (months). GKE counts INTERVAL from the start time, in UTC weeks (months): it
+// would open the window in weeks that are closed locally and skip weeks that are open. When
+// every day of the rule moves to the same UTC week, the count stays right and the rule is sent.
+func intervalSplits(w schedule.Window, shift int) error {
+	if w.Recur.Interval <= 1 || shift == 0 {
+		return nil
+	}
+	if w.Recur.Monthly {
+		return fmt.Errorf("window %s: every %d months at %02d:%02d %s starts on another day in UTC, so some occurrences fall into another month there and GKE would count the months differently; start it on the same UTC day, or repeat it every month",
+			w.Name, w.Recur.Interval, w.Hour, w.Minute, w.Location)
+	}
+	crossing := 0
+	for _, d := range w.Recur.Days {
+		if crossesWeek(d.Day, shift) {
+			crossing++
+		}
+	}
+	if crossing > 0 && crossing < len(w.Recur.Days) {
+		edge := "Monday is Sunday"
+		if shift > 0 {
+			edge = "Sunday is Monday"
+		}
+		return fmt.Errorf("window %s: every %d weeks at %02d:%02d %s: there the local %s of another week in UTC, so one local week's days fall into two UTC weeks and GKE, which counts the interval in UTC weeks, would open the window in the wrong weeks; start it on the same UTC day, or give the days of that week their own window",
+			w.Name, w.Recur.Interval, w.Hour, w.Minute, w.Location, edge)
+	}
+	return nil
 }
 
 func positional(d schedule.DaySpec) string {

@@ -75,6 +75,17 @@ func TestDesiredWindowInUTC(t *testing.T) {
 		{name: "a monthly position on the same UTC day", now: "2026-11-30T12:00:00Z",
 			windows: []schedule.Window{{Name: "m", Recur: firstSat, Hour: 22, Duration: 8 * time.Hour, Location: berlin}},
 			rrule:   "FREQ=MONTHLY;BYDAY=1SA", start: "2026-12-05T21:00:00Z", end: "2026-12-06T05:00:00Z"},
+		// Every other week, Monday and Sunday at 00:15 in Berlin: Sunday 23:15 and Saturday 23:15
+		// UTC, which are two UTC weeks; GKE would open 6 and 20 March 2027, closed locally.
+		{name: "every other week, split over two UTC weeks, is refused", now: "2027-02-21T12:00:00Z",
+			windows: []schedule.Window{{Name: "fortnight", Recur: schedule.Recurrence{Interval: 2, Days: []schedule.DaySpec{{Day: time.Monday}, {Day: time.Sunday}}}, Hour: 0, Minute: 15, Duration: 14 * time.Hour, Location: berlin}},
+			err:     "the local Monday is Sunday of another week in UTC"},
+		{name: "every other Monday, all of it a day earlier in UTC, is sent", now: "2027-02-21T12:00:00Z",
+			windows: []schedule.Window{{Name: "fortnight", Recur: schedule.Recurrence{Interval: 2, Days: []schedule.DaySpec{{Day: time.Monday}}}, Hour: 0, Minute: 15, Duration: 14 * time.Hour, Location: berlin}},
+			rrule:   "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU", start: "2027-02-21T23:15:00Z", end: "2027-02-22T13:15:00Z"},
+		{name: "every other month on another UTC day is refused", now: "2027-02-21T12:00:00Z",
+			windows: []schedule.Window{{Name: "bimonthly", Recur: schedule.Recurrence{Monthly: true, Interval: 2, Days: []schedule.DaySpec{{Day: time.Saturday}}}, Hour: 2, Duration: 4 * time.Hour, Location: zone(t, "Asia/Kolkata")}},
+			err:     "every 2 months at 02:00 Asia/Kolkata starts on another day in UTC"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
