@@ -111,6 +111,7 @@ type MaintenanceWindow struct {
 	// example "FREQ=MONTHLY;BYDAY=1SA" (first Saturday of the month) or
 	// "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH". FREQ is WEEKLY or MONTHLY; BYDAY is required. As
 	// RFC 5545 says, each part appears once, and a position (1SA, -1FR) only in a monthly rule.
+	// INTERVAL counts local weeks (Monday first) or months from January 2024.
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^FREQ=(WEEKLY|MONTHLY)(;(INTERVAL=[1-9][0-9]?|BYDAY=([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)(,([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU))*))+$`
 	// +kubebuilder:validation:XValidation:rule="self.contains(';BYDAY=')",message="rrule needs BYDAY"
@@ -274,13 +275,20 @@ type GKECluster struct {
 
 // TimeWindow is a period with a start and an end.
 type TimeWindow struct {
-	// Start of the period.
+	// Start of the period. Windows that overlap or touch are one period, which keeps the same
+	// start and names from its start to its end.
 	Start metav1.Time `json:"start"`
-	// End of the period.
-	End metav1.Time `json:"end"`
-	// Window is the name of the maintenance window, when the period is one.
+	// End of the period; left out when the period is continuous.
+	// +optional
+	End *metav1.Time `json:"end,omitempty"`
+	// Window names the maintenance windows that make up the period, comma-separated.
 	// +optional
 	Window string `json:"window,omitempty"`
+	// Continuous says the period runs into the windows' next occurrences without closing for
+	// more than 35 days (windows of a day or more can chain forever): it has no end to report,
+	// and its start is the earliest within the last 35 days.
+	// +optional
+	Continuous bool `json:"continuous,omitempty"`
 }
 
 // ActiveExclusion is an exclusion in force now.

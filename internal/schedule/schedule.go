@@ -93,7 +93,19 @@ type Interval struct {
 	Start, End time.Time
 	// Windows names the windows that make up the interval (several when they overlap).
 	Windows []string
+	// Continuous says the window runs into its next occurrences without closing for longer
+	// than chainLimit (windows of a day or more can chain forever): End is then not a real
+	// end, and Start may be later than the real start.
+	Continuous bool
 }
+
+// chainLimit is how far back and ahead a window that runs into its next occurrences is
+// followed before it is called continuous.
+const chainLimit = 35 * 24 * time.Hour
+
+// farSearch bounds the search for a next window beyond the horizon: 14 horizons, 28 years,
+// after which weekdays fall on the same dates again.
+const farSearch = 14
 
 // Contains reports whether t is within the interval.
 func (iv Interval) Contains(t time.Time) bool { return !t.Before(iv.Start) && t.Before(iv.End) }
@@ -116,7 +128,8 @@ type Answer struct {
 	Next *Interval
 	// Active are the exclusions in force now, of any scope.
 	Active []Exclusion
-	// NextChange is the next instant at which the answer can change; zero when it never will.
+	// NextChange is the next instant at which the answer can change; a day from now when
+	// nothing is due (a window that never closes, none to come).
 	NextChange time.Time
 }
 
@@ -130,9 +143,21 @@ func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind
 	for i := range merged {
 		iv := merged[i]
 		if iv.Contains(now) {
-			a.Current = &iv
+			cur := settle(windows, iv, now)
+			a.Current = &cur
 		} else if iv.Start.After(now) && a.Next == nil {
+			iv.Continuous = iv.End.Sub(iv.Start) > chainLimit
 			a.Next = &iv
+		}
+	}
+	if a.Current == nil && a.Next == nil {
+		// Nothing within two years (a rule such as every 99 months on a fifth Saturday): look
+		// further, a horizon at a time.
+		for k := 1; k <= farSearch && a.Next == nil; k++ {
+			from := now.Add(time.Duration(k) * horizon)
+			if later := Occurrences(windows, from, from.Add(horizon)); len(later) > 0 {
+				a.Next = &later[0]
+			}
 		}
 	}
 	blocked := false
@@ -154,7 +179,7 @@ func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind
 	default:
 		a.Allowed, a.Reason = true, ReasonInsideWindow
 	}
-	if a.Current != nil {
+	if a.Current != nil && !a.Current.Continuous {
 		changes = append(changes, a.Current.End)
 	}
 	if a.Next != nil {
@@ -165,7 +190,43 @@ func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind
 			a.NextChange = c
 		}
 	}
+	if a.NextChange.IsZero() {
+		// A window that never closes, or none to come: evaluated again daily all the same.
+		a.NextChange = now.Add(24 * time.Hour)
+	}
 	return a
+}
+
+// settle makes the window open now the same interval from its start to its end: the merge
+// window by window only sees occurrences that end after now, so an earlier occurrence that
+// overlaps the chain is followed back here (up to chainLimit), and the names of every window in
+// it kept. A chain longer than chainLimit either way is continuous.
+func settle(windows []Window, iv Interval, now time.Time) Interval {
+	var longest time.Duration
+	for _, w := range windows {
+		longest = max(longest, w.Duration)
+	}
+	for iv.Start.After(now.Add(-chainLimit)) {
+		var touching *Interval
+		for _, b := range Occurrences(windows, iv.Start.Add(-longest), iv.Start) {
+			if b.Start.Before(iv.Start) && !b.End.Before(iv.Start) {
+				touching = &b
+			}
+		}
+		if touching == nil {
+			break
+		}
+		iv.Start = touching.Start
+		names := slices.Clone(touching.Windows)
+		for _, n := range iv.Windows {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		iv.Windows = names
+	}
+	iv.Continuous = !iv.Start.After(now.Add(-chainLimit)) || iv.End.After(now.Add(chainLimit))
+	return iv
 }
 
 // mergedOccurrences returns the windows' occurrences that end after now and start within the

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the operator embeds it; the tests use the same database
@@ -220,4 +221,60 @@ func abs(v int64) int64 {
 		return -v
 	}
 	return v
+}
+
+// TestTheOpenWindowIsOnePeriodFromStartToEnd: windows that overlap are one period, and it keeps
+// its start and names until it ends — at 10:00 as at 03:30 — although the first window's own
+// occurrence has ended by then.
+func TestTheOpenWindowIsOnePeriodFromStartToEnd(t *testing.T) {
+	every := Recurrence{Days: []DaySpec{{Day: time.Monday}, {Day: time.Tuesday}, {Day: time.Wednesday}, {Day: time.Thursday}, {Day: time.Friday}, {Day: time.Saturday}, {Day: time.Sunday}}}
+	windows := []Window{
+		{Name: "a", Recur: every, Hour: 0, Duration: 4 * time.Hour, Location: time.UTC},
+		{Name: "b", Recur: every, Hour: 3, Duration: 5 * time.Hour, Location: time.UTC},
+		{Name: "c", Recur: every, Hour: 7, Duration: 5 * time.Hour, Location: time.UTC},
+	}
+	for _, now := range []string{"2026-12-01T03:30:00Z", "2026-12-01T07:30:00Z", "2026-12-01T10:00:00Z", "2026-12-01T11:59:00Z"} {
+		a := Evaluate(windows, nil, utc(now), MinorUpgrade)
+		if a.Current == nil || !a.Current.Start.Equal(utc("2026-12-01T00:00:00Z")) || !a.Current.End.Equal(utc("2026-12-01T12:00:00Z")) ||
+			strings.Join(a.Current.Windows, ",") != "a,b,c" || a.Current.Continuous {
+			t.Errorf("at %s: current %+v, want 00:00–12:00 made of a,b,c", now, a.Current)
+		}
+	}
+}
+
+// TestWindowsThatChainForeverAreContinuous: a daily window of 24 hours never closes. It is
+// reported continuous, with no invented end, and the policy is evaluated again daily.
+func TestWindowsThatChainForeverAreContinuous(t *testing.T) {
+	every := Recurrence{Days: []DaySpec{{Day: time.Monday}, {Day: time.Tuesday}, {Day: time.Wednesday}, {Day: time.Thursday}, {Day: time.Friday}, {Day: time.Saturday}, {Day: time.Sunday}}}
+	now := utc("2026-12-01T10:00:00Z")
+	a := Evaluate([]Window{{Name: "always", Recur: every, Hour: 2, Duration: 24 * time.Hour, Location: time.UTC}}, nil, now, MinorUpgrade)
+	if a.Current == nil || !a.Current.Continuous || !a.Allowed {
+		t.Fatalf("current %+v, allowed %v: want a continuous open window", a.Current, a.Allowed)
+	}
+	if !a.NextChange.Equal(now.Add(24 * time.Hour)) {
+		t.Errorf("next change %s, want a day from now", a.NextChange)
+	}
+	// A weekly window of a week and more chains too; one of six days does not.
+	week := []Window{{Name: "week", Recur: Recurrence{Days: []DaySpec{{Day: time.Monday}}}, Hour: 0, Duration: 168 * time.Hour, Location: time.UTC}}
+	if a := Evaluate(week, nil, now, MinorUpgrade); a.Current == nil || !a.Current.Continuous {
+		t.Errorf("168h every Monday: %+v", a.Current)
+	}
+	week[0].Duration = 144 * time.Hour
+	if a := Evaluate(week, nil, now, MinorUpgrade); a.Current == nil || a.Current.Continuous || !a.Current.End.Equal(utc("2026-12-06T00:00:00Z")) {
+		t.Errorf("144h every Monday: %+v", a.Current)
+	}
+}
+
+// TestTheNextWindowIsFoundHoweverFarAway: every 60 months from January 2024, the first Monday:
+// the next is 1 January 2029, more than two years after December 2026.
+func TestTheNextWindowIsFoundHoweverFarAway(t *testing.T) {
+	r, err := ParseRRule("FREQ=MONTHLY;INTERVAL=60;BYDAY=1MO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := utc("2026-12-01T10:00:00Z")
+	a := Evaluate([]Window{{Name: "lustrum", Recur: r, Hour: 5, Duration: 4 * time.Hour, Location: time.UTC}}, nil, now, MinorUpgrade)
+	if a.Next == nil || !a.Next.Start.Equal(utc("2029-01-01T05:00:00Z")) || !a.NextChange.Equal(a.Next.Start) {
+		t.Errorf("next %+v, next change %s: want 2029-01-01 05:00", a.Next, a.NextChange)
+	}
 }

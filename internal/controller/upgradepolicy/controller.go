@@ -262,5 +262,10 @@ func interval(iv *schedule.Interval) *platformv1alpha1.TimeWindow {
 	if iv == nil {
 		return nil
 	}
-	return &platformv1alpha1.TimeWindow{Start: metav1.NewTime(iv.Start), End: metav1.NewTime(iv.End), Window: strings.Join(iv.Windows, ",")}
+	w := &platformv1alpha1.TimeWindow{Start: metav1.NewTime(iv.Start), Window: strings.Join(iv.Windows, ","), Continuous: iv.Continuous}
+	if !iv.Continuous {
+		end := metav1.NewTime(iv.End)
+		w.End = &end
+	}
+	return w
 }

@@ -166,7 +166,7 @@ func TestUpgradePolicyFollowsWindowsSuspensionAndErrorBudgets(t *testing.T) {
 	clock.Set(mustTime("2026-12-01T06:00:00Z"))
 	poke(t, "production")
 	p = waitAllowed(t, "production", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
-	if p.Status.CurrentWindow == nil || !p.Status.CurrentWindow.End.Time.Equal(mustTime("2026-12-01T09:00:00Z")) {
+	if p.Status.CurrentWindow == nil || p.Status.CurrentWindow.End == nil || !p.Status.CurrentWindow.End.Time.Equal(mustTime("2026-12-01T09:00:00Z")) {
 		t.Errorf("current window %+v", p.Status.CurrentWindow)
 	}
 
