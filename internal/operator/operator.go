@@ -39,6 +39,7 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/controller/upgradepolicy"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/events"
 	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/metrics"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
@@ -218,10 +219,15 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := tenancy.IndexByTeam(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("indexing tenants by team: %w", err)
 	}
+	// Events whose notes differ stay apart (client-go's recorder folds them into one series).
+	recorder := events.NewRecorder(mgr.GetClient(), mgr.GetScheme(), "selfserve")
+	if err := mgr.Add(recorder); err != nil {
+		return nil, err
+	}
 	tenants := &tenantnamespace.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("selfserve"),
+		Recorder:  recorder,
 		Options: tenantnamespace.Options{
 			OperatorNamespace:   opts.OperatorNamespace,
 			ProtectedNamespaces: opts.ProtectedNamespaces,
@@ -233,7 +239,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
 	}
 	metrics.CountTenants(mgr.GetClient())
-	classes := &tenantclass.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("selfserve")}
+	classes := &tenantclass.Reconciler{Client: mgr.GetClient(), Recorder: recorder}
 	if err := classes.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass controller: %w", err)
 	}
@@ -242,7 +248,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	slos := &serviceslo.Reconciler{
 		Client:    mgr.GetClient(),
-		Recorder:  mgr.GetEventRecorder("selfserve"),
+		Recorder:  recorder,
 		Conn:      &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride},
 		Inventory: datadog.NewInventory(),
 		Poll:      opts.DatadogPoll,
@@ -260,7 +266,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		clock = time.Now
 	}
 	policies := &upgradepolicy.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Discovery: disco, Recorder: mgr.GetEventRecorder("selfserve"),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Discovery: disco, Recorder: recorder,
 		Conn: slos.Conn, Now: clock, GatePoll: opts.DatadogPoll,
 		GKE: gkeClient(opts.GKEEndpoint), GKETimeout: opts.GKETimeout,
 	}

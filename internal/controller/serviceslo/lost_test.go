@@ -241,3 +241,35 @@ func TestSmallPagesAreReadWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCreateIsAnEventOfItsOwn: the SLO and its three monitors are created in one reconcile
+// with the same reason and action; the apiserver holds four Events, one per note, as kubectl
+// describe shows them (client-go's recorder kept only the first note, "x4").
+func TestEveryCreateIsAnEventOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Hour)
+	tenantNamespace(t, "told", "told")
+	slo := newSLO("told", "checkout-availability")
+	Must(t, admin.Create(ctx, slo))
+	got := waitSynced(t, slo)
+	want := []string{"Created SLO " + got.Status.SLOID + " in Datadog"}
+	for _, m := range got.Status.Monitors {
+		want = append(want, fmt.Sprintf("Created burn-rate monitor %d (%s) in Datadog", m.ID, m.Tier))
+	}
+	Eventually(t, 20*time.Second, "an Event per create", func() bool {
+		var list eventsv1.EventList
+		Must(t, admin.List(ctx, &list, client.InNamespace("told")))
+		notes := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Regarding.Name == slo.Name && e.Reason == "Synced" && e.Action == "Create" {
+				notes[e.Note] = true
+			}
+		}
+		for _, w := range want {
+			if !notes[w] {
+				return false
+			}
+		}
+		return len(notes) == len(want)
+	})
+}

@@ -104,11 +104,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if equality.Semantic.DeepEqual(before.Status, class.Status) {
 		return ctrl.Result{}, nil
 	}
-	if err := r.Client.Status().Patch(ctx, class, client.MergeFrom(before)); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	var write error
+	if ready(before).Reason == "" {
+		// The first status: written whole, so that a count of zero is there (a merge patch
+		// from an empty status leaves out what equals the zero value, and the TENANTS column
+		// and the tenants metric would stay empty).
+		write = r.Client.Status().Update(ctx, class)
+	} else {
+		write = r.Client.Status().Patch(ctx, class, client.MergeFrom(before))
 	}
-	if now := ready(class); now.Reason == ReasonDuplicateDefault && ready(before).Reason != now.Reason {
-		r.Recorder.Eventf(class, nil, corev1.EventTypeWarning, now.Reason, "Resolve", "%s", now.Message)
+	if write != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(write)
+	}
+	if now := ready(class); ready(before).Reason != now.Reason {
+		typ := corev1.EventTypeNormal
+		if now.Reason == ReasonDuplicateDefault {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(class, nil, typ, now.Reason, "Resolve", "%s", now.Message)
 	}
 	return ctrl.Result{}, nil
 }

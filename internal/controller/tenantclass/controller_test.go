@@ -177,3 +177,28 @@ func TestSecondDefaultClassStallsBothUntilOneStepsBack(t *testing.T) {
 			nameless.Status.Class == "basic" && getClass(t, "basic").Status.Tenants == 1
 	})
 }
+
+// TestAClassWithoutTenantsSaysZero: zero is a value. A class no tenant uses has tenants: 0 in
+// its stored status (so the TENANTS column and the tenants metric show 0, not nothing), and an
+// Event says it was accepted.
+func TestAClassWithoutTenantsSaysZero(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "unused"}}))
+	Eventually(t, 20*time.Second, "the stored status has tenants: 0", func() bool {
+		var u unstructured.Unstructured
+		u.SetGroupVersionKind(platformv1alpha1.GroupVersion.WithKind("TenantClass"))
+		Must(t, admin.Get(ctx, client.ObjectKey{Name: "unused"}, &u))
+		n, found, err := unstructured.NestedInt64(u.Object, "status", "tenants")
+		return err == nil && found && n == 0
+	})
+	Eventually(t, 20*time.Second, "an Accepted event about the class", func() bool {
+		var list eventsv1.EventList
+		Must(t, admin.List(ctx, &list, client.InNamespace(metav1.NamespaceDefault)))
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "TenantClass" && e.Regarding.Name == "unused" && e.Reason == "Accepted" && e.Note == "no tenant uses this class" {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -202,7 +202,9 @@ func (r *Reconciler) reconcileAnswer(_ context.Context, s *scope) (ctrl.Result, 
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
 		Type: platformv1alpha1.ConditionUpgradeAllowed, Status: status, Reason: ans.Reason, Message: ans.Message, ObservedGeneration: p.Generation,
 	})
-	if prev == nil || prev.Status != status || prev.Reason != ans.Reason {
+	// An Event for every change of the answer, and for a new answer to a changed spec (the
+	// windows were edited: OutsideWindow names another next window).
+	if prev == nil || prev.Status != status || prev.Reason != ans.Reason || prev.ObservedGeneration != p.Generation && prev.Message != ans.Message {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ans.Reason, "Evaluate", "%s", ans.Message)
 	}
 	gauge := 0.0

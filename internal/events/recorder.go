@@ -1,0 +1,174 @@
+// Package events records the operator's Events (events.k8s.io/v1) so that every distinct thing
+// it says reaches the user. client-go's recorder folds Events that share their object, type,
+// reason and action into one series within six minutes and keeps the first note: four creates
+// in Datadog in one reconcile ("Created SLO …", "Created burn-rate monitor 1 …", "… 2 …",
+// "… 3 …") became one Event "Created SLO …" (x4). Here only Events whose note is the same too
+// are folded into a series; any other note is an Event of its own.
+package events
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/reference"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const (
+	// seriesWindow is how long after its last occurrence an Event can still be repeated into
+	// its series (client-go's finishTime).
+	seriesWindow = 6 * time.Minute
+	// seriesWrite bounds how often a repeating Event's count is written.
+	seriesWrite = 30 * time.Second
+	// maxNote is the API's limit on an Event's note.
+	maxNote = 1024
+	// queued bounds the Events waiting to be written; beyond it, Events are dropped (logged)
+	// rather than holding a reconcile up.
+	queued = 1000
+)
+
+// Recorder writes Events. Eventf never blocks: the writes happen in Start's loop, which the
+// manager runs.
+type Recorder struct {
+	client     client.Client
+	scheme     *runtime.Scheme
+	controller string
+	instance   string
+
+	writes chan write
+	mu     sync.Mutex
+	series map[key]*series
+}
+
+type key struct {
+	uid                        types.UID
+	typ, reason, action, note string
+}
+
+type series struct {
+	event       *eventsv1.Event
+	count       int32
+	last, wrote time.Time
+}
+
+type write struct {
+	event  *eventsv1.Event
+	update bool
+}
+
+// NewRecorder returns a recorder reporting as controller (the Events' reportingController).
+func NewRecorder(c client.Client, scheme *runtime.Scheme, controller string) *Recorder {
+	host, _ := os.Hostname()
+	return &Recorder{client: c, scheme: scheme, controller: controller, instance: controller + "-" + host,
+		writes: make(chan write, queued), series: map[key]*series{}}
+}
+
+// Eventf records an Event about regarding (and optionally related): type Normal or Warning, a
+// reason, the action taken, and a note.
+func (r *Recorder) Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	ref, err := reference.GetReference(r.scheme, regarding)
+	if err != nil {
+		ctrl.Log.WithName("events").Error(err, "Recording an event about an object without a reference", "reason", reason)
+		return
+	}
+	msg := fmt.Sprintf(note, args...)
+	if len(msg) > maxNote {
+		msg = msg[:maxNote-3] + "..."
+	}
+	now := time.Now()
+	k := key{ref.UID, eventtype, reason, action, msg}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.series[k]; ok && now.Sub(s.last) < seriesWindow {
+		s.count++
+		s.last = now
+		if now.Sub(s.wrote) < seriesWrite {
+			return
+		}
+		s.wrote = now
+		e := s.event.DeepCopy()
+		e.Series = &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(now)}
+		r.enqueue(write{event: e, update: true})
+		return
+	}
+	namespace := ref.Namespace
+	if namespace == "" {
+		namespace = metav1.NamespaceDefault // as client-go does for cluster-scoped objects
+	}
+	e := &eventsv1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", ref.Name, now.UnixNano()), Namespace: namespace},
+		EventTime:           metav1.NewMicroTime(now),
+		ReportingController: r.controller,
+		ReportingInstance:   r.instance,
+		Action:              action,
+		Reason:              reason,
+		Regarding:           *ref,
+		Note:                msg,
+		Type:                eventtype,
+	}
+	if related != nil {
+		if rel, err := reference.GetReference(r.scheme, related); err == nil {
+			e.Related = rel
+		}
+	}
+	r.series[k] = &series{event: e, count: 1, last: now, wrote: now}
+	r.enqueue(write{event: e})
+}
+
+// enqueue hands a write to the loop without waiting. Callers hold r.mu.
+func (r *Recorder) enqueue(w write) {
+	select {
+	case r.writes <- w:
+	default:
+		ctrl.Log.WithName("events").Info("Dropping an event: too many waiting to be written", "reason", w.event.Reason, "object", w.event.Regarding.Name)
+	}
+}
+
+// Start writes the Events until ctx ends, and forgets series that have ended.
+func (r *Recorder) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("events")
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			r.forgetEnded(time.Now())
+		case w := <-r.writes:
+			var err error
+			if w.update {
+				base := w.event.DeepCopy()
+				base.Series = nil
+				err = r.client.Patch(ctx, w.event, client.MergeFrom(base))
+			} else {
+				err = r.client.Create(ctx, w.event.DeepCopy())
+			}
+			if err != nil {
+				log.Info("Writing an event failed", "reason", w.event.Reason, "object", w.event.Regarding.Name, "error", err.Error())
+			}
+		}
+	}
+}
+
+// forgetEnded drops series whose last occurrence is older than the series window.
+func (r *Recorder) forgetEnded(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, s := range r.series {
+		if now.Sub(s.last) >= seriesWindow {
+			delete(r.series, k)
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica's webhooks and controllers may speak.
+func (r *Recorder) NeedLeaderElection() bool { return false }
