@@ -3,6 +3,7 @@ package v1alpha1_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,12 @@ type ksmConfig struct {
 						ValueFrom      []string            `json:"valueFrom"`
 						LabelFromKey   string              `json:"labelFromKey"`
 					} `json:"gauge"`
+					StateSet struct {
+						Path      []string `json:"path"`
+						ValueFrom []string `json:"valueFrom"`
+						LabelName string   `json:"labelName"`
+						List      []string `json:"list"`
+					} `json:"stateSet"`
 				} `json:"each"`
 			} `json:"metrics"`
 		} `json:"resources"`
@@ -92,6 +99,23 @@ func TestKubeStateMetricsConfigNamesFieldsTheCRDsHave(t *testing.T) {
 		hasReady := false
 		for _, m := range r.Metrics {
 			where := gvk + " metric " + m.Name
+			if m.Each.Type == "StateSet" {
+				// A state set names every value the field can take: the field's enum, exactly.
+				ss := m.Each.StateSet
+				field := lookup(t, schema, append(slices.Clone(ss.Path), ss.ValueFrom...))
+				if m.Help == "" || ss.LabelName == "" || field == nil {
+					t.Errorf("%s: want a help text, a label name and a field at %v", where, append(ss.Path, ss.ValueFrom...))
+					continue
+				}
+				var enum []string
+				for _, e := range field.Enum {
+					enum = append(enum, strings.Trim(string(e.Raw), `"`))
+				}
+				if !slices.Equal(enum, ss.List) {
+					t.Errorf("%s: states %v, but the field takes %v", where, ss.List, enum)
+				}
+				continue
+			}
 			if m.Help == "" || m.Each.Type != "Gauge" {
 				t.Errorf("%s: want a help text and type Gauge", where)
 			}

@@ -279,11 +279,28 @@ type ServiceSLOStatus struct {
 	// +optional
 	Monitors []MonitorRef `json:"monitors,omitempty"`
 
-	// ErrorBudget is the remaining error budget per objective.
+	// ErrorBudget is the remaining error budget per objective, as Datadog last reported it;
+	// empty (not absent) until Datadog has answered.
 	// +listType=map
 	// +listMapKey=timeframe
 	// +optional
-	ErrorBudget []ErrorBudget `json:"errorBudget,omitempty"`
+	ErrorBudget []ErrorBudget `json:"errorBudget"`
+
+	// Objectives summarises the objectives for kubectl's OBJECTIVES column, for example
+	// "99.9% over 30d, 99% over 7d".
+	// +optional
+	Objectives string `json:"objectives,omitempty"`
+
+	// Budget is the lowest error budget left among the objectives, with its timeframe, for
+	// kubectl's BUDGET column, for example "42.10% (7d)"; "unknown" until Datadog has answered.
+	// +optional
+	Budget string `json:"budget,omitempty"`
+
+	// BudgetState is the worst of Datadog's states of the objectives (breached, warning,
+	// no_data, ok), or unknown until Datadog has answered.
+	// +kubebuilder:validation:Enum=unknown;ok;warning;breached;no_data
+	// +optional
+	BudgetState string `json:"budgetState,omitempty"`
 
 	// LastSyncTime is when Datadog was last read successfully.
 	// +optional
@@ -296,9 +313,8 @@ type ServiceSLOStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=slo,categories=selfserve
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`
-// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.objectives[0].target`
-// +kubebuilder:printcolumn:name="Timeframe",type=string,JSONPath=`.spec.objectives[0].timeframe`
-// +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.status.errorBudget[0].remaining`
+// +kubebuilder:printcolumn:name="Objectives",type=string,JSONPath=`.status.objectives`
+// +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.status.budget`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ServiceSLO struct {

@@ -2,6 +2,10 @@ package serviceslo
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,9 +15,39 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/kstatus"
 )
 
+// worse orders Datadog's states of an objective, the worst last.
+var worse = map[string]int{"ok": 1, "no_data": 2, "warning": 3, "breached": 4}
+
+// summarizeBudget writes the one-line summaries kubectl's columns and kube-state-metrics read:
+// the objectives, the lowest budget left, the worst state ("unknown" until Datadog answered). The
+// error budget list is present, empty, before Datadog answers, so a metric that reads it finds
+// a list to read.
+func summarizeBudget(s *platformv1alpha1.ServiceSLO) {
+	var objectives []string
+	for _, o := range s.Spec.Objectives {
+		objectives = append(objectives, fmt.Sprintf("%s%% over %s", o.Target, o.Timeframe))
+	}
+	s.Status.Objectives = strings.Join(objectives, ", ")
+	if s.Status.ErrorBudget == nil {
+		s.Status.ErrorBudget = []platformv1alpha1.ErrorBudget{}
+	}
+	s.Status.Budget, s.Status.BudgetState = "unknown", "unknown"
+	lowest := math.Inf(1)
+	for _, b := range s.Status.ErrorBudget {
+		if r, err := strconv.ParseFloat(b.Remaining, 64); err == nil && r < lowest {
+			lowest = r
+			s.Status.Budget = fmt.Sprintf("%s%% (%s)", b.Remaining, b.Timeframe)
+		}
+		if worse[b.State] > worse[s.Status.BudgetState] {
+			s.Status.BudgetState = b.State
+		}
+	}
+}
+
 // summarize computes Ready, Reconciling and Stalled from Synced and the outcome of the
 // reconcile, and stamps observedGeneration on success.
 func summarize(s *platformv1alpha1.ServiceSLO, reconcileErr error) {
+	summarizeBudget(s)
 	synced := meta.FindStatusCondition(s.Status.Conditions, platformv1alpha1.ConditionSynced)
 	if synced == nil {
 		synced = &metav1.Condition{Status: metav1.ConditionUnknown, Reason: "Pending", Message: "not synced yet"}
