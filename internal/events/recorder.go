@@ -49,7 +49,7 @@ type Recorder struct {
 }
 
 type key struct {
-	uid                        types.UID
+	uid                       types.UID
 	typ, reason, action, note string
 }
 
