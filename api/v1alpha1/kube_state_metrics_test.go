@@ -11,38 +11,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/testutil"
 )
-
-// The part of kube-state-metrics' CustomResourceState format the config uses.
-type ksmConfig struct {
-	Kind string `json:"kind"`
-	Spec struct {
-		Resources []struct {
-			GroupVersionKind struct{ Group, Version, Kind string } `json:"groupVersionKind"`
-			MetricNamePrefix string                                `json:"metricNamePrefix"`
-			LabelsFromPath   map[string][]string                   `json:"labelsFromPath"`
-			Metrics          []struct {
-				Name string `json:"name"`
-				Help string `json:"help"`
-				Each struct {
-					Type  string `json:"type"`
-					Gauge struct {
-						Path           []string            `json:"path"`
-						LabelsFromPath map[string][]string `json:"labelsFromPath"`
-						ValueFrom      []string            `json:"valueFrom"`
-						LabelFromKey   string              `json:"labelFromKey"`
-					} `json:"gauge"`
-					StateSet struct {
-						Path      []string `json:"path"`
-						ValueFrom []string `json:"valueFrom"`
-						LabelName string   `json:"labelName"`
-						List      []string `json:"list"`
-					} `json:"stateSet"`
-				} `json:"each"`
-			} `json:"metrics"`
-		} `json:"resources"`
-	} `json:"spec"`
-}
 
 // TestKubeStateMetricsConfigNamesFieldsTheCRDsHave checks config/kube-state-metrics against
 // the CRD schemas: every kind exists, and every path (labels, gauges, values) leads to a field
@@ -52,12 +22,8 @@ func TestKubeStateMetricsConfigNamesFieldsTheCRDsHave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "config", "kube-state-metrics", "custom-resource-state.yaml"))
+	cfg, err := testutil.LoadKSMConfig(root)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg ksmConfig
-	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		t.Fatalf("decoding the config: %v", err)
 	}
 	if cfg.Kind != "CustomResourceStateMetrics" {

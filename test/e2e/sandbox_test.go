@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,6 +166,60 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		out, err := kubectl("get", "clusterupgradepolicy", "production", "-o", `jsonpath={.status.provider.state} {.status.conditions[?(@.type=="UpgradeAllowed")].reason}`)
 		return err == nil && strings.HasPrefix(out, "Synced ")
 	})
+
+	// What the operator said reaches kubectl describe, one Event per thing said, for all five
+	// kinds; and kube-state-metrics, read with the project's config, finds every metric of every
+	// sample (a count of zero, a budget not known yet, included).
+	reason, _ := kubectl("get", "clusterupgradepolicy", "production", "-o", `jsonpath={.status.conditions[?(@.type=="UpgradeAllowed")].reason}`)
+	described := []struct {
+		args []string
+		want map[string]int // a line of the Events section, and how many lines hold it
+	}{
+		{[]string{"team", "payments"}, map[string]int{"Accepted": 1}},
+		{[]string{"tenantclass", "standard"}, map[string]int{"Accepted": 1}},
+		{[]string{"tenantnamespace", "checkout"}, map[string]int{"Created namespace checkout for team payments": 1}},
+		{[]string{"serviceslo", "checkout-availability", "-n", "checkout"}, map[string]int{"Created SLO": 1, "Created burn-rate monitor": 3}},
+		{[]string{"clusterupgradepolicy", "production"}, map[string]int{reason: 1}},
+	}
+	for _, d := range described {
+		var last string
+		ok := Within(30*time.Second, func() bool {
+			out, err := kubectl(append([]string{"describe"}, d.args...)...)
+			_, events, _ := strings.Cut(out, "\nEvents:")
+			last = events
+			for text, n := range d.want {
+				if err != nil || strings.Count(events, text) != n {
+					return false
+				}
+			}
+			return true
+		})
+		if !ok {
+			t.Errorf("kubectl describe %s: Events want %v:\n%s", strings.Join(d.args, " "), d.want, last)
+		}
+	}
+	cfg, err := LoadKSMConfig(root)
+	Must(t, err)
+	for kind, obj := range map[string][]string{"Team": {"team", "payments"}, "TenantClass": {"tenantclass", "standard"},
+		"TenantNamespace": {"tenantnamespace", "checkout"}, "ServiceSLO": {"serviceslo", "checkout-availability", "-n", "checkout"},
+		"ClusterUpgradePolicy": {"clusterupgradepolicy", "production"}} {
+		res, ok := cfg.Resource(kind)
+		if !ok {
+			t.Errorf("no kube-state-metrics config for %s", kind)
+			continue
+		}
+		out, err := kubectl(append([]string{"get", "-o", "json"}, obj...)...)
+		Must(t, err)
+		var u map[string]any
+		Must(t, json.Unmarshal([]byte(out), &u))
+		series := res.Series(u)
+		for _, m := range res.Metrics {
+			if series[res.MetricNamePrefix+"_"+m.Name] == 0 {
+				t.Errorf("kube-state-metrics would export no %s_%s for the sample %s", res.MetricNamePrefix, m.Name, kind)
+			}
+		}
+		t.Logf("%s: %v", kind, series)
+	}
 
 	// The developer works in her namespace, and cannot claim one for another team.
 	alice := func(args ...string) (string, error) {

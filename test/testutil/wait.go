@@ -12,13 +12,22 @@ import (
 // passes first. Tests wait for controllers with it instead of sleeping.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Within(timeout, cond) {
+		t.Fatalf("timed out after %s waiting until %s", timeout, what)
+	}
+}
+
+// Within polls cond every 100 ms until it holds (true) or the timeout passes (false), for a test
+// that reports a failure itself and goes on.
+func Within(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
+			return false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return true
 }
 
 // Must fails the test on a non-nil error.

@@ -6,8 +6,12 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -29,6 +33,8 @@ const tenantDelay = time.Second
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
+	// Recorder says, in an Event, when the team's Ready reason changes (Accepted, OverBudget).
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
@@ -83,7 +89,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// counts of 0 on a team whose status was never written (kubectl would show blanks), and a
 	// merge patch of the whole status would keep map keys that are gone (a resource no longer
 	// capped). A conflict (the SREs changed the spec meanwhile) is retried by the work queue.
-	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Status().Update(ctx, team))
+	if err := r.Client.Status().Update(ctx, team); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if now, was := readyOf(team), readyOf(before); now != nil && (was == nil || was.Reason != now.Reason) {
+		typ := corev1.EventTypeNormal
+		if now.Status != metav1.ConditionTrue {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(team, nil, typ, now.Reason, "Resolve", "%s", now.Message)
+	}
+	return ctrl.Result{}, nil
+}
+
+func readyOf(t *platformv1alpha1.Team) *metav1.Condition {
+	return meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionReady)
 }
 
 // tenantEvents enqueues, after tenantDelay, the team of a tenant that came, went or changed.
