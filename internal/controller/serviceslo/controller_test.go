@@ -3,6 +3,7 @@ package serviceslo_test
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -428,6 +429,15 @@ func TestMissingCredentialsSayHowToConfigure(t *testing.T) {
 	}
 	if !meta.IsStatusConditionTrue(s.Status.Conditions, platformv1alpha1.ConditionStalled) {
 		t.Error("Stalled is not True while nobody configured Datadog")
+	}
+	// Unknown is said, not left out: the BUDGET column and the state metric read "unknown", and
+	// the error budget list is there, empty.
+	var u unstructured.Unstructured
+	u.SetGroupVersionKind(platformv1alpha1.GroupVersion.WithKind("ServiceSLO"))
+	Must(t, admin.Get(ctx, client.ObjectKeyFromObject(s), &u))
+	list, found, _ := unstructured.NestedSlice(u.Object, "status", "errorBudget")
+	if !found || len(list) != 0 || s.Status.Budget != "unknown" || s.Status.BudgetState != "unknown" {
+		t.Errorf("before Datadog answers: errorBudget %v (present %v), budget %q, state %q", list, found, s.Status.Budget, s.Status.BudgetState)
 	}
 }
 
