@@ -187,3 +187,20 @@ const (
 	// DeletionPolicyOrphan leaves external objects (in Datadog) in place.
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
+
+// QuotaThresholds are the percentages of a quota at which a tenant is warned. A level is
+// entered when any resource reaches its threshold, and left only when every resource is 5 points
+// below it, so usage that hovers at a threshold does not flap.
+// +kubebuilder:validation:XValidation:rule="!has(self.warningPercent) || !has(self.criticalPercent) || self.warningPercent < self.criticalPercent",message="warningPercent must be below criticalPercent"
+type QuotaThresholds struct {
+	// WarningPercent: QuotaPressure turns True (reason QuotaWarning). Default 80.
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	WarningPercent *int32 `json:"warningPercent,omitempty"`
+	// CriticalPercent: QuotaPressure reason QuotaCritical. Default 95.
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	CriticalPercent *int32 `json:"criticalPercent,omitempty"`
+}

@@ -39,6 +39,11 @@ type TeamSpec struct {
 	// +listType=set
 	// +optional
 	Notify []string `json:"notify,omitempty"`
+
+	// QuotaPressure sets when the team's tenants are warned that their quota fills up; it wins
+	// over the class's thresholds. Left out: the class's, else 80 % warning, 95 % critical.
+	// +optional
+	QuotaPressure *QuotaThresholds `json:"quotaPressure,omitempty"`
 }
 
 // TeamBudget caps what one team may hold across its tenant namespaces.

@@ -66,6 +66,12 @@ type TenantClassSpec struct {
 	// +optional
 	AllowedAnnotationPrefixes []string `json:"allowedAnnotationPrefixes,omitempty"`
 
+	// QuotaPressure sets when the class's tenants are warned that their quota fills up
+	// (QuotaPressure condition, an Event, the quota metrics). A Team's own thresholds win.
+	// Left out: 80 % warning, 95 % critical.
+	// +optional
+	QuotaPressure *QuotaThresholds `json:"quotaPressure,omitempty"`
+
 	// DNS is the resolver configuration of tenants that set none.
 	// +optional
 	DNS *DNSConfig `json:"dns,omitempty"`

@@ -18,6 +18,10 @@ const (
 	// already has. The tenant keeps what it has (running workloads are not starved) until its
 	// spec is brought within the class; the condition does not make the tenant unready.
 	ConditionWithinClass = "WithinClass"
+	// ConditionQuotaPressure is True while a resource of the quota is used beyond the warning
+	// threshold (reason QuotaWarning) or the critical one (QuotaCritical); False, reason
+	// QuotaBelowThresholds, otherwise. It does not make the tenant unready: it is a warning.
+	ConditionQuotaPressure = "QuotaPressure"
 )
 
 // TenantNamespaceSpec is what a team asks for in its namespace.
@@ -149,9 +153,17 @@ type QuotaUsage struct {
 	// Hard are the enforced limits.
 	// +optional
 	Hard corev1.ResourceList `json:"hard,omitempty"`
-	// Used is what the namespace's objects use now.
+	// Used is what the namespace's objects used at updated. Below the thresholds it is
+	// refreshed at most once a minute (a status write per pod would load the apiserver); a
+	// change of pressure level is written at once.
 	// +optional
 	Used corev1.ResourceList `json:"used,omitempty"`
+	// UsedPercent is used as a percentage of hard, per resource, rounded down.
+	// +optional
+	UsedPercent map[corev1.ResourceName]int32 `json:"usedPercent,omitempty"`
+	// Updated is when used was copied from the ResourceQuota.
+	// +optional
+	Updated *metav1.Time `json:"updated,omitempty"`
 }
 
 // TenantNamespaceStatus is what the operator observed about a tenant namespace.

@@ -249,6 +249,11 @@ func run(n, parallelism int) error {
 	}
 	slices.Sort(singles)
 
+	churn, err := podChurn(ctx, cp, admin, op, n)
+	if err != nil {
+		return err
+	}
+
 	runtime.GC()
 	debug.FreeOSMemory()
 	var mem runtime.MemStats
@@ -266,10 +271,10 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
   writes in a full resync            %8d   (goal 0; %d reconciles in %.1f s)
   one tenant alone, apply to Ready   %8.0f ms  (median of %d; slowest %.0f ms)
   heap after GC, whole process       %8.1f MiB (goal <= 100; includes this benchmark's client)
-`, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
+%s`, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
 		withOperator.Seconds()/plainApply.Seconds(), withOperator.Seconds()/floor.Seconds(), floor.Seconds(), strings.Join(floorSteps, " + "),
 		float64(writes)/float64(n), breakdown, resyncWrites, n, resync.Seconds(),
-		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000, float64(mem.HeapAlloc)/(1<<20))
+		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000, float64(mem.HeapAlloc)/(1<<20), churn)
 	return nil
 }
 
@@ -516,4 +521,79 @@ func restConfigForRaw(cfg *rest.Config) *rest.Config {
 	c.GroupVersion = &corev1.SchemeGroupVersion
 	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
 	return c
+}
+
+// podChurn starts kube-controller-manager (its quota controller counts usage), lets every
+// tenant take its first usage, then creates pods in churnTenants tenants, one per tenant every
+// churnEvery, below the warning threshold, for churnFor. It reports the tenants' status writes
+// in that time: below the thresholds, usage reaches status at most once a minute per tenant.
+func podChurn(ctx context.Context, cp *controlplane.ControlPlane, admin client.Client, op *controlplane.Operator, n int) (string, error) {
+	const (
+		churnTenants = 100
+		churnEvery   = 5 * time.Second
+		churnFor     = 90 * time.Second
+	)
+	fmt.Printf("Pod churn: kube-controller-manager counts quota usage; a pod every %s in %d tenants for %s ...\n", churnEvery, churnTenants, churnFor)
+	if err := cp.StartControllerManager(); err != nil {
+		return "", err
+	}
+	// Every tenant's first usage is written once; wait for it before counting.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		var list platformv1alpha1.TenantNamespaceList
+		if err := admin.List(ctx, &list); err != nil {
+			return "", err
+		}
+		reported := 0
+		for _, t := range list.Items {
+			if t.Status.Quota != nil && t.Status.Quota.Updated != nil {
+				reported++
+			}
+		}
+		if reported >= len(list.Items) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%d of %d tenants have their first quota usage after 3 minutes", reported, len(list.Items))
+		}
+	}
+	before := op.Requests.Writes()
+	start := time.Now()
+	pods := 0
+	for round := 0; time.Since(start) < churnFor; round++ {
+		err := testutil.Parallel(churnTenants, 16, func(i int) error {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("tenant-%04d", i*n/churnTenants), Name: fmt.Sprintf("churn-%d", round)},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}
+			return admin.Create(ctx, p)
+		})
+		if err != nil {
+			return "", err
+		}
+		pods += churnTenants
+		// Every third round deletes that round's pods again, so usage goes both ways and stays
+		// below the thresholds (quota: 20 pods).
+		if round%3 == 2 {
+			for r := round - 1; r <= round; r++ {
+				if err := testutil.Parallel(churnTenants, 16, func(i int) error {
+					return client.IgnoreNotFound(admin.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("tenant-%04d", i*n/churnTenants), Name: fmt.Sprintf("churn-%d", r)}}))
+				}); err != nil {
+					return "", err
+				}
+			}
+		}
+		time.Sleep(churnEvery)
+	}
+	elapsed := time.Since(start)
+	statusWrites, other := 0, 0
+	for _, w := range op.Requests.WritesSince(before) {
+		switch {
+		case strings.Contains(w, "/tenantnamespaces/") && strings.HasSuffix(w, "/status"):
+			statusWrites++
+		case !strings.Contains(w, "/events"):
+			other++
+		}
+	}
+	perTenantMinute := float64(statusWrites) / churnTenants / elapsed.Minutes()
+	return fmt.Sprintf(`  pod churn, %d pods in %d tenants    %8.0f s   (below the thresholds; kube-controller-manager counting)
+  tenant status writes during it     %8d   = %.2f per churned tenant per minute (goal <= 1); other writes %d
+`, pods, churnTenants, elapsed.Seconds(), statusWrites, perTenantMinute, other), nil
 }

@@ -22,7 +22,16 @@ var DuplicatesDeleted = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Duplicate Datadog SLOs and monitors deleted, by kind.",
 }, []string{"kind"})
 
-func init() { registry().MustRegister(DriftCorrections, DuplicatesDeleted) }
+// QuotaUsedRatio is how much of each resource of a tenant's quota is used (1 is full), kept
+// current at every reconcile of the tenant (its ResourceQuota's usage wakes it), without a
+// status write: alert on it rather than on the status, which is refreshed at most once a minute
+// below the thresholds.
+var QuotaUsedRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "selfserve_tenant_quota_used_ratio",
+	Help: "Used over hard of each resource of a tenant's ResourceQuota.",
+}, []string{"team", "tenant", "resource"})
+
+func init() { registry().MustRegister(DriftCorrections, DuplicatesDeleted, QuotaUsedRatio) }
 
 // registry is controller-runtime's, served on the manager's metrics endpoint.
 func registry() prometheus.Registerer { return ctrlmetrics.Registry }

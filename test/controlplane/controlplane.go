@@ -179,6 +179,15 @@ func (cp *ControlPlane) WebhookServing() (host string, port int, certDir string)
 	return o.LocalServingHost, o.LocalServingPort, o.LocalServingCertDir
 }
 
+// StartControllerManager starts kube-controller-manager on a control plane started without it
+// (a benchmark that adds quota usage after measuring creation).
+func (cp *ControlPlane) StartControllerManager() error {
+	if cp.kcm != nil {
+		return nil
+	}
+	return cp.startControllerManager(false)
+}
+
 func (cp *ControlPlane) startControllerManager(output bool) error {
 	kubeconfig, err := cp.Kubeconfig("system:kube-controller-manager", "system:masters")
 	if err != nil {

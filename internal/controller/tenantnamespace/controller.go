@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -217,6 +218,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			// namespace watch brings this request back after a restart too.
 			r.lastDesired.forget(req.Name)
 			r.budgets.release(req.Name)
+			metrics.QuotaUsedRatio.DeletePartialMatch(prometheus.Labels{"tenant": req.Name})
 			return ctrl.Result{}, r.releaseOrphan(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
@@ -295,9 +297,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	// failure rather than the first.
 	parts := []func(context.Context, *scope) (ctrl.Result, error){r.reconcileRBAC, r.reconcileQuota, r.reconcileLimits, r.reconcileNetwork}
 	errs := make([]error, len(parts))
+	results := make([]ctrl.Result, len(parts))
 	var wg sync.WaitGroup
 	for i, part := range parts {
-		wg.Go(func() { _, errs[i] = part(ctx, s) })
+		wg.Go(func() { results[i], errs[i] = part(ctx, s) })
 	}
 	wg.Wait()
 	for _, d := range s.drifted {
@@ -308,7 +311,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	r.lastDesired.retain(tenant, s.inPlace)
-	return ctrl.Result{}, nil
+	// The soonest a part asked to come back (the quota usage held back below the thresholds).
+	var soonest ctrl.Result
+	for _, res := range results {
+		if res.RequeueAfter > 0 && (soonest.RequeueAfter == 0 || res.RequeueAfter < soonest.RequeueAfter) {
+			soonest = res
+		}
+	}
+	return soonest, nil
 }
 
 // childConditions are set by the parts that live inside the namespace.

@@ -44,6 +44,17 @@ func (s *scope) setCondition(typ string, status metav1.ConditionStatus, reason, 
 	})
 }
 
+// condition returns a copy of one of the tenant's conditions, nil when it has none; safe while
+// other sub-reconcilers set theirs.
+func (s *scope) condition(typ string) *metav1.Condition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := meta.FindStatusCondition(s.tenant.Status.Conditions, typ); c != nil {
+		return c.DeepCopy()
+	}
+	return nil
+}
+
 // markInPlace records that an object is as this reconcile wants it.
 func (s *scope) markInPlace(key string) {
 	s.mu.Lock()
