@@ -22,6 +22,10 @@ const (
 	// threshold (reason QuotaWarning) or the critical one (QuotaCritical); False, reason
 	// QuotaBelowThresholds, otherwise. It does not make the tenant unready: it is a warning.
 	ConditionQuotaPressure = "QuotaPressure"
+	// ConditionApprovalRequired is True while the spec goes beyond the class and waits for a
+	// platform admin (reason AwaitingApproval) or was rejected (Rejected); the tenant keeps what
+	// the class allows meanwhile (a new one is not created). False: NotNeeded or Approved.
+	ConditionApprovalRequired = "ApprovalRequired"
 )
 
 // TenantNamespaceSpec is what a team asks for in its namespace.
@@ -187,6 +191,57 @@ type TenantNamespaceStatus struct {
 	// Quota is the namespace's quota and its usage.
 	// +optional
 	Quota *QuotaUsage `json:"quota,omitempty"`
+
+	// PendingApproval says what of the spec goes beyond the class and waits for a platform
+	// admin's approval, and the hash of the spec an approval must name.
+	// +optional
+	PendingApproval *PendingApproval `json:"pendingApproval,omitempty"`
+
+	// Approval is a platform admin's decision on a spec beyond the class, set with
+	// kubectl patch --subresource=status; only platform admins may set it (the webhook refuses
+	// anyone else), and it holds only for the spec whose hash it names.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
+
+	// ProvisionedSpec is the hash of the spec last provisioned in full (within its class, or
+	// approved). A spec that has not changed since keeps what it has when its class is tightened.
+	// +optional
+	ProvisionedSpec string `json:"provisionedSpec,omitempty"`
+}
+
+// PendingApproval is what waits for a platform admin.
+type PendingApproval struct {
+	// SpecHash identifies the spec waiting for approval.
+	SpecHash string `json:"specHash"`
+	// Needs lists what goes beyond the class, one line each, as admission would have said it.
+	// +listType=atomic
+	Needs []string `json:"needs"`
+}
+
+// Decision is a platform admin's answer to a spec beyond its class.
+// +kubebuilder:validation:Enum=Approved;Rejected
+type Decision string
+
+// Decisions.
+const (
+	DecisionApproved Decision = "Approved"
+	DecisionRejected Decision = "Rejected"
+)
+
+// Approval is a platform admin's decision on one spec.
+type Approval struct {
+	// SpecHash is status.pendingApproval.specHash of the spec decided on.
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{32}$`
+	SpecHash string `json:"specHash"`
+	// Decision is Approved or Rejected.
+	Decision Decision `json:"decision"`
+	// By is the admin who decided: it must be the user sending the decision.
+	// +kubebuilder:validation:MinLength=1
+	By string `json:"by"`
+	// Reason, shown to the tenant's owners in an Event.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // TenantNamespace is a namespace a team asks for. The operator creates the namespace of the same
@@ -200,6 +255,7 @@ type TenantNamespaceStatus struct {
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
 // +kubebuilder:printcolumn:name="Class",type=string,JSONPath=`.status.class`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.status.conditions[?(@.type=="ApprovalRequired")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TenantNamespace struct {
 	metav1.TypeMeta   `json:",inline"`

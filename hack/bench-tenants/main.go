@@ -592,6 +592,12 @@ func podChurn(ctx context.Context, cp *controlplane.ControlPlane, admin client.C
 			other++
 		}
 	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		fmt.Println(writeBreakdown(op.Requests.WritesSince(before)))
+		var tn platformv1alpha1.TenantNamespace
+		_ = admin.Get(ctx, client.ObjectKey{Name: "tenant-0000"}, &tn)
+		fmt.Printf("%+v\n", tn.Status)
+	}
 	perTenantMinute := float64(statusWrites) / churnTenants / elapsed.Minutes()
 	return fmt.Sprintf(`  pod churn, %d pods in %d tenants    %8.0f s   (below the thresholds; kube-controller-manager counting)
   tenant status writes during it     %8d   = %.2f per churned tenant per minute (goal <= 1); other writes %d

@@ -9,6 +9,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"sync"
 	"time"
@@ -30,9 +31,12 @@ const (
 	seriesWrite = 30 * time.Second
 	// maxNote is the API's limit on an Event's note.
 	maxNote = 1024
-	// queued bounds the Events waiting to be written; beyond it, Events are dropped (logged)
-	// rather than holding a reconcile up.
+	// queued bounds the Events waiting to be written, per writer; beyond it, Events are dropped
+	// (logged) rather than holding a reconcile up.
 	queued = 1000
+	// writers write Events concurrently (a thousand tenants created at once say a thousand
+	// things); an Event and the updates of its series always go to the same writer, in order.
+	writers = 8
 )
 
 // Recorder writes Events. Eventf never blocks: the writes happen in Start's loop, which the
@@ -43,7 +47,7 @@ type Recorder struct {
 	controller string
 	instance   string
 
-	writes chan write
+	writes [writers]chan write
 	mu     sync.Mutex
 	series map[key]*series
 }
@@ -67,8 +71,11 @@ type write struct {
 // NewRecorder returns a recorder reporting as controller (the Events' reportingController).
 func NewRecorder(c client.Client, scheme *runtime.Scheme, controller string) *Recorder {
 	host, _ := os.Hostname()
-	return &Recorder{client: c, scheme: scheme, controller: controller, instance: controller + "-" + host,
-		writes: make(chan write, queued), series: map[key]*series{}}
+	r := &Recorder{client: c, scheme: scheme, controller: controller, instance: controller + "-" + host, series: map[key]*series{}}
+	for i := range r.writes {
+		r.writes[i] = make(chan write, queued)
+	}
+	return r
 }
 
 // Eventf records an Event about regarding (and optionally related): type Normal or Warning, a
@@ -125,8 +132,10 @@ func (r *Recorder) Eventf(regarding runtime.Object, related runtime.Object, even
 
 // enqueue hands a write to the loop without waiting. Callers hold r.mu.
 func (r *Recorder) enqueue(w write) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(w.event.Name))
 	select {
-	case r.writes <- w:
+	case r.writes[h.Sum32()%writers] <- w:
 	default:
 		ctrl.Log.WithName("events").Info("Dropping an event: too many waiting to be written", "reason", w.event.Reason, "object", w.event.Regarding.Name)
 	}
@@ -134,16 +143,31 @@ func (r *Recorder) enqueue(w write) {
 
 // Start writes the Events until ctx ends, and forgets series that have ended.
 func (r *Recorder) Start(ctx context.Context) error {
-	log := ctrl.LoggerFrom(ctx).WithName("events")
+	var wg sync.WaitGroup
+	for i := range r.writes {
+		wg.Go(func() { r.write(ctx, r.writes[i]) })
+	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			wg.Wait()
 			return nil
 		case <-tick.C:
 			r.forgetEnded(time.Now())
-		case w := <-r.writes:
+		}
+	}
+}
+
+// write writes the Events of one writer's queue until ctx ends.
+func (r *Recorder) write(ctx context.Context, queue <-chan write) {
+	log := ctrl.LoggerFrom(ctx).WithName("events")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-queue:
 			var err error
 			if w.update {
 				base := w.event.DeepCopy()

@@ -300,6 +300,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		mgr.GetWebhookServer().Register(ssewebhook.ChildGuardPath, &webhook.Admission{
 			Handler: &ssewebhook.ChildGuard{Access: access, APIReader: mgr.GetAPIReader()},
 		})
+		mgr.GetWebhookServer().Register(ssewebhook.ApprovalPath, &webhook.Admission{Handler: &ssewebhook.ApprovalGuard{Access: access}})
 		mgr.GetWebhookServer().Register(ssewebhook.PodDNSPath, &webhook.Admission{
 			Handler: &ssewebhook.PodDNS{Reader: mgr.GetClient(), DNS: opts.DNS},
 		})

@@ -57,7 +57,7 @@ func InvalidWithoutValue(path *field.Path, detail string) *field.Error {
 // Stalled until someone changes the spec, the Team or the class.
 func IsWaitingReason(reason string) bool {
 	switch reason {
-	case ReasonTeamNotFound, ReasonClassNotFound, ReasonClassNotAllowed, ReasonOverBudget:
+	case ReasonTeamNotFound, ReasonClassNotFound, ReasonClassNotAllowed, ReasonOverBudget, ReasonAwaitingApproval, ReasonRejected:
 		return true
 	}
 	return false

@@ -203,14 +203,16 @@ func TestWhatAdmissionAcceptsCanBeProvisioned(t *testing.T) {
 	}
 	for _, name := range accepted {
 		var tn platformv1alpha1.TenantNamespace
-		Eventually(t, 30*time.Second, name+" is Ready or a part failed", func() bool {
+		Eventually(t, 30*time.Second, name+" is Ready, waits for approval, or a part failed", func() bool {
 			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &tn))
 			for _, c := range tn.Status.Conditions {
 				if c.Reason == "ApplyFailed" {
 					return true
 				}
 			}
-			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+			// Beyond the class is admitted and waits for an admin: that is not a failure.
+			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) ||
+				meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
 		})
 		for _, c := range tn.Status.Conditions {
 			if c.Reason == "ApplyFailed" {
@@ -294,14 +296,16 @@ func TestWhatAdmissionAcceptsForAClassCanBeProvisioned(t *testing.T) {
 	}
 	for _, name := range accepted {
 		var tn platformv1alpha1.TenantNamespace
-		Eventually(t, 30*time.Second, name+" is Ready or a part failed", func() bool {
+		Eventually(t, 30*time.Second, name+" is Ready, waits for approval, or a part failed", func() bool {
 			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &tn))
 			for _, c := range tn.Status.Conditions {
 				if c.Reason == "ApplyFailed" {
 					return true
 				}
 			}
-			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+			// Beyond the class is admitted and waits for an admin: that is not a failure.
+			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) ||
+				meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
 		})
 		if !meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) {
 			var class platformv1alpha1.TenantClass

@@ -187,7 +187,13 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	errs := tenancy.CheckClass(t, class)
+	// What a platform admin may approve (quota, container limits, a role binding beyond the
+	// class) is admitted and waits for approval; the rest of the guard rails refuse.
+	approvable, errs := tenancy.SplitApprovable(tenancy.CheckClass(t, class))
+	var warnings admission.Warnings
+	for _, e := range approvable {
+		warnings = append(warnings, e.Error()+": needs a platform admin's approval (kubectl get tenantnamespace "+t.Name+" -o jsonpath='{.status.pendingApproval}'); until then the tenant gets what the class allows")
+	}
 	childErrs, err := v.validateChildren(ctx, t, class)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
@@ -203,7 +209,7 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 	if len(errs) > 0 {
 		return nil, invalid(t, errs...)
 	}
-	return nil, nil
+	return warnings, nil
 }
 
 // validateChildren refuses what the apiserver would refuse in the objects the operator makes of

@@ -146,21 +146,6 @@ func TestTenantAdmission(t *testing.T) {
 			tn.Spec.Class = "infra"
 			return tn
 		}, want: []string{"spec.class", "team payments may not use class infra; its Team allows [guarded]"}},
-		{name: "a container maximum over the class's", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
-			tn := paymentsTenant("huge-pods")
-			tn.Spec.Limits = &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Ti"), corev1.ResourceCPU: resource.MustParse("500")}}
-			return tn
-		}, want: []string{"spec.limits.max[memory]", "exceeds the container maximum of class guarded: 8Gi"}},
-		{name: "binding cluster-admin", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
-			tn := paymentsTenant("escalate")
-			tn.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin", Subjects: tn.Spec.Owners}}
-			return tn
-		}, want: []string{"spec.roleBindings[0].clusterRole", "allows binding only [view edit]"}},
-		{name: "quota over the class maximum", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
-			tn := paymentsTenant("greedy")
-			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("500")}}
-			return tn
-		}, want: []string{"spec.quota.hard[pods]", "exceeds the maximum of class guarded: 50"}},
 		{name: "pod security below the class minimum", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
 			tn := paymentsTenant("privileged")
 			tn.Spec.PodSecurity = platformv1alpha1.PodSecurityPrivileged

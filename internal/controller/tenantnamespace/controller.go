@@ -262,6 +262,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		s.team, s.class = team, class
 		tenant.Status.Class = class.Name
 		s.Settings = tenancy.Effective(tenant, class)
+		// What goes beyond the class waits for approval: capped meanwhile (the budget counts
+		// what the tenant holds), and a new tenant is not created at all.
+		if wait := r.reconcileClassFit(s); wait {
+			for _, c := range partConditions {
+				s.setCondition(c, metav1.ConditionUnknown, tenancy.ReasonAwaitingApproval, "nothing is created until a platform admin approves the spec (see ApprovalRequired)")
+			}
+			return ctrl.Result{}, nil
+		}
 		err = r.budgets.claim(ctx, r.Client, s)
 	}
 	var refusal *tenancy.Refusal
@@ -278,7 +286,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	reportClassConflicts(s)
 
 	if err := r.reconcileDNS(ctx, s); err != nil {
 		return ctrl.Result{}, err
@@ -311,6 +318,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	r.lastDesired.retain(tenant, s.inPlace)
+	if !s.capped {
+		tenant.Status.ProvisionedSpec = s.specHash
+	}
 	// The soonest a part asked to come back (the quota usage held back below the thresholds).
 	var soonest ctrl.Result
 	for _, res := range results {

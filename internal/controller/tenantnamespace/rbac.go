@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // OwnersRoleBinding binds the tenant's owners to the admin ClusterRole.
@@ -24,6 +25,9 @@ func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, 
 		OwnersRoleBinding: roleBinding(s.tenant, OwnersRoleBinding, "admin", s.tenant.Spec.Owners),
 	}
 	for _, b := range s.tenant.Spec.RoleBindings {
+		if s.capped && !tenancy.BindingAllowed(s.class, b.ClusterRole) {
+			continue // waits for approval
+		}
 		name := "selfserve-" + b.ClusterRole
 		desired[name] = roleBinding(s.tenant, name, b.ClusterRole, b.Subjects)
 	}

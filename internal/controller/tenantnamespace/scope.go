@@ -20,6 +20,12 @@ type scope struct {
 	// Settings are what the tenant gets once its class fills what it left out.
 	tenancy.Settings
 
+	// specHash identifies the spec this reconcile works on; capped says it gets only what its
+	// class allows while it waits for approval (role bindings the class does not list are left
+	// out).
+	specHash string
+	capped   bool
+
 	// injectDNS labels the namespace for the DNS webhook.
 	injectDNS bool
 

@@ -28,6 +28,11 @@ func summarize(t *platformv1alpha1.TenantNamespace, reconcileErr error) {
 			break
 		}
 	}
+	if c := meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionApprovalRequired); blocking == nil && c != nil && c.Status == metav1.ConditionTrue {
+		// Running on what the class allows is not what was asked: not Ready until an admin
+		// approves, and Stalled meanwhile (a person must act).
+		blocking = c
+	}
 	o := kstatus.Outcome{
 		Stalled: errors.Is(reconcileErr, reconcile.TerminalError(nil)) || (blocking != nil && tenancy.IsWaitingReason(blocking.Reason)),
 	}

@@ -1,0 +1,64 @@
+package events
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+)
+
+// TestDistinctNotesAreDistinctEvents: notes that differ are Events of their own, even with the
+// same object, reason and action; the same note again within the series window is counted in
+// the first Event's series, not written anew.
+func TestDistinctNotesAreDistinctEvents(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).Build()
+	r := NewRecorder(c, scheme, "selfserve")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Start(ctx) }()
+
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u1"}}
+	for _, m := range []string{"monitor 1", "monitor 2", "monitor 3", "monitor 1", "monitor 1"} {
+		r.Eventf(pod, nil, corev1.EventTypeNormal, "Synced", "Create", "Created %s", m)
+	}
+	var list eventsv1.EventList
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := c.List(ctx, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var notes []string
+	for _, e := range list.Items {
+		notes = append(notes, e.Note)
+		if e.Regarding.Name != "p" || e.Reason != "Synced" || e.Action != "Create" || e.ReportingController != "selfserve" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	sort.Strings(notes)
+	if len(notes) != 3 || notes[0] != "Created monitor 1" || notes[2] != "Created monitor 3" {
+		t.Errorf("notes %v, want one Event per distinct note", notes)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, s := range r.series {
+		if k.note == "Created monitor 1" && s.count != 3 {
+			t.Errorf("series of the repeated note counts %d, want 3", s.count)
+		}
+	}
+}
