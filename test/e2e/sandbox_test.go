@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,8 +105,8 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kubectl get tenantnamespaces: %v\n%s", err, out)
 	}
-	if header := strings.Fields(strings.SplitN(out, "\n", 2)[0]); strings.Join(header, " ") != "NAME TEAM CLASS READY AGE" {
-		t.Errorf("printer columns %v, want NAME TEAM CLASS READY AGE", header)
+	if header := strings.Fields(strings.SplitN(out, "\n", 2)[0]); strings.Join(header, " ") != "NAME TEAM CLASS READY APPROVAL AGE" {
+		t.Errorf("printer columns %v, want NAME TEAM CLASS READY APPROVAL AGE", header)
 	}
 	if !strings.Contains(out, "checkout") || !strings.Contains(out, "payments") {
 		t.Errorf("kubectl get tenantnamespaces does not show the sample:\n%s", out)
@@ -248,6 +249,36 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	Must(t, os.WriteFile(other, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: search}\nspec: {team: search, owners: [{kind: Group, name: team-search}]}\n"), 0o600))
 	if out, err := alice("apply", "-f", other); err == nil || !strings.Contains(out, "not a member of Team search") {
 		t.Errorf("alice claiming a namespace for another team: err=%v\n%s", err, out)
+	}
+
+	// Beyond the class: admitted with a warning, waits; alice cannot approve; the admin does.
+	beyond := filepath.Join(tmp, "payments-admin.yaml")
+	Must(t, os.WriteFile(beyond, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: payments-admin}\nspec:\n  team: payments\n  owners: [{kind: Group, name: team-payments}]\n  roleBindings: [{clusterRole: cluster-admin, subjects: [{kind: Group, name: team-payments}]}]\n"), 0o600))
+	if out, err := alice("apply", "-f", beyond); err != nil || !strings.Contains(out, "Warning:") || !strings.Contains(out, "needs a platform admin's approval") {
+		t.Errorf("alice asking for cluster-admin: err=%v\n%s", err, out)
+	}
+	var hash string
+	Eventually(t, 30*time.Second, "payments-admin shows AwaitingApproval", func() bool {
+		out, err := kubectl("get", "tenantnamespace", "payments-admin", "--no-headers")
+		f := strings.Fields(out)
+		hash, _ = kubectl("get", "tenantnamespace", "payments-admin", "-o", "jsonpath={.status.pendingApproval.specHash}")
+		return err == nil && len(f) >= 5 && f[4] == "AwaitingApproval" && len(hash) == 32
+	})
+	self := fmt.Sprintf(`{"status":{"approval":{"specHash":%q,"decision":"Approved","by":"alice@example.com"}}}`, hash)
+	if out, err := alice("patch", "tenantnamespace", "payments-admin", "--subresource=status", "--type=merge", "-p", self); err == nil {
+		t.Errorf("alice approved her own request:\n%s", out)
+	}
+	who, err := kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+	Must(t, err)
+	approve := fmt.Sprintf(`{"status":{"approval":{"specHash":%q,"decision":"Approved","by":%q}}}`, hash, who)
+	if out, err := kubectl("patch", "tenantnamespace", "payments-admin", "--subresource=status", "--type=merge", "-p", approve); err != nil {
+		t.Errorf("the admin approving: %v\n%s", err, out)
+	}
+	if out, err := kubectl("wait", "--for=condition=Ready", "--timeout=60s", "tenantnamespace/payments-admin"); err != nil {
+		t.Errorf("the approved tenant does not become Ready: %v\n%s", err, out)
+	}
+	if out, err := kubectl("get", "rolebinding", "selfserve-cluster-admin", "-n", "payments-admin", "-o", "name"); err != nil {
+		t.Errorf("the approved binding is not there: %v\n%s", err, out)
 	}
 
 	// The operator's webhook answers through the apiserver: a second default class is refused.
