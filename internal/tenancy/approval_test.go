@@ -1,0 +1,65 @@
+package tenancy
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+func TestWhatAnAdminMayApprove(t *testing.T) {
+	q := resource.MustParse
+	class := &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Spec: platformv1alpha1.TenantClassSpec{
+		Quota:               platformv1alpha1.ClassQuota{Max: corev1.ResourceList{corev1.ResourcePods: q("50")}},
+		Limits:              &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: q("8Gi")}, Min: corev1.ResourceList{corev1.ResourceMemory: q("64Mi")}},
+		AllowedClusterRoles: []string{"view"},
+		PodSecurity:         platformv1alpha1.ClassPodSecurity{Minimum: platformv1alpha1.PodSecurityBaseline},
+	}}
+	tn := &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "t"}, Spec: platformv1alpha1.TenantNamespaceSpec{
+		Quota:        &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: q("500")}},
+		Limits:       &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: q("32Gi")}, Default: corev1.ResourceList{corev1.ResourceMemory: q("16Gi")}},
+		RoleBindings: []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin"}},
+		PodSecurity:  platformv1alpha1.PodSecurityPrivileged,
+	}}
+	approvable, refused := SplitApprovable(CheckClass(tn, class))
+	var a, r []string
+	for _, e := range approvable {
+		a = append(a, e.Field)
+	}
+	for _, e := range refused {
+		r = append(r, e.Field)
+	}
+	if len(a) != 3 || a[0] != "spec.quota.hard[pods]" || a[1] != "spec.limits.max[memory]" || a[2] != "spec.roleBindings[0].clusterRole" {
+		t.Errorf("approvable %v", a)
+	}
+	if len(r) != 1 || r[0] != "spec.podSecurity" {
+		t.Errorf("refused %v: Pod Security is no one's to approve", r)
+	}
+
+	// Meanwhile: the quota at the class maximum, the container limits within the class's, and
+	// the default kept under the maximum so the LimitRange stays valid.
+	capped := CappedToClass(Effective(tn, class), class)
+	if pods := capped.Quota[corev1.ResourcePods]; pods.Cmp(q("50")) != 0 {
+		t.Errorf("capped pods %s, want 50", pods.String())
+	}
+	if m := capped.Limits.Max[corev1.ResourceMemory]; m.Cmp(q("8Gi")) != 0 {
+		t.Errorf("capped container max %s, want 8Gi", m.String())
+	}
+	if d := capped.Limits.Default[corev1.ResourceMemory]; d.Cmp(q("8Gi")) != 0 {
+		t.Errorf("capped container default %s, want 8Gi (under the max)", d.String())
+	}
+
+	// An approval holds for one spec: any change is another hash.
+	h := SpecHash(tn)
+	tn.Status.Approval = &platformv1alpha1.Approval{SpecHash: h, Decision: platformv1alpha1.DecisionApproved, By: "sre"}
+	if !Approved(tn) || Rejected(tn) {
+		t.Error("the approval of this very spec does not hold")
+	}
+	tn.Spec.Quota.Hard[corev1.ResourcePods] = q("501")
+	if Approved(tn) || SpecHash(tn) == h || len(h) != 32 {
+		t.Error("an approval holds for a changed spec")
+	}
+}
