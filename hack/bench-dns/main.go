@@ -44,6 +44,7 @@ func main() {
 }
 
 func run(ctx context.Context, rate int, duration time.Duration) error {
+	loadBefore := testutil.MachineLoad()
 	fmt.Printf("Starting the local control plane %s with the operator's webhooks ...\n", controlplane.Version)
 	env, err := controlplane.StartEnv(ctx, controlplane.Options{Webhooks: true}, nil)
 	if err != nil {
@@ -103,6 +104,7 @@ Pod webhook admission latency, %d pods in %.1f s (%.0f/s sustained), %d failed o
 `, sent, elapsed.Seconds(), float64(sent)/elapsed.Seconds(), failed,
 		len(latencies["fast"]), ms(fast[0]), ms(fast[1]), len(latencies["plain"]), ms(plain[0]), ms(plain[1]),
 		ms(fast[0]-plain[0]), ms(fast[1]-plain[1]))
+	fmt.Printf("  machine: before %s; after %s\n", loadBefore, testutil.MachineLoad())
 	return nil
 }
 

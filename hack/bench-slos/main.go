@@ -47,6 +47,7 @@ func main() {
 }
 
 func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) error {
+	loadBefore := testutil.MachineLoad()
 	fmt.Printf("Starting the local control plane %s and the Datadog fake ...\n", controlplane.Version)
 	fake := datadogfake.New(datadogfake.Options{PageSize: pageSize})
 	srv := httptest.NewServer(fake)
@@ -78,12 +79,21 @@ func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) er
 	createTime := time.Since(start)
 	create := fake.Requests()
 
-	fmt.Printf("Steady state: counting calls over 3 polls of %s ...\n", poll)
-	fake.ResetRequests()
-	time.Sleep(3 * poll)
-	steady := fake.Requests()
-	perPoll := float64(total(steady)) / 3
+	fmt.Printf("Steady state: counting calls over the next 3 polls of %s the operator makes ...\n", poll)
+	steady, polls, err := steadyState(fake, 3)
+	if err != nil {
+		return err
+	}
+	perPoll := float64(total(steady)) / float64(polls)
 	perHour := perPoll * float64(time.Hour/(10*time.Minute))
+	fmt.Println("The same with Datadog answering in pages of 100 ...")
+	fake.SetPageSize(100)
+	paged, pagedPolls, err := steadyState(fake, 3)
+	if err != nil {
+		return err
+	}
+	fake.SetPageSize(pageSize)
+	pagedPerPoll := float64(total(paged)) / float64(pagedPolls)
 
 	fmt.Printf("A %s 429 storm while 100 targets change ...\n", storm)
 	fake.Throttle(storm)
@@ -111,13 +121,52 @@ func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) er
 ServiceSLO benchmark, %d ServiceSLOs with 3 tiers each, against the Datadog fake
   creation: %.1f s, %d calls: %s
   per CR: %.2f SLO creates, %.2f monitor creates
-  steady state: %.1f calls per poll (%s), about %.0f per hour at the default 10 min poll
+  steady state: %d calls in %d polls observed = %.1f per poll (%s), about %.0f per hour at the default 10 min poll
+  the same in pages of 100: %d calls in %d polls = %.1f per poll (%s), about %.0f per hour
   after a %s 429 storm with 100 targets changed: converged %.1f s after it ended
   Datadog holds %d SLOs and %d monitors (want %d and %d: no duplicates)
 `, n, createTime.Seconds(), total(create), describe(create),
 		float64(create["POST /api/v1/slo"])/float64(n), float64(create["POST /api/v1/monitor"])/float64(n),
-		perPoll, describe(steady), perHour, storm, converge.Seconds(), slos, monitors, n, 3*n)
+		total(steady), polls, perPoll, describe(steady), perHour,
+		total(paged), pagedPolls, pagedPerPoll, describe(paged), pagedPerPoll*float64(time.Hour/(10*time.Minute)),
+		storm, converge.Seconds(), slos, monitors, n, 3*n)
+	fmt.Printf("  machine: before %s; after %s\n", loadBefore, testutil.MachineLoad())
 	return nil
+}
+
+// steadyState counts the Datadog calls made in the next n polls of the operator, counted from
+// its own poll metric: from the end of one poll to the end of the n-th after it.
+func steadyState(fake *datadogfake.Server, n int) (map[string]int, int, error) {
+	polls := func() (int, error) {
+		v, err := controlplane.Metric("selfserve_datadog_polls_total", map[string]string{"outcome": "ok"})
+		return int(v), err
+	}
+	wait := func(target int) error {
+		for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			p, err := polls()
+			if err != nil {
+				return err
+			}
+			if p >= target {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%d polls after 10 minutes, waiting for %d", p, target)
+			}
+		}
+	}
+	start, err := polls()
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := wait(start + 1); err != nil {
+		return nil, 0, err
+	}
+	fake.ResetRequests()
+	if err := wait(start + 1 + n); err != nil {
+		return nil, 0, err
+	}
+	return fake.Requests(), n, nil
 }
 
 func tenant(ctx context.Context, c client.Client) error {

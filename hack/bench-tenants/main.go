@@ -46,9 +46,13 @@ import (
 
 var cpuProfile, apiserverProfile string
 
+// withChurn runs the pod-churn phase.
+var withChurn bool
+
 func main() {
 	n := flag.Int("tenants", 1000, "TenantNamespaces to create.")
 	parallelism := flag.Int("parallelism", 16, "Concurrent creations, and the operator's tenant workers.")
+	flag.BoolVar(&withChurn, "churn", true, "After the creation figures, start kube-controller-manager and count the tenants' status writes while pods come and go.")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of this process (the operator and the benchmark's client) during the operator phase to this file.")
 	flag.StringVar(&apiserverProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof endpoint) during the operator phase to this file.")
 	flag.Parse()
@@ -64,6 +68,7 @@ func run(n, parallelism int) error {
 	// Ctrl-C stops the benchmark and its control plane cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	loadBefore := testutil.MachineLoad()
 	fmt.Printf("Starting the local control plane (etcd + kube-apiserver %s) ...\n", controlplane.Version)
 	cp, err := controlplane.Start(controlplane.Options{})
 	if err != nil {
@@ -249,9 +254,11 @@ func run(n, parallelism int) error {
 	}
 	slices.Sort(singles)
 
-	churn, err := podChurn(ctx, cp, admin, op, n)
-	if err != nil {
-		return err
+	churn := ""
+	if withChurn {
+		if churn, err = podChurn(ctx, cp, admin, op, n); err != nil {
+			return err
+		}
 	}
 
 	runtime.GC()
@@ -271,10 +278,12 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
   writes in a full resync            %8d   (goal 0; %d reconciles in %.1f s)
   one tenant alone, apply to Ready   %8.0f ms  (median of %d; slowest %.0f ms)
   heap after GC, whole process       %8.1f MiB (goal <= 100; includes this benchmark's client)
-%s`, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
+  peak RSS, whole process            %8.1f MiB (the control plane runs in its own processes)
+%s  machine: before %s; after %s
+`, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
 		withOperator.Seconds()/plainApply.Seconds(), withOperator.Seconds()/floor.Seconds(), floor.Seconds(), strings.Join(floorSteps, " + "),
 		float64(writes)/float64(n), breakdown, resyncWrites, n, resync.Seconds(),
-		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000, float64(mem.HeapAlloc)/(1<<20), churn)
+		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000, float64(mem.HeapAlloc)/(1<<20), testutil.PeakRSS(), churn, loadBefore, testutil.MachineLoad())
 	return nil
 }
 

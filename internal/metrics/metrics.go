@@ -31,7 +31,16 @@ var QuotaUsedRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Used over hard of each resource of a tenant's ResourceQuota.",
 }, []string{"team", "tenant", "resource"})
 
-func init() { registry().MustRegister(DriftCorrections, DuplicatesDeleted, QuotaUsedRatio) }
+// DatadogPolls counts the poller's reads of Datadog (the inventory refreshed for every
+// ServiceSLO), by outcome: a benchmark divides the calls it counts by the polls it observed.
+var DatadogPolls = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "selfserve_datadog_polls_total",
+	Help: "Reads of Datadog by the poller, by outcome (ok, error).",
+}, []string{"outcome"})
+
+func init() {
+	registry().MustRegister(DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls)
+}
 
 // registry is controller-runtime's, served on the manager's metrics endpoint.
 func registry() prometheus.Registerer { return ctrlmetrics.Registry }

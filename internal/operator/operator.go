@@ -348,11 +348,19 @@ func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 			Field:      fields.OneTermEqualSelector("metadata.name", dns.ClusterDNSService.Name),
 			Namespaces: map[string]cache.Config{dns.ClusterDNSService.Namespace: {}},
 		},
-		&corev1.Namespace{}:           {Label: managed},
-		&rbacv1.RoleBinding{}:         {Label: managed},
-		&corev1.ResourceQuota{}:       {Label: managed},
-		&corev1.LimitRange{}:          {Label: managed},
-		&networkingv1.NetworkPolicy{}: {Label: managed},
+		// The operator's own kinds: their managed fields (a few KiB each: the requester's, the
+		// GitOps tool's, the operator's status) are never read here, so they are not kept. The
+		// children's are: drift is found by extracting what the operator applied.
+		&platformv1alpha1.TenantNamespace{}:      {Transform: cache.TransformStripManagedFields()},
+		&platformv1alpha1.Team{}:                 {Transform: cache.TransformStripManagedFields()},
+		&platformv1alpha1.TenantClass{}:          {Transform: cache.TransformStripManagedFields()},
+		&platformv1alpha1.ServiceSLO{}:           {Transform: cache.TransformStripManagedFields()},
+		&platformv1alpha1.ClusterUpgradePolicy{}: {Transform: cache.TransformStripManagedFields()},
+		&corev1.Namespace{}:                      {Label: managed},
+		&rbacv1.RoleBinding{}:                    {Label: managed},
+		&corev1.ResourceQuota{}:                  {Label: managed},
+		&corev1.LimitRange{}:                     {Label: managed},
+		&networkingv1.NetworkPolicy{}:            {Label: managed},
 	}}
 }
 

@@ -420,6 +420,11 @@ func (p *poller) Start(ctx context.Context) error {
 	for {
 		if dd, _, err := p.r.Conn.Get(ctx); err == nil && dd != nil {
 			err := p.r.Inventory.Refresh(ctx, dd, time.Now())
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+			}
+			metrics.DatadogPolls.WithLabelValues(outcome).Inc()
 			switch {
 			case datadog.IsKind(err, datadog.KindRateLimited):
 				// Expected under load, and handled: the pacer holds calls until the reset and

@@ -1,0 +1,41 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// MachineLoad describes how busy the machine is, so a benchmark's figure can be judged: the
+// 1, 5 and 15 minute load averages against the CPUs ("load 0.52 0.61 0.40 on 2 CPUs").
+func MachineLoad() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return fmt.Sprintf("load unknown on %d CPUs", runtime.NumCPU())
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return fmt.Sprintf("load unknown on %d CPUs", runtime.NumCPU())
+	}
+	return fmt.Sprintf("load %s %s %s on %d CPUs", f[0], f[1], f[2], runtime.NumCPU())
+}
+
+// PeakRSS is the most memory this process has held resident (VmHWM), in MiB; 0 when unknown.
+func PeakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kib, _ := strconv.ParseFloat(f[0], 64)
+				return kib / 1024
+			}
+		}
+	}
+	return 0
+}
