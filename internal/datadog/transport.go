@@ -13,17 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"github.com/selfserve-dev/selfserve/internal/metrics"
 )
-
-// requestsTotal counts the operator's Datadog requests.
-var requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "selfserve_datadog_requests_total",
-	Help: "Datadog API requests by endpoint, method and status code (0: no answer).",
-}, []string{"endpoint", "method", "code"})
-
-func init() { ctrlmetrics.Registry.MustRegister(requestsTotal) }
 
 // idSegment matches the object IDs in Datadog paths, so that endpoints stay few.
 var idSegment = regexp.MustCompile(`/(?:[0-9]+|[0-9a-f]{32})(/|$)`)
@@ -134,7 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			code = resp.StatusCode
 		}
-		requestsTotal.WithLabelValues(ep, req.Method, strconv.Itoa(code)).Inc()
+		metrics.DatadogRequests.WithLabelValues(ep, req.Method, strconv.Itoa(code)).Inc()
 		if resp != nil {
 			t.Pacer.observe(name, resp.Header, code)
 		}

@@ -38,9 +38,22 @@ var DatadogPolls = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Reads of Datadog by the poller, by outcome (ok, error).",
 }, []string{"outcome"})
 
-func init() {
-	registry().MustRegister(DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls)
-}
+// DatadogRequests counts the operator's Datadog requests (the transport counts each attempt).
+var DatadogRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "selfserve_datadog_requests_total",
+	Help: "Datadog API requests by endpoint, method and status code (0: no answer).",
+}, []string{"endpoint", "method", "code"})
+
+// UpgradeAllowed is 1 while a ClusterUpgradePolicy allows upgrades.
+var UpgradeAllowed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "selfserve_upgrade_allowed",
+	Help: "1 while the ClusterUpgradePolicy allows upgrades, 0 otherwise.",
+}, []string{"policy"})
+
+// all are the project's own metrics, every one registered here, in one place.
+var all = []prometheus.Collector{DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls, DatadogRequests, UpgradeAllowed, tenants}
+
+func init() { registry().MustRegister(all...) }
 
 // registry is controller-runtime's, served on the manager's metrics endpoint.
 func registry() prometheus.Registerer { return ctrlmetrics.Registry }

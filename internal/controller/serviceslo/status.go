@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/conditions"
 )
 
 // worse orders Datadog's states of an objective, the worst last.
@@ -52,13 +52,13 @@ func summarize(s *platformv1alpha1.ServiceSLO, reconcileErr error) {
 	if synced == nil {
 		synced = &metav1.Condition{Status: metav1.ConditionUnknown, Reason: "Pending", Message: "not synced yet"}
 	}
-	o := kstatus.Outcome{
+	o := conditions.Outcome{
 		Ready: synced.Status == metav1.ConditionTrue && reconcileErr == nil,
 		// Waiting for credentials or in the wrong namespace needs someone to act.
 		Stalled: errors.Is(reconcileErr, reconcile.TerminalError(nil)) || synced.Reason == ReasonNotConfigured,
 		Reason:  synced.Reason, Message: synced.Message,
 	}
-	if kstatus.Summarize(&s.Status.Conditions, s.Generation, o) {
+	if conditions.Summarize(&s.Status.Conditions, s.Generation, o) {
 		s.Status.ObservedGeneration = s.Generation
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/conditions"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
@@ -28,7 +28,7 @@ func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
 	team.Status.Quota = held.Quota
 	team.Status.BudgetLeft = tenancy.Left(team, held)
 
-	o := kstatus.Outcome{Ready: true, Reason: ReasonAccepted, Message: fmt.Sprintf("tenant namespaces held: %d", len(held.Tenants))}
+	o := conditions.Outcome{Ready: true, Reason: ReasonAccepted, Message: fmt.Sprintf("tenant namespaces held: %d", len(held.Tenants))}
 	if waiting > 0 {
 		o.Message += fmt.Sprintf("; waiting for budget (OverBudget): %d", waiting)
 	}
@@ -36,7 +36,7 @@ func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
 		o.Reason = ReasonOverBudget
 		o.Message += fmt.Sprintf("; above its budget since it was lowered: %s (they keep what they have; new tenants wait)", strings.Join(over, "; "))
 	}
-	if kstatus.Summarize(&team.Status.Conditions, team.Generation, o) {
+	if conditions.Summarize(&team.Status.Conditions, team.Generation, o) {
 		team.Status.ObservedGeneration = team.Generation
 	}
 }

@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/conditions"
 )
 
 // Reasons of a class's Ready condition.
@@ -31,7 +31,7 @@ func summarize(class *platformv1alpha1.TenantClass, tenants []platformv1alpha1.T
 			outside++
 		}
 	}
-	o := kstatus.Outcome{Ready: true, Reason: ReasonAccepted, Message: "no tenant uses this class"}
+	o := conditions.Outcome{Ready: true, Reason: ReasonAccepted, Message: "no tenant uses this class"}
 	switch len(tenants) {
 	case 0:
 	case 1:
@@ -43,11 +43,11 @@ func summarize(class *platformv1alpha1.TenantClass, tenants []platformv1alpha1.T
 		o.Message += fmt.Sprintf("; above the class since it was tightened: %d (WithinClass=False says what; they keep what they have until their spec changes)", outside)
 	}
 	if class.Spec.IsDefault && len(otherDefaults) > 0 {
-		o = kstatus.Outcome{Stalled: true, Reason: ReasonDuplicateDefault, Message: fmt.Sprintf(
+		o = conditions.Outcome{Stalled: true, Reason: ReasonDuplicateDefault, Message: fmt.Sprintf(
 			"TenantClass %s also claims to be the default: tenants that name no class are not provisioned until exactly one class sets spec.isDefault: true",
 			strings.Join(otherDefaults, ", "))}
 	}
-	if kstatus.Summarize(&class.Status.Conditions, class.Generation, o) {
+	if conditions.Summarize(&class.Status.Conditions, class.Generation, o) {
 		class.Status.ObservedGeneration = class.Generation
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/conditions"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
@@ -33,7 +33,7 @@ func summarize(t *platformv1alpha1.TenantNamespace, reconcileErr error) {
 		// approves, and Stalled meanwhile (a person must act).
 		blocking = c
 	}
-	o := kstatus.Outcome{
+	o := conditions.Outcome{
 		Stalled: errors.Is(reconcileErr, reconcile.TerminalError(nil)) || (blocking != nil && tenancy.IsWaitingReason(blocking.Reason)),
 	}
 	switch {
@@ -44,7 +44,7 @@ func summarize(t *platformv1alpha1.TenantNamespace, reconcileErr error) {
 	default:
 		o.Reason, o.Message = ReasonApplyFailed, reconcileErr.Error()
 	}
-	if kstatus.Summarize(&t.Status.Conditions, t.Generation, o) {
+	if conditions.Summarize(&t.Status.Conditions, t.Generation, o) {
 		t.Status.ObservedGeneration = t.Generation
 	}
 }

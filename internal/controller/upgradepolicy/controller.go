@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,24 +24,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/conditions"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/gke"
-	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/metrics"
 	"github.com/selfserve-dev/selfserve/internal/schedule"
 )
-
-// upgradeAllowed is 1 while a policy allows upgrades.
-var upgradeAllowed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "selfserve_upgrade_allowed",
-	Help: "1 while the ClusterUpgradePolicy allows upgrades, 0 otherwise.",
-}, []string{"policy"})
-
-func init() { ctrlmetrics.Registry.MustRegister(upgradeAllowed) }
 
 // Reconciler reconciles ClusterUpgradePolicies.
 type Reconciler struct {
@@ -129,13 +120,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	p := &platformv1alpha1.ClusterUpgradePolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {
-			upgradeAllowed.DeleteLabelValues(req.Name)
+			metrics.UpgradeAllowed.DeleteLabelValues(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := p.DeepCopy()
 	defer func() {
-		if kstatus.Summarize(&p.Status.Conditions, p.Generation, summarize(p)) {
+		if conditions.Summarize(&p.Status.Conditions, p.Generation, summarize(p)) {
 			p.Status.ObservedGeneration = p.Generation
 		}
 		if err := r.patchStatus(ctx, before, p); err != nil {
@@ -211,7 +202,7 @@ func (r *Reconciler) reconcileAnswer(_ context.Context, s *scope) (ctrl.Result, 
 	if ans.Allowed {
 		gauge = 1
 	}
-	upgradeAllowed.WithLabelValues(p.Name).Set(gauge)
+	metrics.UpgradeAllowed.WithLabelValues(p.Name).Set(gauge)
 	return ctrl.Result{}, nil
 }
 

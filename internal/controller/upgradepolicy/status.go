@@ -5,7 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
-	"github.com/selfserve-dev/selfserve/internal/kstatus"
+	"github.com/selfserve-dev/selfserve/internal/conditions"
 )
 
 // ReasonInvalidSchedule is the reason of both part conditions when the windows or exclusions
@@ -19,18 +19,18 @@ var partConditions = []string{platformv1alpha1.ConditionGatesEvaluated, platform
 // summarize computes Ready from the part conditions: Ready when every gate was read and the
 // provider holds the policy; Stalled when the policy cannot be sent to the provider as it is
 // or the schedule cannot be read (only a spec change, or a new build, helps); otherwise Reconciling (a gate or the provider is retried).
-func summarize(p *platformv1alpha1.ClusterUpgradePolicy) kstatus.Outcome {
+func summarize(p *platformv1alpha1.ClusterUpgradePolicy) conditions.Outcome {
 	for _, typ := range partConditions {
 		c := meta.FindStatusCondition(p.Status.Conditions, typ)
 		if c == nil {
-			return kstatus.Outcome{Reason: "Pending", Message: typ + " not evaluated yet"}
+			return conditions.Outcome{Reason: "Pending", Message: typ + " not evaluated yet"}
 		}
 		if c.Status != metav1.ConditionTrue {
 			stalled := c.Reason == platformv1alpha1.ReasonProviderInvalid || c.Reason == ReasonInvalidSchedule
-			return kstatus.Outcome{Stalled: stalled, Reason: c.Reason, Message: typ + ": " + c.Message}
+			return conditions.Outcome{Stalled: stalled, Reason: c.Reason, Message: typ + ": " + c.Message}
 		}
 	}
-	return kstatus.Outcome{Ready: true, Reason: "Evaluated", Message: "the policy is evaluated and in effect; see UpgradeAllowed"}
+	return conditions.Outcome{Ready: true, Reason: "Evaluated", Message: "the policy is evaluated and in effect; see UpgradeAllowed"}
 }
 
 // setCondition sets one part condition at the policy's generation.
