@@ -23,7 +23,6 @@ type tenantCollector struct{ reader atomic.Pointer[client.Reader] }
 
 var tenants = &tenantCollector{}
 
-
 // CountTenants makes the selfserve_tenants gauge count the TenantNamespaces r lists (the
 // manager's cache). Until it is called, the gauge has no series.
 func CountTenants(r client.Reader) { tenants.reader.Store(&r) }
