@@ -1,5 +1,3 @@
-// Package datadog reaches Datadog for the operator: settings and credentials here; the SLO and
-// monitor client behind Observe/Create/Update/Delete grows with the ServiceSLO controller.
 package datadog
 
 import (

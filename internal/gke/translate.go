@@ -1,7 +1,7 @@
-// Package gke keeps a GKE cluster's maintenance policy in line with a ClusterUpgradePolicy.
 // This file is the pure part: translating local-time windows and exclusions into GKE's terms
 // (UTC times, one recurring window with an RRULE, exclusions with scopes) and checking GKE's
 // availability rule before anything is sent.
+
 package gke
 
 import (

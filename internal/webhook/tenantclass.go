@@ -1,5 +1,3 @@
-// Package webhook holds selfserve's admission webhooks: only the rules that need the requester
-// or other objects; everything a schema can state is in the CRDs.
 package webhook
 
 import (

@@ -1,4 +1,3 @@
-// Package testutil holds small helpers shared by selfserve's tests.
 package testutil
 
 import (
