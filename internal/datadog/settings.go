@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"net/url"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -97,4 +99,26 @@ func LoadSettings(ctx context.Context, r client.Reader, secret types.NamespacedN
 		s.Site = DefaultSite
 	}
 	return s, nil
+}
+
+// Context returns ctx carrying what the Datadog SDK reads per request: the keys and the server
+// to talk to. A URL override (a fake, a proxy) uses the SDK's "{protocol}://{name}" server;
+// otherwise the site selects Datadog's regional endpoint.
+func (s Settings) Context(ctx context.Context) (context.Context, error) {
+	ctx = context.WithValue(ctx, datadog.ContextAPIKeys, map[string]datadog.APIKey{
+		"apiKeyAuth": {Key: s.APIKey},
+		"appKeyAuth": {Key: s.AppKey},
+	})
+	if s.URL == "" {
+		return context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{"site": s.Site}), nil
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("datadog URL %q is not an absolute URL", s.URL)
+	}
+	ctx = context.WithValue(ctx, datadog.ContextServerIndex, 1)
+	return context.WithValue(ctx, datadog.ContextServerVariables, map[string]string{
+		"protocol": u.Scheme,
+		"name":     u.Host,
+	}), nil
 }

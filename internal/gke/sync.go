@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	container "google.golang.org/api/container/v1"
@@ -29,6 +30,25 @@ func NewClient(ctx context.Context, endpoint string) (*Client, error) {
 		return nil, fmt.Errorf("GKE client: %w", err)
 	}
 	return &Client{svc: svc}, nil
+}
+
+// Lazy returns a factory that creates the client the first time a policy needs it (a cluster
+// without a GKE policy never looks for credentials), and keeps it.
+func Lazy(endpoint string) func(context.Context) (*Client, error) {
+	var (
+		mu sync.Mutex
+		c  *Client
+	)
+	return func(ctx context.Context) (*Client, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		var err error
+		c, err = NewClient(ctx, endpoint)
+		return c, err
+	}
 }
 
 // ClusterName is the API name of a cluster.

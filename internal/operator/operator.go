@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -266,7 +265,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	policies := &upgradepolicy.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Discovery: disco, Recorder: recorder,
 		Conn: slos.Conn, Now: clock, GatePoll: opts.DatadogPoll,
-		GKE: gkeClient(opts.GKEEndpoint), GKETimeout: opts.GKETimeout,
+		GKE: gke.Lazy(opts.GKEEndpoint), GKETimeout: opts.GKETimeout,
 	}
 	if err := policies.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ClusterUpgradePolicy controller: %w", err)
@@ -314,24 +313,6 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
-}
-
-// gkeClient creates the GKE client the first time a policy needs it, and keeps it.
-func gkeClient(endpoint string) func(context.Context) (*gke.Client, error) {
-	var (
-		mu sync.Mutex
-		c  *gke.Client
-	)
-	return func(ctx context.Context) (*gke.Client, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if c != nil {
-			return c, nil
-		}
-		var err error
-		c, err = gke.NewClient(ctx, endpoint)
-		return c, err
-	}
 }
 
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:

@@ -26,7 +26,9 @@ func sdk(t *testing.T, opts datadogfake.Options, apiKey, appKey string) (context
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := ddsettings.NewAPIClient()
+	cfg := datadog.NewConfiguration()
+	cfg.RetryConfiguration.EnableRetry = false // what a test sends is what the fake sees
+	client := datadog.NewAPIClient(cfg)
 	return ctx, datadogV1.NewServiceLevelObjectivesApi(client), datadogV1.NewMonitorsApi(client), fake
 }
 
