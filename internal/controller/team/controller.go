@@ -8,16 +8,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
@@ -47,7 +42,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("team").
 		For(&platformv1alpha1.Team{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&platformv1alpha1.TenantNamespace{}, tenantEvents{}).
+		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(tenantDelay,
+			func(t *platformv1alpha1.TenantNamespace) string { return t.Spec.Team }, nil)).
 		Complete(r)
 }
 
@@ -103,29 +99,3 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func readyOf(t *platformv1alpha1.Team) *metav1.Condition {
 	return meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionReady)
 }
-
-// tenantEvents enqueues, after tenantDelay, the team of a tenant that came, went or changed.
-type tenantEvents struct{}
-
-type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
-
-func (tenantEvents) Create(_ context.Context, e event.CreateEvent, q queue) {
-	enqueueTeamOf(q, e.Object)
-}
-func (tenantEvents) Delete(_ context.Context, e event.DeleteEvent, q queue) {
-	enqueueTeamOf(q, e.Object)
-}
-func (tenantEvents) Generic(_ context.Context, e event.GenericEvent, q queue) {
-	enqueueTeamOf(q, e.Object)
-}
-func (tenantEvents) Update(_ context.Context, e event.UpdateEvent, q queue) {
-	enqueueTeamOf(q, e.ObjectNew)
-}
-
-func enqueueTeamOf(q queue, o client.Object) {
-	if t, ok := o.(*platformv1alpha1.TenantNamespace); ok && t.Spec.Team != "" {
-		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Spec.Team}}, tenantDelay)
-	}
-}
-
-var _ handler.EventHandler = tenantEvents{}

@@ -9,16 +9,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // resolvedClassIndex indexes TenantNamespaces by the class the operator resolved for them
@@ -52,7 +51,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenantclass").
 		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.allClasses), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&platformv1alpha1.TenantNamespace{}, tenantEvents{}).
+		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(tenantDelay,
+			func(t *platformv1alpha1.TenantNamespace) string { return t.Status.Class },
+			// Updates that move it to another class or change whether it fits its class.
+			func(old, cur *platformv1alpha1.TenantNamespace) bool {
+				return old.Status.Class != cur.Status.Class || fits(old) != fits(cur)
+			})).
 		Complete(r)
 }
 
@@ -123,41 +127,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// tenantEvents enqueues, after tenantDelay, the class a tenant resolved to: on create and
-// delete, and on updates that move it to another class or change whether it fits its class.
-type tenantEvents struct{}
-
-type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
-
-func (tenantEvents) Create(_ context.Context, e event.CreateEvent, q queue) {
-	enqueueClassOf(q, e.Object)
-}
-func (tenantEvents) Delete(_ context.Context, e event.DeleteEvent, q queue) {
-	enqueueClassOf(q, e.Object)
-}
-func (tenantEvents) Generic(_ context.Context, e event.GenericEvent, q queue) {
-	enqueueClassOf(q, e.Object)
-}
-
-func (tenantEvents) Update(_ context.Context, e event.UpdateEvent, q queue) {
-	old, oldOK := e.ObjectOld.(*platformv1alpha1.TenantNamespace)
-	cur, curOK := e.ObjectNew.(*platformv1alpha1.TenantNamespace)
-	if !oldOK || !curOK || old.Status.Class == cur.Status.Class && fits(old) == fits(cur) {
-		return
-	}
-	enqueueClassOf(q, old)
-	enqueueClassOf(q, cur)
-}
-
 // fits reports whether a tenant holds no more than its class allows.
 func fits(t *platformv1alpha1.TenantNamespace) bool {
 	return !meta.IsStatusConditionFalse(t.Status.Conditions, platformv1alpha1.ConditionWithinClass)
 }
-
-func enqueueClassOf(q queue, o client.Object) {
-	if t, ok := o.(*platformv1alpha1.TenantNamespace); ok && t.Status.Class != "" {
-		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Status.Class}}, tenantDelay)
-	}
-}
-
-var _ handler.EventHandler = tenantEvents{}
