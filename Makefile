@@ -14,13 +14,13 @@ all: build
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and webhook configurations from the Go markers (and their copies in the Helm chart, and docs/api.md).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
-	go run ./hack/crd-descriptions config/crd/bases/*.yaml
-	go run ./hack/gen-chart dist/chart
-	go run ./hack/gen-api-docs docs/api.md
+	go run ./hack/gen/crd-descriptions config/crd/bases/*.yaml
+	go run ./hack/gen/chart dist/chart
+	go run ./hack/gen/api-docs docs/api.md
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods and the time zone list of the schema.
-	go run ./hack/gen-timezones api/v1alpha1/timezone_names.go
+	go run ./hack/gen/timezones api/v1alpha1/timezone_names.go
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
@@ -77,12 +77,12 @@ help: ## Show this help.
 
 .PHONY: bench-tenants
 bench-tenants: controlplane ## 1,000 TenantNamespaces: operator vs plain client, writes per tenant, resync writes, heap.
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench-tenants $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench/tenants $(BENCH_FLAGS)
 
 .PHONY: bench-dns
 bench-dns: controlplane ## Pod DNS webhook: p50/p99 pod creation latency with and without injection, 200 pods/s for 30 s.
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench-dns $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench/dns $(BENCH_FLAGS)
 
 .PHONY: bench-slos
 bench-slos: controlplane ## 1,000 ServiceSLOs against the Datadog fake: calls to create, calls per poll/hour, convergence after a 429 storm.
-	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench-slos $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench/slos $(BENCH_FLAGS)

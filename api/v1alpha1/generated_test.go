@@ -40,14 +40,14 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 		"output:rbac:artifacts:config="+filepath.Join(scratch, "rbac"),
 		"output:webhook:artifacts:config="+filepath.Join(scratch, "webhook"))
 	fresh, _ := filepath.Glob(filepath.Join(scratch, "crd", "*.yaml"))
-	run("go", append([]string{"run", "./hack/crd-descriptions"}, fresh...)...)
+	run("go", append([]string{"run", "./hack/gen/crd-descriptions"}, fresh...)...)
 	deepcopy := run("go", "tool", "controller-gen", `object:headerFile=hack/boilerplate.go.txt`, `paths=./api/...`, "output:object:stdout")
-	run("go", "run", "./hack/gen-timezones", filepath.Join(scratch, "timezone_names.go"))
+	run("go", "run", "./hack/gen/timezones", filepath.Join(scratch, "timezone_names.go"))
 	if err := os.MkdirAll(filepath.Join(scratch, "chart", "templates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run("go", "run", "./hack/gen-chart", filepath.Join(scratch, "chart"))
-	run("go", "run", "./hack/gen-api-docs", filepath.Join(scratch, "api.md"))
+	run("go", "run", "./hack/gen/chart", filepath.Join(scratch, "chart"))
+	run("go", "run", "./hack/gen/api-docs", filepath.Join(scratch, "api.md"))
 
 	compare := func(committed string, fresh []byte) {
 		t.Helper()
