@@ -21,8 +21,9 @@ func AllowedIsolation(c *platformv1alpha1.TenantClass) []platformv1alpha1.Networ
 }
 
 // CheckClass lists what the tenant, with its class's defaults filled in, has beyond what the
-// class allows. Admission refuses such a spec; the controller reports it (WithinClass=False)
-// when the class was tightened after the tenant was admitted.
+// class allows. Admission refuses what no approval can move and admits the rest for a platform
+// admin's approval (SplitApprovable); the controller caps a tenant that waits, and reports a
+// class tightened under a tenant (WithinClass=False).
 func CheckClass(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantClass) field.ErrorList {
 	spec := field.NewPath("spec")
 	eff := Effective(t, c)
