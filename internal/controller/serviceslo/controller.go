@@ -417,6 +417,9 @@ func (p *poller) Start(ctx context.Context) error {
 	for {
 		if dd, _, err := p.r.Conn.Get(ctx); err == nil && dd != nil {
 			err := p.r.Inventory.Refresh(ctx, dd, time.Now())
+			if ctx.Err() != nil {
+				return nil // stopping: a read cut short is not a Datadog error
+			}
 			outcome := "ok"
 			if err != nil {
 				outcome = "error"
