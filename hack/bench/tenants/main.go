@@ -46,13 +46,17 @@ import (
 
 var cpuProfile, apiserverProfile string
 
-// withChurn runs the pod-churn phase.
-var withChurn bool
+// withChurn runs the pod-churn phase; heapProfile names the heap profile to write.
+var (
+	withChurn   bool
+	heapProfile string
+)
 
 func main() {
 	n := flag.Int("tenants", 1000, "TenantNamespaces to create.")
 	parallelism := flag.Int("parallelism", 16, "Concurrent creations, and the operator's tenant workers.")
 	flag.BoolVar(&withChurn, "churn", true, "After the creation figures, start kube-controller-manager and count the tenants' status writes while pods come and go.")
+	flag.StringVar(&heapProfile, "heapprofile", "", "Write a heap profile of this process (the operator and the benchmark's client) at the end, after the figures' GC, to this file.")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of this process (the operator and the benchmark's client) during the operator phase to this file.")
 	flag.StringVar(&apiserverProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof endpoint) during the operator phase to this file.")
 	flag.Parse()
@@ -265,6 +269,16 @@ func run(n, parallelism int) error {
 	debug.FreeOSMemory()
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
+	if heapProfile != "" {
+		f, err := os.Create(heapProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return err
+		}
+		_ = f.Close()
+	}
 
 	fmt.Printf(`
 TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
