@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	container "google.golang.org/api/container/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -42,14 +43,24 @@ func Refusals(spec platformv1alpha1.ClusterUpgradePolicySpec, now time.Time) fie
 	if spec.Provider == nil || spec.Provider.GKE == nil {
 		return nil
 	}
-	windowsPath, exclusionsPath := field.NewPath("spec", "maintenanceWindows"), field.NewPath("spec", "exclusions")
 	windows, exclusions, err := schedule.FromSpec(spec)
 	if err != nil {
 		// The schema rules (zones, rules) are the webhook's and the apiserver's to report.
-		return field.ErrorList{field.Forbidden(windowsPath, err.Error())}
+		return field.ErrorList{field.Forbidden(field.NewPath("spec", "maintenanceWindows"), err.Error())}
 	}
+	_, errs := Translate(windows, exclusions, spec.Gates != nil || spec.Suspend, now)
+	return errs
+}
+
+// Translate is the recurring window GKE is sent for the windows at now, with what GKE would
+// refuse in the policy (Refusals): the controller sends the window only when the list is
+// empty, so the policy is read, checked and translated once. held says a gate or a suspension
+// may add its own exclusion.
+func Translate(windows []schedule.Window, exclusions []schedule.Exclusion, held bool, now time.Time) (*container.RecurringTimeWindow, field.ErrorList) {
+	windowsPath, exclusionsPath := field.NewPath("spec", "maintenanceWindows"), field.NewPath("spec", "exclusions")
 	var errs field.ErrorList
-	if _, err := DesiredWindow(windows, now); err != nil {
+	window, err := DesiredWindow(windows, now)
+	if err != nil {
 		errs = append(errs, field.Forbidden(windowsPath, err.Error()))
 	}
 	sent := 0
@@ -64,7 +75,7 @@ func Refusals(spec platformv1alpha1.ClusterUpgradePolicySpec, now time.Time) fie
 		}
 	}
 	allowed, why := MaxExclusions, ""
-	if spec.Gates != nil || spec.Suspend {
+	if held {
 		allowed-- // the one that holds upgrades back while a gate blocks
 		why = ", one of them kept for the exclusion that holds upgrades back while a gate blocks or the policy is suspended"
 	}
@@ -72,12 +83,16 @@ func Refusals(spec platformv1alpha1.ClusterUpgradePolicySpec, now time.Time) fie
 		errs = append(errs, field.Forbidden(exclusionsPath, fmt.Sprintf("GKE keeps at most %d exclusions on a cluster%s; %d exclusions here have not ended, at most %d may",
 			MaxExclusions, why, sent, allowed)))
 	}
-	if err := CheckAvailability(windows, nil, now); err != nil {
-		errs = append(errs, field.Forbidden(windowsPath, err.Error()))
-	} else if err := CheckAvailability(windows, exclusions, now); err != nil {
-		errs = append(errs, field.Forbidden(exclusionsPath, err.Error()+" once the NoUpgrades exclusions are taken out"))
+	// With the exclusions first: when that passes, the windows alone pass too. Only a failure
+	// is checked again without them, to name the field to change.
+	if err := CheckAvailability(windows, exclusions, now); err != nil {
+		if alone := CheckAvailability(windows, nil, now); alone != nil {
+			errs = append(errs, field.Forbidden(windowsPath, alone.Error()))
+		} else {
+			errs = append(errs, field.Forbidden(exclusionsPath, err.Error()+" once the NoUpgrades exclusions are taken out"))
+		}
 	}
-	return errs
+	return window, errs
 }
 
 // inDays writes a duration in days and hours ("31d", "30d12h").

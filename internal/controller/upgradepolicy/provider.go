@@ -68,12 +68,9 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 	if r.GKE == nil {
 		return failed(errors.New("no GKE client configured"))
 	}
-	if errs := gke.Refusals(p.Spec, now); len(errs) > 0 {
+	window, errs := gke.Translate(windows, exclusions, p.Spec.Gates != nil || p.Spec.Suspend, now)
+	if len(errs) > 0 {
 		return invalid(errs.ToAggregate().Error() + "; the policy was not sent to GKE")
-	}
-	window, err := gke.DesiredWindow(windows, now)
-	if err != nil {
-		return invalid(err.Error())
 	}
 	desiredExclusions := gke.DesiredExclusions(exclusions, hold, now)
 	c, err := r.GKE(ctx)
