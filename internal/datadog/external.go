@@ -3,7 +3,6 @@ package datadog
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -30,17 +29,18 @@ func NewExternal(c *Client, inv *Inventory, p *Pending) *External {
 	return &External{client: c, inventory: inv, pending: p}
 }
 
-// Observation is what Observe found of one object (the SLO, or one tier's monitor).
-type Observation struct {
-	// Exists says Datadog holds the object; ID is its ID (an SLO's, or a monitor's in decimal).
+// Observation is what Observe found of one object: the SLO (IDs are strings) or one tier's
+// monitor (IDs are numbers).
+type Observation[ID string | int64] struct {
+	// Exists says Datadog holds the object; ID is its ID.
 	Exists bool
-	ID     string
+	ID     ID
 	// UpToDate says it equals the desired object; Diff says how not ("-want +have").
 	UpToDate bool
 	Diff     string
 	// Duplicates are other objects carrying the same CR (and tier) tags and managed-by:selfserve,
 	// left by a create whose answer was lost: Delete them.
-	Duplicates []string
+	Duplicates []ID
 }
 
 // Pending remembers the creates whose outcome is unknown (a 5xx, a reset, a time-out: Datadog
@@ -104,28 +104,28 @@ func diff(want, have any) string {
 
 // keep chooses, among objects carrying the same tags, the one the status names, else the
 // oldest (the first: lists come oldest first); the others are duplicates.
-func keep(ids []string, statusID string) (string, []string) {
+func keep[ID comparable](ids []ID, statusID ID) (ID, []ID) {
 	k := ids[0]
 	if slices.Contains(ids, statusID) {
 		k = statusID
 	}
-	return k, slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == k })
+	return k, slices.DeleteFunc(slices.Clone(ids), func(id ID) bool { return id == k })
 }
 
 // ObserveSLO finds the CR's SLO and compares it with want. statusID is the ID the CR's status
 // names, if any.
-func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SLO) (Observation, error) {
+func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SLO) (Observation[string], error) {
 	candidates := e.inventory.SLOs(uid)
 	lost := e.pending.has(uid, "")
 	if len(candidates) == 0 && lost {
 		// The last create's answer was lost: Datadog may hold the SLO. Look before creating.
 		list, err := e.client.ListSLOs(ctx, TagUIDPrefix+uid)
 		if err != nil {
-			return Observation{}, err
+			return Observation[string]{}, err
 		}
 		candidates = GroupSLOs(managed(list, func(s datadogV1.ServiceLevelObjective) []string { return s.GetTags() }))[uid]
 	}
-	var obs Observation
+	var obs Observation[string]
 	var observed datadogV1.ServiceLevelObjective
 	if len(candidates) > 0 {
 		ids := make([]string, len(candidates))
@@ -149,7 +149,7 @@ func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SL
 			observed, obs.Exists, obs.ID = s, true, s.GetId()
 			e.inventory.PutSLO(uid, s)
 		case !IsKind(err, KindNotFound):
-			return Observation{}, err
+			return Observation[string]{}, err
 		}
 	}
 	if obs.Exists {
@@ -195,26 +195,25 @@ func (e *External) DeleteSLO(ctx context.Context, uid, id string) error {
 
 // ObserveMonitor finds the monitor of a tier of the CR and compares it with want. statusID is
 // the ID the CR's status gives the tier, 0 if none.
-func (e *External) ObserveMonitor(ctx context.Context, uid string, statusID int64, want Monitor) (Observation, error) {
+func (e *External) ObserveMonitor(ctx context.Context, uid string, statusID int64, want Monitor) (Observation[int64], error) {
 	tier := want.Tier
 	candidates := e.inventory.AllMonitors(uid)[tier]
 	lost := e.pending.has(uid, tier)
 	if len(candidates) == 0 && lost {
 		list, err := e.client.ListMonitors(ctx, []string{TagUIDPrefix + uid, TagTierPrefix + tier})
 		if err != nil {
-			return Observation{}, err
+			return Observation[int64]{}, err
 		}
 		candidates = GroupMonitors(managed(list, func(m datadogV1.Monitor) []string { return m.GetTags() }))[uid][tier]
 	}
-	var obs Observation
+	var obs Observation[int64]
 	var observed datadogV1.Monitor
-	status := strconv.FormatInt(statusID, 10)
 	if len(candidates) > 0 {
-		ids := make([]string, len(candidates))
+		ids := make([]int64, len(candidates))
 		for i, m := range candidates {
-			ids[i] = strconv.FormatInt(m.GetId(), 10)
+			ids[i] = m.GetId()
 		}
-		obs.ID, obs.Duplicates = keep(ids, status)
+		obs.ID, obs.Duplicates = keep(ids, statusID)
 		observed, obs.Exists = candidates[slices.Index(ids, obs.ID)], true
 		if len(candidates) > 1 || lost {
 			e.inventory.PutMonitor(uid, tier, observed)
@@ -226,10 +225,10 @@ func (e *External) ObserveMonitor(ctx context.Context, uid string, statusID int6
 		m, err := e.client.GetMonitor(ctx, statusID)
 		switch {
 		case err == nil:
-			observed, obs.Exists, obs.ID = m, true, status
+			observed, obs.Exists, obs.ID = m, true, statusID
 			e.inventory.PutMonitor(uid, tier, m)
 		case !IsKind(err, KindNotFound):
-			return Observation{}, err
+			return Observation[int64]{}, err
 		}
 	}
 	if obs.Exists {

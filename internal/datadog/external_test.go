@@ -3,7 +3,6 @@ package datadog_test
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -128,7 +127,7 @@ func TestObserveCreateUpdateDeleteAnSLOAndItsMonitors(t *testing.T) {
 		m := datadog.DesiredMonitor(cr, "payments", id, tier, []string{"@slack-payments"})
 		obs, err := b.ext.ObserveMonitor(ctx, uid, ids[m.Tier], m)
 		must(t, err)
-		if !obs.UpToDate || obs.ID != strconv.FormatInt(ids[m.Tier], 10) {
+		if !obs.UpToDate || obs.ID != ids[m.Tier] {
 			t.Errorf("monitor %s right after its create: %+v", m.Tier, obs)
 		}
 	}
@@ -272,7 +271,7 @@ func TestDuplicatesAreReportedKeepingTheOneTheStatusNames(t *testing.T) {
 	b.refresh()
 	mobs, err := b.ext.ObserveMonitor(ctx, uid, second, m)
 	must(t, err)
-	if mobs.ID != strconv.FormatInt(second, 10) || len(mobs.Duplicates) != 1 || mobs.Duplicates[0] != strconv.FormatInt(first, 10) {
+	if mobs.ID != second || len(mobs.Duplicates) != 1 || mobs.Duplicates[0] != first {
 		t.Errorf("monitors: %+v", mobs)
 	}
 }

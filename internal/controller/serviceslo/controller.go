@@ -281,15 +281,14 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 			return err
 		}
 		for _, dup := range obs.Duplicates {
-			id, _ := strconv.ParseInt(dup, 10, 64)
-			if err := ext.DeleteMonitor(ctx, uid, want.Tier, id); err != nil {
+			if err := ext.DeleteMonitor(ctx, uid, want.Tier, dup); err != nil {
 				return err
 			}
 			metrics.DuplicatesDeleted.WithLabelValues("DatadogMonitor").Inc()
 			r.Recorder.Eventf(slo, nil, corev1.EventTypeWarning, ReasonDuplicateDeleted, "Delete",
-				"Deleted burn-rate monitor %d (%s) in Datadog, a duplicate of monitor %s (a create whose answer was lost)", id, want.Tier, obs.ID)
+				"Deleted burn-rate monitor %d (%s) in Datadog, a duplicate of monitor %d (a create whose answer was lost)", dup, want.Tier, obs.ID)
 		}
-		id, _ := strconv.ParseInt(obs.ID, 10, 64)
+		id := obs.ID
 		switch {
 		case !obs.Exists:
 			if id, err = ext.CreateMonitor(ctx, uid, want); err != nil {
