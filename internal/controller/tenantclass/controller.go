@@ -105,17 +105,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if equality.Semantic.DeepEqual(before.Status, class.Status) {
 		return ctrl.Result{}, nil
 	}
-	var write error
-	if ready(before).Reason == "" {
-		// The first status: written whole, so that a count of zero is there (a merge patch
-		// from an empty status leaves out what equals the zero value, and the TENANTS column
-		// and the tenants metric would stay empty).
-		write = r.Client.Status().Update(ctx, class)
-	} else {
-		write = r.Client.Status().Patch(ctx, class, client.MergeFrom(before))
-	}
-	if write != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(write)
+	// The whole status, replaced, as the Team controller writes its own: a merge patch computed
+	// from the difference leaves out a count of 0 on a class whose status was never written (the
+	// TENANTS column and the tenants metric would stay empty). A conflict is retried by the work
+	// queue.
+	if err := r.Client.Status().Update(ctx, class); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if now := ready(class); ready(before).Reason != now.Reason {
 		typ := corev1.EventTypeNormal

@@ -36,7 +36,7 @@ func TestReconcileWritesOnlyWhenTheStatusChanges(t *testing.T) {
 			patches++
 			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		}, SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			patches++ // the first status is written whole
+			patches++ // the status is written whole
 			return c.SubResource(sub).Update(ctx, obj, opts...)
 		}}).
 		Build()
