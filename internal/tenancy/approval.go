@@ -53,16 +53,13 @@ func SpecHash(t *platformv1alpha1.TenantNamespace) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// Approved reports whether the tenant's status holds an admin's approval of its spec as it is.
-func Approved(t *platformv1alpha1.TenantNamespace) bool {
-	a := t.Status.Approval
-	return a != nil && a.Decision == platformv1alpha1.DecisionApproved && a.SpecHash == SpecHash(t)
-}
-
-// Rejected reports whether an admin rejected the tenant's spec as it is.
-func Rejected(t *platformv1alpha1.TenantNamespace) bool {
-	a := t.Status.Approval
-	return a != nil && a.Decision == platformv1alpha1.DecisionRejected && a.SpecHash == SpecHash(t)
+// DecisionOn is the admin's decision on the spec whose hash is given (SpecHash of the tenant as
+// it is now), empty when there is none: a decision holds for one spec only.
+func DecisionOn(t *platformv1alpha1.TenantNamespace, hash string) platformv1alpha1.Decision {
+	if a := t.Status.Approval; a != nil && a.SpecHash == hash {
+		return a.Decision
+	}
+	return ""
 }
 
 // BindingAllowed reports whether the class lets tenants bind a ClusterRole.

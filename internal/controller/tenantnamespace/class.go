@@ -38,6 +38,7 @@ func (r *Reconciler) reconcileClassFit(s *scope) (wait bool) {
 	approvable, refused := tenancy.SplitApprovable(tenancy.CheckClass(t, s.class))
 	hash := tenancy.SpecHash(t)
 	s.specHash = hash
+	decision := tenancy.DecisionOn(t, hash)
 	provisionedAsIs := t.Status.ProvisionedSpec == hash ||
 		// Provisioned before the operator recorded the hash: unchanged since the last success.
 		t.Status.ProvisionedSpec == "" && t.Status.ObservedGeneration > 0 && t.Status.ObservedGeneration == t.Generation
@@ -55,7 +56,7 @@ func (r *Reconciler) reconcileClassFit(s *scope) (wait bool) {
 	case len(approvable) == 0:
 		t.Status.PendingApproval = nil
 		set(metav1.ConditionFalse, tenancy.ReasonApprovalNotNeeded, "the spec is within class "+s.class.Name)
-	case tenancy.Approved(t):
+	case decision == platformv1alpha1.DecisionApproved:
 		t.Status.PendingApproval = nil
 		a := t.Status.Approval
 		set(metav1.ConditionFalse, tenancy.ReasonApproved, fmt.Sprintf("approved by %s beyond class %s: %s%s", a.By, s.class.Name, joined(approvable), because(a.Reason)))
@@ -70,7 +71,7 @@ func (r *Reconciler) reconcileClassFit(s *scope) (wait bool) {
 		}
 		t.Status.PendingApproval = &platformv1alpha1.PendingApproval{SpecHash: hash, Needs: needs}
 		reason, msg := tenancy.ReasonAwaitingApproval, fmt.Sprintf("waiting for a platform admin to approve, beyond class %s: %s; meanwhile the tenant has what the class allows", s.class.Name, joined(approvable))
-		if tenancy.Rejected(t) {
+		if decision == platformv1alpha1.DecisionRejected {
 			a := t.Status.Approval
 			reason, msg = tenancy.ReasonRejected, fmt.Sprintf("rejected by %s%s, beyond class %s: %s; the tenant has what the class allows until its spec changes", a.By, because(a.Reason), s.class.Name, joined(approvable))
 		}
