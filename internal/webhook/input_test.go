@@ -202,18 +202,7 @@ func TestWhatAdmissionAcceptsCanBeProvisioned(t *testing.T) {
 		t.Fatalf("%d of 40 accepted: the generator no longer mixes valid and invalid specs", len(accepted))
 	}
 	for _, name := range accepted {
-		var tn platformv1alpha1.TenantNamespace
-		Eventually(t, 30*time.Second, name+" is Ready, waits for approval, or a part failed", func() bool {
-			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &tn))
-			for _, c := range tn.Status.Conditions {
-				if c.Reason == "ApplyFailed" {
-					return true
-				}
-			}
-			// Beyond the class is admitted and waits for an admin: that is not a failure.
-			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) ||
-				meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
-		})
+		tn := settled(t, name)
 		for _, c := range tn.Status.Conditions {
 			if c.Reason == "ApplyFailed" {
 				t.Errorf("%s was admitted but %s failed: %s (spec %+v)", name, c.Type, c.Message, tn.Spec)
@@ -295,22 +284,29 @@ func TestWhatAdmissionAcceptsForAClassCanBeProvisioned(t *testing.T) {
 			Spec: platformv1alpha1.TenantNamespaceSpec{Team: "rand-classes", Class: name, Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-rand-classes"}}}}))
 	}
 	for _, name := range accepted {
-		var tn platformv1alpha1.TenantNamespace
-		Eventually(t, 30*time.Second, name+" is Ready, waits for approval, or a part failed", func() bool {
-			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &tn))
-			for _, c := range tn.Status.Conditions {
-				if c.Reason == "ApplyFailed" {
-					return true
-				}
-			}
-			// Beyond the class is admitted and waits for an admin: that is not a failure.
-			return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) ||
-				meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
-		})
+		tn := settled(t, name)
 		if !meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) {
 			var class platformv1alpha1.TenantClass
 			Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: name}, &class))
 			t.Errorf("class %s was admitted but its tenant is not Ready: %+v\nclass %+v", name, tn.Status.Conditions, class.Spec)
 		}
 	}
+}
+
+// settled waits until an admitted tenant is Ready, waits for an admin's approval (beyond its
+// class is admitted and waits: not a failure), or has a part that failed to apply, and returns it.
+func settled(t *testing.T, name string) *platformv1alpha1.TenantNamespace {
+	t.Helper()
+	var tn platformv1alpha1.TenantNamespace
+	Eventually(t, 30*time.Second, name+" is Ready, waits for approval, or a part failed", func() bool {
+		Must(t, k8sClient.Get(context.Background(), client.ObjectKey{Name: name}, &tn))
+		for _, c := range tn.Status.Conditions {
+			if c.Reason == "ApplyFailed" {
+				return true
+			}
+		}
+		return meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady) ||
+			meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
+	})
+	return &tn
 }
