@@ -140,34 +140,11 @@ func (inv *Inventory) Synced() time.Time {
 	return inv.synced
 }
 
-// SLO returns the SLO of a CR (the oldest, when Datadog holds more than one).
-func (inv *Inventory) SLO(uid string) (datadogV1.ServiceLevelObjective, bool) {
-	inv.mu.RLock()
-	defer inv.mu.RUnlock()
-	if list := inv.slos[uid]; len(list) > 0 {
-		return list[0], true
-	}
-	return datadogV1.ServiceLevelObjective{}, false
-}
-
 // SLOs returns every SLO carrying a CR's tag, oldest first: more than one is a duplicate.
 func (inv *Inventory) SLOs(uid string) []datadogV1.ServiceLevelObjective {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
 	return slices.Clone(inv.slos[uid])
-}
-
-// Monitors returns a CR's monitors by tier (the oldest of a tier, when there are more).
-func (inv *Inventory) Monitors(uid string) map[string]datadogV1.Monitor {
-	inv.mu.RLock()
-	defer inv.mu.RUnlock()
-	out := make(map[string]datadogV1.Monitor, len(inv.monitors[uid]))
-	for tier, list := range inv.monitors[uid] {
-		if len(list) > 0 {
-			out[tier] = list[0]
-		}
-	}
-	return out
 }
 
 // AllMonitors returns every monitor carrying a CR's tag, by tier, oldest first.
