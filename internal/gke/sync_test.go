@@ -20,13 +20,7 @@ import (
 func TestSyncThroughTheContainerClient(t *testing.T) {
 	ctx := context.Background()
 	name := gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")
-	fake := gkefake.New(name)
-	srv := fake.Start()
-	defer srv.Close()
-	c, err := gke.NewClient(ctx, srv.URL+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, fake := clientOf(t, name)
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	windows := []schedule.Window{{Name: "w", Recur: schedule.Recurrence{Days: []schedule.DaySpec{{Day: time.Tuesday}, {Day: time.Thursday}}}, Hour: 5, Duration: 4 * time.Hour, Location: berlin}}
 	exclusions := []schedule.Exclusion{{Name: "year-end", Start: time.Date(2026, 12, 18, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 4, 0, 0, 0, 0, time.UTC), Scope: schedule.NoMinorUpgrades}}
@@ -97,12 +91,7 @@ func TestSyncThroughTheContainerClient(t *testing.T) {
 func TestFakeRefusesWhatGKERefuses(t *testing.T) {
 	ctx := context.Background()
 	name := gke.ClusterName("acme-prod-4711", "europe-west1", "limits")
-	srv := gkefake.New(name).Start()
-	defer srv.Close()
-	c, err := gke.NewClient(ctx, srv.URL+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := clientOf(t, name)
 	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T08:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=TU,WE,TH"}
 	exclusion := func(days int, scope string) container.TimeWindow {
 		start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -137,13 +126,7 @@ func TestFakeRefusesWhatGKERefuses(t *testing.T) {
 func TestSyncKeepsWhatSelfserveDoesNotOwn(t *testing.T) {
 	ctx := context.Background()
 	name := gke.ClusterName("acme-prod-4711", "europe-west1", "budgeted")
-	fake := gkefake.New(name)
-	srv := fake.Start()
-	defer srv.Close()
-	c, err := gke.NewClient(ctx, srv.URL+"/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, fake := clientOf(t, name)
 	fake.SetPolicy(name, &container.MaintenancePolicy{
 		DisruptionBudget: &container.DisruptionBudget{MinorVersionDisruptionInterval: "2592000s", PatchVersionDisruptionInterval: "604800s"},
 		Window:           &container.MaintenanceWindow{DailyMaintenanceWindow: &container.DailyMaintenanceWindow{StartTime: "03:00"}},
@@ -163,4 +146,17 @@ func TestSyncKeepsWhatSelfserveDoesNotOwn(t *testing.T) {
 	if res, err := c.Sync(ctx, name, window, nil); err != nil || res.Changed {
 		t.Errorf("a second sync changed something: %+v, %v", res, err)
 	}
+}
+
+// clientOf is a client of a GKE fake holding the cluster; the fake stops with the test.
+func clientOf(t *testing.T, cluster string) (*gke.Client, *gkefake.Server) {
+	t.Helper()
+	fake := gkefake.New(cluster)
+	srv := fake.Start()
+	t.Cleanup(srv.Close)
+	c, err := gke.NewClient(context.Background(), srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, fake
 }
