@@ -96,7 +96,10 @@ func (t Thresholds) threshold(l Level) float64 {
 // Pressure is a tenant's quota pressure: its level, each resource's use in percent (rounded
 // down), and a message naming the resources at or above the warning threshold.
 type Pressure struct {
-	Level   Level
+	Level Level
+	// Ratio is each resource's used over hard (1 is full); Percent the same in percent, rounded
+	// down.
+	Ratio   map[corev1.ResourceName]float64
 	Percent map[corev1.ResourceName]int32
 	Message string
 }
@@ -105,7 +108,7 @@ type Pressure struct {
 // soon as any resource reaches its threshold, and left only when every resource is Hysteresis
 // points below it. Resources with a hard limit of zero have no percentage.
 func PressureOf(prev Level, hard, used corev1.ResourceList, t Thresholds) Pressure {
-	p := Pressure{Percent: map[corev1.ResourceName]int32{}}
+	p := Pressure{Ratio: map[corev1.ResourceName]float64{}, Percent: map[corev1.ResourceName]int32{}}
 	highest := 0.0
 	var over []string
 	for name, h := range hard {
@@ -114,7 +117,8 @@ func PressureOf(prev Level, hard, used corev1.ResourceList, t Thresholds) Pressu
 			continue
 		}
 		u := used[name]
-		pct := 100 * u.AsApproximateFloat64() / limit
+		p.Ratio[name] = u.AsApproximateFloat64() / limit
+		pct := 100 * p.Ratio[name]
 		p.Percent[name] = int32(math.Floor(pct))
 		highest = max(highest, pct)
 		if pct >= float64(t.Warning) {

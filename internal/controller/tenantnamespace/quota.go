@@ -67,11 +67,8 @@ func (r *Reconciler) reportQuotaUsage(s *scope, rq corev1.ResourceQuotaStatus, n
 		prevLevel = tenancy.LevelOf(cond.Reason)
 	}
 	p := tenancy.PressureOf(prevLevel, rq.Hard, rq.Used, tenancy.ThresholdsFor(s.team, s.class))
-	for name, h := range rq.Hard {
-		if limit := h.AsApproximateFloat64(); limit > 0 {
-			u := rq.Used[name]
-			metrics.QuotaUsedRatio.WithLabelValues(s.tenant.Spec.Team, s.tenant.Name, string(name)).Set(u.AsApproximateFloat64() / limit)
-		}
+	for name, ratio := range p.Ratio {
+		metrics.QuotaUsedRatio.WithLabelValues(s.tenant.Spec.Team, s.tenant.Name, string(name)).Set(ratio)
 	}
 
 	usage := &platformv1alpha1.QuotaUsage{Hard: rq.Hard, Used: rq.Used, UsedPercent: p.Percent, Updated: &metav1.Time{Time: now}}
