@@ -55,6 +55,8 @@ type series struct {
 	event       *eventsv1.Event
 	count       int32
 	last, wrote time.Time
+	// written is the count the apiserver has.
+	written int32
 }
 
 type write struct {
@@ -91,13 +93,9 @@ func (r *Recorder) Eventf(regarding runtime.Object, related runtime.Object, even
 	if s, ok := r.series[k]; ok && now.Sub(s.last) < seriesWindow {
 		s.count++
 		s.last = now
-		if now.Sub(s.wrote) < seriesWrite {
-			return
+		if now.Sub(s.wrote) >= seriesWrite {
+			r.writeSeries(s, now)
 		}
-		s.wrote = now
-		e := s.event.DeepCopy()
-		e.Series = &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(now)}
-		r.enqueue(write{event: e, update: true})
 		return
 	}
 	namespace := ref.Namespace
@@ -120,8 +118,16 @@ func (r *Recorder) Eventf(regarding runtime.Object, related runtime.Object, even
 			e.Related = rel
 		}
 	}
-	r.series[k] = &series{event: e, count: 1, last: now, wrote: now}
+	r.series[k] = &series{event: e, count: 1, last: now, wrote: now, written: 1}
 	r.enqueue(write{event: e})
+}
+
+// writeSeries sends a series' count to the apiserver. Callers hold r.mu.
+func (r *Recorder) writeSeries(s *series, now time.Time) {
+	s.wrote, s.written = now, s.count
+	e := s.event.DeepCopy()
+	e.Series = &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(s.last)}
+	r.enqueue(write{event: e, update: true})
 }
 
 // enqueue hands a write to the loop without waiting. Callers hold r.mu.
@@ -177,11 +183,16 @@ func (r *Recorder) write(ctx context.Context, queue <-chan write) {
 	}
 }
 
-// forgetEnded drops series whose last occurrence is older than the series window.
+// forgetEnded writes the counts the apiserver does not have yet (repeats that came within
+// seriesWrite of the last write), and drops series whose last occurrence is older than the
+// series window.
 func (r *Recorder) forgetEnded(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, s := range r.series {
+		if s.count > s.written {
+			r.writeSeries(s, now)
+		}
 		if now.Sub(s.last) >= seriesWindow {
 			delete(r.series, k)
 		}
