@@ -112,51 +112,79 @@ func keep[ID comparable](ids []ID, statusID ID) (ID, []ID) {
 	return k, slices.DeleteFunc(slices.Clone(ids), func(id ID) bool { return id == k })
 }
 
-// ObserveSLO finds the CR's SLO and compares it with want. statusID is the ID the CR's status
-// names, if any.
-func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SLO) (Observation[string], error) {
-	candidates := e.inventory.SLOs(uid)
-	lost := e.pending.has(uid, "")
+// object is how Observe reaches one kind of object (an SLO, or a tier's monitors): O is the
+// SDK's type, ID its ID's.
+type object[ID string | int64, O any] struct {
+	candidates func() []O                         // the inventory's, oldest first
+	lookup     func(context.Context) ([]O, error) // one list call by the CR's (and tier's) tags
+	get        func(context.Context, ID) (O, error)
+	id         func(O) ID
+	put        func(O) // the inventory learns which object is the CR's
+	compare    func(O) string
+}
+
+// observe finds a CR's object: among the inventory's candidates (or, after a create whose
+// answer was lost, what one list call finds), the one the status names, else the oldest; the
+// others are duplicates. When none is known but the status names one, one GET tells whether it
+// was deleted or is not listed yet, so a stale inventory never causes a duplicate.
+func observe[ID string | int64, O any](ctx context.Context, p *Pending, uid, tier string, statusID ID, k object[ID, O]) (Observation[ID], error) {
+	var obs Observation[ID]
+	candidates := k.candidates()
+	lost := p.has(uid, tier)
 	if len(candidates) == 0 && lost {
-		// The last create's answer was lost: Datadog may hold the SLO. Look before creating.
-		list, err := e.client.ListSLOs(ctx, TagUIDPrefix+uid)
+		// Datadog may hold what the lost create made: look before creating.
+		found, err := k.lookup(ctx)
 		if err != nil {
-			return Observation[string]{}, err
+			return obs, err
 		}
-		candidates = GroupSLOs(managed(list, func(s datadogV1.ServiceLevelObjective) []string { return s.GetTags() }))[uid]
+		candidates = found
 	}
-	var obs Observation[string]
-	var observed datadogV1.ServiceLevelObjective
+	var observed O
 	if len(candidates) > 0 {
-		ids := make([]string, len(candidates))
-		for i, s := range candidates {
-			ids[i] = s.GetId()
+		ids := make([]ID, len(candidates))
+		for i, c := range candidates {
+			ids[i] = k.id(c)
 		}
 		obs.ID, obs.Duplicates = keep(ids, statusID)
 		observed, obs.Exists = candidates[slices.Index(ids, obs.ID)], true
 		if len(candidates) > 1 || lost {
-			// Adopted after a lost answer, or kept among duplicates: the inventory learns which.
-			e.inventory.PutSLO(uid, observed)
-			e.pending.clear(uid, "")
+			// Adopted after a lost answer, or kept among duplicates.
+			k.put(observed)
+			p.clear(uid, tier)
 		}
 	}
-	if !obs.Exists && statusID != "" {
-		// The status names an SLO the inventory lacks: deleted in Datadog, or not listed yet.
-		// One read tells which, so a stale inventory never causes a duplicate.
-		s, err := e.client.GetSLO(ctx, statusID)
+	var none ID
+	if !obs.Exists && statusID != none {
+		o, err := k.get(ctx, statusID)
 		switch {
 		case err == nil:
-			observed, obs.Exists, obs.ID = s, true, s.GetId()
-			e.inventory.PutSLO(uid, s)
+			observed, obs.Exists, obs.ID = o, true, statusID
+			k.put(o)
 		case !IsKind(err, KindNotFound):
-			return Observation[string]{}, err
+			return Observation[ID]{}, err
 		}
 	}
 	if obs.Exists {
-		obs.Diff = diff(want, sloOf(observed))
+		obs.Diff = k.compare(observed)
 		obs.UpToDate = obs.Diff == ""
 	}
 	return obs, nil
+}
+
+// ObserveSLO finds the CR's SLO and compares it with want. statusID is the ID the CR's status
+// names, if any.
+func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SLO) (Observation[string], error) {
+	return observe(ctx, e.pending, uid, "", statusID, object[string, datadogV1.ServiceLevelObjective]{
+		candidates: func() []datadogV1.ServiceLevelObjective { return e.inventory.SLOs(uid) },
+		lookup: func(ctx context.Context) ([]datadogV1.ServiceLevelObjective, error) {
+			list, err := e.client.ListSLOs(ctx, TagUIDPrefix+uid)
+			return GroupSLOs(managed(list, func(s datadogV1.ServiceLevelObjective) []string { return s.GetTags() }))[uid], err
+		},
+		get:     e.client.GetSLO,
+		id:      func(s datadogV1.ServiceLevelObjective) string { return s.GetId() },
+		put:     func(s datadogV1.ServiceLevelObjective) { e.inventory.PutSLO(uid, s) },
+		compare: func(s datadogV1.ServiceLevelObjective) string { return diff(want, sloOf(s)) },
+	})
 }
 
 // CreateSLO creates the SLO and returns its ID. A create whose outcome is unknown is remembered,
@@ -197,45 +225,17 @@ func (e *External) DeleteSLO(ctx context.Context, uid, id string) error {
 // the ID the CR's status gives the tier, 0 if none.
 func (e *External) ObserveMonitor(ctx context.Context, uid string, statusID int64, want Monitor) (Observation[int64], error) {
 	tier := want.Tier
-	candidates := e.inventory.AllMonitors(uid)[tier]
-	lost := e.pending.has(uid, tier)
-	if len(candidates) == 0 && lost {
-		list, err := e.client.ListMonitors(ctx, []string{TagUIDPrefix + uid, TagTierPrefix + tier})
-		if err != nil {
-			return Observation[int64]{}, err
-		}
-		candidates = GroupMonitors(managed(list, func(m datadogV1.Monitor) []string { return m.GetTags() }))[uid][tier]
-	}
-	var obs Observation[int64]
-	var observed datadogV1.Monitor
-	if len(candidates) > 0 {
-		ids := make([]int64, len(candidates))
-		for i, m := range candidates {
-			ids[i] = m.GetId()
-		}
-		obs.ID, obs.Duplicates = keep(ids, statusID)
-		observed, obs.Exists = candidates[slices.Index(ids, obs.ID)], true
-		if len(candidates) > 1 || lost {
-			e.inventory.PutMonitor(uid, tier, observed)
-			e.pending.clear(uid, tier)
-		}
-	}
-	if !obs.Exists && statusID != 0 {
-		// As for the SLO: confirm the loss with one read before creating again.
-		m, err := e.client.GetMonitor(ctx, statusID)
-		switch {
-		case err == nil:
-			observed, obs.Exists, obs.ID = m, true, statusID
-			e.inventory.PutMonitor(uid, tier, m)
-		case !IsKind(err, KindNotFound):
-			return Observation[int64]{}, err
-		}
-	}
-	if obs.Exists {
-		obs.Diff = diff(want, monitorOf(observed))
-		obs.UpToDate = obs.Diff == ""
-	}
-	return obs, nil
+	return observe(ctx, e.pending, uid, tier, statusID, object[int64, datadogV1.Monitor]{
+		candidates: func() []datadogV1.Monitor { return e.inventory.AllMonitors(uid)[tier] },
+		lookup: func(ctx context.Context) ([]datadogV1.Monitor, error) {
+			list, err := e.client.ListMonitors(ctx, []string{TagUIDPrefix + uid, TagTierPrefix + tier})
+			return GroupMonitors(managed(list, func(m datadogV1.Monitor) []string { return m.GetTags() }))[uid][tier], err
+		},
+		get:     e.client.GetMonitor,
+		id:      func(m datadogV1.Monitor) int64 { return m.GetId() },
+		put:     func(m datadogV1.Monitor) { e.inventory.PutMonitor(uid, tier, m) },
+		compare: func(m datadogV1.Monitor) string { return diff(want, monitorOf(m)) },
+	})
 }
 
 // CreateMonitor creates the monitor and returns its ID; an unknown outcome is remembered as for
