@@ -32,6 +32,8 @@ func main() {
 	flag.BoolVar(&opts.SecureMetrics, "metrics-secure", opts.SecureMetrics,
 		"Serve metrics over HTTPS, allowed only to callers Kubernetes authorizes for /metrics.")
 	flag.StringVar(&opts.ProbeAddr, "health-probe-bind-address", opts.ProbeAddr, "Address of /healthz and /readyz.")
+	flag.StringVar(&opts.PprofAddr, "pprof-bind-address", opts.PprofAddr,
+		"Address of Go's /debug/pprof profiles, unauthenticated (127.0.0.1:8082 with kubectl port-forward); empty disables them.")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", opts.LeaderElection,
 		"Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace,

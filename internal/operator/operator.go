@@ -54,6 +54,9 @@ type Options struct {
 	SecureMetrics bool
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
+	// PprofAddr serves Go's /debug/pprof profiles (heap, CPU, goroutines) over plain HTTP;
+	// empty or "0" disables it. Bind it to localhost: profiles are not authenticated.
+	PprofAddr string
 
 	// LeaderElection makes one replica active at a time.
 	LeaderElection bool
@@ -175,6 +178,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Scheme:                        Scheme(),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.ProbeAddr,
+		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              "selfserve.platform.selfserve.dev",
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,

@@ -121,26 +121,15 @@ func (op *Operator) Reconciles(controllerName string) (float64, error) {
 // Metric sums the counters or gauges of this process's metrics registry (the one the manager's
 // endpoint serves) that have the given name and at least the given label values.
 func Metric(name string, labels map[string]string) (float64, error) {
-	families, err := ctrlmetrics.Registry.Gather()
+	gathered, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
 		return 0, err
 	}
-	var total float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
-					continue series
-				}
-			}
-			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
+	families := Families{}
+	for _, f := range gathered {
+		families[f.GetName()] = f
 	}
-	return total, nil
+	return families.Sum(name, labels), nil
 }
 
 // Env is a control plane with the operator running against it and an admin client: what the

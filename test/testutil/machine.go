@@ -22,9 +22,9 @@ func MachineLoad() string {
 	return fmt.Sprintf("load %s %s %s on %d CPUs", f[0], f[1], f[2], runtime.NumCPU())
 }
 
-// PeakRSS is the most memory this process has held resident (VmHWM), in MiB; 0 when unknown.
-func PeakRSS() float64 {
-	data, err := os.ReadFile("/proc/self/status")
+// PeakRSS is the most memory a process has held resident (VmHWM), in MiB; 0 when unknown.
+func PeakRSS(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
