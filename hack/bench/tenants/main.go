@@ -188,7 +188,9 @@ func run(n, parallelism int) (result, error) {
 		go func() { profiled <- take(ctx, path, 8) }()
 	}
 	profile(cpuProfile, op.CPUProfile)
-	profile(apiserverProfile, func(ctx context.Context, path string, seconds int) error { return profileAPIServer(ctx, cp.Config, path, seconds) })
+	profile(apiserverProfile, func(ctx context.Context, path string, seconds int) error {
+		return profileAPIServer(ctx, cp.Config, path, seconds)
+	})
 	start = time.Now()
 	if err := testutil.Parallel(n, parallelism, func(i int) error { return admin.Create(ctx, benchTenant(fmt.Sprintf("tenant-%04d", i))) }); err != nil {
 		return result{}, err
