@@ -36,7 +36,8 @@ type OperatorProcess struct {
 }
 
 // StartOperatorProcess builds ./cmd and runs it as a platform admin with the webhooks, leader
-// election and secure metrics off, plus the given flags (later flags win). It returns once the
+// election and secure metrics off, plus the given flags (later flags win; WebhookFlags turns
+// the webhooks on). It returns once the
 // manager answers on its health port. Logs go to manager.log in a temporary folder that Stop
 // removes; on a failed start the last lines are in the error.
 func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, flags ...string) (*OperatorProcess, error) {
@@ -110,6 +111,13 @@ func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, flags ...strin
 			return fail(fmt.Errorf("the manager is not ready after 2 minutes\n%s", op.logTail()))
 		}
 	}
+}
+
+// WebhookFlags are the manager's flags that serve the webhooks Start installed (Options.Webhooks)
+// with envtest's certificate, for StartOperatorProcess.
+func (cp *ControlPlane) WebhookFlags() []string {
+	_, port, certDir := cp.WebhookServing()
+	return []string{"--enable-webhooks=true", fmt.Sprintf("--webhook-port=%d", port), "--webhook-cert-dir=" + certDir}
 }
 
 // freePorts returns n local TCP ports that were free a moment ago.

@@ -1,7 +1,9 @@
 // Command bench-dns measures what the NodeLocal DNSCache Pod webhook adds to pod creation
 // (`make bench-dns`): a sustained stream of pod creations through the real kube-apiserver,
 // alternating between a tenant namespace with injection and one without, and the p50/p99
-// latency of each. It prints figures; it asserts nothing.
+// latency of each. The operator is the manager binary (./cmd) in its own process, as a user
+// deploys it. --build-load runs `go build -a std` in a loop meanwhile, the load of a CI job on
+// the same machine. It prints figures; it asserts nothing.
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sort"
 	"sync"
@@ -33,28 +36,48 @@ import (
 func main() {
 	rate := flag.Int("rate", 200, "Pod creations per second, split evenly between the two namespaces.")
 	duration := flag.Duration("duration", 30*time.Second, "How long the stream runs.")
+	buildLoad := flag.Bool("build-load", false, "Load the machine with `go build -a std` in a loop while the stream runs.")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *rate, *duration); err != nil {
+	if err := run(ctx, *rate, *duration, *buildLoad); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-dns:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, rate int, duration time.Duration) error {
+func run(ctx context.Context, rate int, duration time.Duration, buildLoad bool) error {
 	loadBefore := testutil.MachineLoad()
-	fmt.Printf("Starting the local control plane %s with the operator's webhooks ...\n", controlplane.Version)
-	env, err := controlplane.StartEnv(ctx, controlplane.Options{Webhooks: true}, nil)
+	fmt.Printf("Starting the local control plane %s ...\n", controlplane.Version)
+	cp, err := controlplane.Start(controlplane.Options{Webhooks: true})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = env.Stop() }()
-	c := env.Admin // no client-side limit, like the operator
+	defer func() { _ = cp.Stop() }()
+	fmt.Println("Building and starting the operator (./cmd) as its own process, with its webhooks ...")
+	op, err := cp.StartOperatorProcess(ctx, cp.WebhookFlags()...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = op.Stop() }()
+	c, err := cp.Client() // no client-side limit, like the operator
+	if err != nil {
+		return err
+	}
 	if err := setUp(ctx, c); err != nil {
 		return err
 	}
+	if buildLoad {
+		fmt.Println("Loading the machine: go build -a std in a loop ...")
+		stopLoad, err := loadMachine(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopLoad()
+		time.Sleep(10 * time.Second) // the compilers are busy before the stream starts
+	}
+	loadDuring := testutil.MachineLoad()
 
 	fmt.Printf("Streaming %d pod creations/s for %s, alternating between namespace fast (injection) and plain (none) ...\n", rate, duration)
 	latencies := map[string][]time.Duration{}
@@ -104,8 +127,32 @@ Pod webhook admission latency, %d pods in %.1f s (%.0f/s sustained), %d failed o
 `, sent, elapsed.Seconds(), float64(sent)/elapsed.Seconds(), failed,
 		len(latencies["fast"]), ms(fast[0]), ms(fast[1]), len(latencies["plain"]), ms(plain[0]), ms(plain[1]),
 		ms(fast[0]-plain[0]), ms(fast[1]-plain[1]))
-	fmt.Printf("  machine: before %s; after %s\n", loadBefore, testutil.MachineLoad())
+	fmt.Printf("  machine: before %s; stream start %s; after %s\n", loadBefore, loadDuring, testutil.MachineLoad())
 	return nil
+}
+
+// loadMachine runs `go build -a std` over and over, with its own build cache so that it always
+// compiles, until stop is called.
+func loadMachine(ctx context.Context) (stop func(), err error) {
+	cache, err := os.MkdirTemp("", "bench-dns-gocache-")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			cmd := exec.CommandContext(ctx, "go", "build", "-a", "std")
+			cmd.Env = append(os.Environ(), "GOCACHE="+cache)
+			_ = cmd.Run()
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		_ = os.RemoveAll(cache)
+	}, nil
 }
 
 // setUp creates the cluster DNS, a ready node-local-dns DaemonSet, a class without quota and
