@@ -332,18 +332,21 @@ func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 			Namespaces: map[string]cache.Config{dns.ClusterDNSService.Namespace: {}},
 		},
 		// The operator's own kinds: their managed fields (a few KiB each: the requester's, the
-		// GitOps tool's, the operator's status) are never read here, so they are not kept. The
-		// children's are: drift is found by extracting what the operator applied.
+		// GitOps tool's, the operator's status) are never read here, so they are not kept.
 		&platformv1alpha1.TenantNamespace{}:      {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.Team{}:                 {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.TenantClass{}:          {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.ServiceSLO{}:           {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.ClusterUpgradePolicy{}: {Transform: cache.TransformStripManagedFields()},
-		&corev1.Namespace{}:                      {Label: managed},
-		&rbacv1.RoleBinding{}:                    {Label: managed},
-		&corev1.ResourceQuota{}:                  {Label: managed},
-		&corev1.LimitRange{}:                     {Label: managed},
-		&networkingv1.NetworkPolicy{}:            {Label: managed},
+		// Namespaces are kept whole: the Retain deletion reads what the operator applied to them.
+		&corev1.Namespace{}: {Label: managed},
+		// The tenants' children are kept as digests of what the operator applied (drift is a
+		// digest that differs) with their metadata and the quota's usage: four per tenant, they
+		// were most of the heap.
+		&rbacv1.RoleBinding{}:         {Label: managed, Transform: tenantnamespace.DigestChild},
+		&corev1.ResourceQuota{}:       {Label: managed, Transform: tenantnamespace.DigestChild},
+		&corev1.LimitRange{}:          {Label: managed, Transform: tenantnamespace.DigestChild},
+		&networkingv1.NetworkPolicy{}: {Label: managed, Transform: tenantnamespace.DigestChild},
 	}}
 }
 

@@ -2,12 +2,9 @@ package tenantnamespace
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,41 +17,30 @@ import (
 // FieldOwner is the server-side apply field manager of everything the operator writes.
 const FieldOwner = "selfserve"
 
-// asApplied reports whether the object exists and holds exactly what the operator's field
-// manager would apply.
-func asApplied[T client.Object, AC runtime.ApplyConfiguration](current T, exists bool, desired AC, extract func(T, string) (AC, error)) bool {
-	if !exists {
-		return false
-	}
-	observed, err := extract(current, FieldOwner)
-	return err == nil && equality.Semantic.DeepEqual(observed, desired)
-}
-
 // applyChild server-side applies one of the tenant's objects unless the cached object already
-// holds exactly what the operator's field manager last applied: an unchanged child costs no
-// request. Fields someone else changed are no longer ours in managedFields, so drift shows up as
-// a difference and the apply (with force) takes them back.
+// holds exactly what the operator's field manager would apply (their digests are equal): an
+// unchanged child costs no request. Fields someone else changed are no longer ours in
+// managedFields, so drift shows up as a difference and the apply (with force) takes them back.
 //
 // It also tells drift from change: an object that had to be applied although the operator
 // wanted exactly the same of it last time was edited or deleted by someone else, which is
 // counted and reported; one whose desired state changed (the tenant's spec, its class) was not.
 // kind and name identify the object within the tenant.
-func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Context, r *Reconciler, s *scope, kind, name string,
-	current T, exists bool, desired AC, extract func(T, string) (AC, error)) (applied bool, err error) {
+func applyChild[AC runtime.ApplyConfiguration](ctx context.Context, r *Reconciler, s *scope, kind, name string,
+	current client.Object, exists bool, desired AC) (applied bool, err error) {
 	// Hashed before the apply, which fills desired with the object the apiserver returns.
-	data, hashErr := json.Marshal(desired)
-	h := fnv.New64a()
-	_, _ = h.Write(data)
+	want, hashErr := digestOf(desired)
 	key := kind + " " + name
-	inPlace := asApplied(current, exists, desired, extract)
-	if !inPlace && hashErr == nil && r.lastDesired.same(s.tenant, key, h.Sum64()) {
+	inPlace := exists && hashErr == nil && cachedDigest(current) == want
+	if !inPlace && hashErr == nil && r.lastDesired.same(s.tenant, key, want) {
 		// It looks like drift, but the cache may only lag behind the operator's own last write
 		// (a child created a moment ago, or changed by the reconcile before): ask the apiserver
 		// before calling it a repair.
 		if exists, err = r.readLive(ctx, s, kind, name, current); err != nil {
 			return false, err
 		}
-		inPlace = asApplied(current, exists, desired, extract)
+		live, _ := appliedDigest(current)
+		inPlace = exists && live == want
 	}
 	if !inPlace {
 		if err := r.Client.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -62,10 +48,10 @@ func applyChild[T client.Object, AC runtime.ApplyConfiguration](ctx context.Cont
 		}
 	}
 	if hashErr != nil {
-		return !inPlace, nil // without a hash, drift cannot be told apart; the object is in place all the same
+		return !inPlace, nil // without a digest, drift cannot be told apart; the object is in place all the same
 	}
 	s.markInPlace(key)
-	if unchanged := r.lastDesired.remember(s.tenant, key, h.Sum64()); unchanged && !inPlace {
+	if unchanged := r.lastDesired.remember(s.tenant, key, want); unchanged && !inPlace {
 		r.noteDrift(s, kind, name)
 	}
 	return !inPlace, nil

@@ -45,7 +45,7 @@ func (r *Reconciler) reconcileLimits(ctx context.Context, s *scope) (ctrl.Result
 		WithLabels(childLabels(s.tenant)).
 		WithOwnerReferences(ownerReference(s.tenant)).
 		WithSpec(corev1ac.LimitRangeSpec().WithLimits(item))
-	_, err = applyChild(ctx, r, s, "LimitRange", LimitRangeName, &cur, exists, desired, corev1ac.ExtractLimitRange)
+	_, err = applyChild(ctx, r, s, "LimitRange", LimitRangeName, &cur, exists, desired)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionLimitsReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying LimitRange: %w", err)

@@ -87,7 +87,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
 	}
 
-	applied, err := applyChild(ctx, r, s, "Namespace", name, &ns, exists, desiredNamespace(s), corev1ac.ExtractNamespace)
+	applied, err := applyChild(ctx, r, s, "Namespace", name, &ns, exists, desiredNamespace(s))
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("applying namespace %s: %w", name, err)
 	}

@@ -42,7 +42,7 @@ func (r *Reconciler) reconcileNetwork(ctx context.Context, s *scope) (ctrl.Resul
 			WithPodSelector(metav1ac.LabelSelector()).
 			WithPolicyTypes(networkingv1.PolicyTypeIngress).
 			WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(from)))
-	_, err = applyChild(ctx, r, s, "NetworkPolicy", IsolationPolicyName, &cur, exists, desired, networkingv1ac.ExtractNetworkPolicy)
+	_, err = applyChild(ctx, r, s, "NetworkPolicy", IsolationPolicyName, &cur, exists, desired)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionNetworkReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying NetworkPolicy: %w", err)

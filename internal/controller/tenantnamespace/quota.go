@@ -41,7 +41,7 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 		WithLabels(childLabels(s.tenant)).
 		WithOwnerReferences(ownerReference(s.tenant)).
 		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(s.Quota))
-	_, err = applyChild(ctx, r, s, "ResourceQuota", QuotaName, &cur, exists, desired, corev1ac.ExtractResourceQuota)
+	_, err = applyChild(ctx, r, s, "ResourceQuota", QuotaName, &cur, exists, desired)
 	if err != nil {
 		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying ResourceQuota: %w", err)

@@ -44,7 +44,7 @@ func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, 
 		if !ok {
 			cur = &rbacv1.RoleBinding{}
 		}
-		_, err := applyChild(ctx, r, s, "RoleBinding", name, cur, ok, want, rbacv1ac.ExtractRoleBinding)
+		_, err := applyChild(ctx, r, s, "RoleBinding", name, cur, ok, want)
 		if err != nil {
 			s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 			return ctrl.Result{}, fmt.Errorf("applying RoleBinding %s: %w", name, err)
