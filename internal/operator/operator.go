@@ -302,9 +302,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			Handler: &ssewebhook.ChildGuard{Access: access, APIReader: mgr.GetAPIReader()},
 		})
 		mgr.GetWebhookServer().Register(ssewebhook.ApprovalPath, &webhook.Admission{Handler: &ssewebhook.ApprovalGuard{Access: access}})
-		mgr.GetWebhookServer().Register(ssewebhook.PodDNSPath, &webhook.Admission{
-			Handler: &ssewebhook.PodDNS{Reader: mgr.GetClient(), DNS: opts.DNS},
-		})
+		mgr.GetWebhookServer().Register(ssewebhook.PodDNSPath, &ssewebhook.PodDNS{Reader: mgr.GetClient(), DNS: opts.DNS})
 		// Ready only once the webhook server answers, so the Service never routes admission
 		// requests to a replica that would refuse them.
 		started := mgr.GetWebhookServer().StartedChecker()

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
@@ -48,7 +47,7 @@ func BenchmarkPodDNS(b *testing.B) {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: dns.ClusterDNSService.Name, Namespace: dns.ClusterDNSService.Namespace},
 			Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.10"}},
 	)
-	hook := &admission.Webhook{Handler: &ssewebhook.PodDNS{Reader: reader, DNS: dns}}
+	hook := &ssewebhook.PodDNS{Reader: reader, DNS: dns}
 	body := admissionReview(b, deploymentPod())
 
 	b.ReportAllocs()
