@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -148,4 +149,42 @@ func admissionReview(b *testing.B, pod *corev1.Pod) []byte {
 		b.Fatal(err)
 	}
 	return data
+}
+
+// TestPodDNSRefusesWhatIsNotAReview: the handler reads the review itself, so it also answers
+// what is not one, with the reason, as controller-runtime's webhook server would.
+func TestPodDNSRefusesWhatIsNotAReview(t *testing.T) {
+	hook := &ssewebhook.PodDNS{Reader: cacheLike{}, DNS: nodelocaldns.DefaultSettings()}
+	for name, tc := range map[string]struct {
+		body, contentType, want string
+	}{
+		"not JSON":          {`{"request":`, "application/json", "unexpected end of JSON input"},
+		"no request":        {`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "application/json", "has no request"},
+		"wrong type":        {`{}`, "text/plain", `content type "text/plain"`},
+		"no tenant (allow)": {`{"request":{"uid":"u1","namespace":"nowhere","object":{"spec":{}}}}`, "application/json", "no tenant for this namespace"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, ssewebhook.PodDNSPath, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			hook.ServeHTTP(rec, req)
+			var review admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &review); err != nil || review.Response == nil {
+				t.Fatalf("not a review: %v %s", err, rec.Body.String())
+			}
+			res := review.Response
+			if res.Result == nil || !strings.Contains(res.Result.Message, tc.want) {
+				t.Errorf("result %+v, want a message with %q", res.Result, tc.want)
+			}
+			if allowed := strings.HasSuffix(name, "(allow)"); res.Allowed != allowed || res.Patch != nil {
+				t.Errorf("allowed %v with patch %s, want allowed %v without a patch", res.Allowed, res.Patch, allowed)
+			}
+			if want := map[bool]string{true: "u1"}[strings.HasSuffix(name, "(allow)")]; string(res.UID) != want {
+				t.Errorf("answered for request %q, want %q", res.UID, want)
+			}
+			if review.Kind != "AdmissionReview" || review.APIVersion != "admission.k8s.io/v1" {
+				t.Errorf("answered as %s %s", review.APIVersion, review.Kind)
+			}
+		})
+	}
 }
