@@ -330,8 +330,9 @@ func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 			Namespaces: map[string]cache.Config{dns.ClusterDNSService.Namespace: {}},
 		},
 		// The operator's own kinds: their managed fields (a few KiB each: the requester's, the
-		// GitOps tool's, the operator's status) are never read here, so they are not kept.
-		&platformv1alpha1.TenantNamespace{}:      {Transform: cache.TransformStripManagedFields()},
+		// GitOps tool's, the operator's status) are never read here, so they are not kept. The
+		// tenants, thousands of them, also share the strings they all repeat.
+		&platformv1alpha1.TenantNamespace{}:      {Transform: tenantnamespace.CompactTenant},
 		&platformv1alpha1.Team{}:                 {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.TenantClass{}:          {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.ServiceSLO{}:           {Transform: cache.TransformStripManagedFields()},

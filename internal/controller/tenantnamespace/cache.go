@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
 
 // A tenant's namespaced children (RoleBindings, ResourceQuota, LimitRange, NetworkPolicy) are
@@ -25,14 +29,15 @@ import (
 // At 10,000 tenants this is the difference between about 175 and 130 MiB of heap
 // (docs/development.md).
 
-// digestAnnotation carries the digest on the cached copy of a child, and only there: the
-// transform sets it after dropping every annotation the object had, so a user cannot plant one.
-const digestAnnotation = "selfserve.internal/applied-digest"
+// digestLabel carries the digest on the cached copy of a child, and only there. It goes into
+// the labels the object already has (a map of its own would cost about 300 bytes a child); the
+// transform always overwrites it, so a label of that name planted on the object never survives.
+const digestLabel = "selfserve.internal/applied-digest"
 
 // DigestChild is the cache transform of the tenant's namespaced children: it keeps the
 // metadata the controller reads (name, namespace, UID, labels, owner references, deletion) and
-// the ResourceQuota's status, and replaces the rest with the digest of what the operator's
-// field manager applied. Other objects pass unchanged.
+// the ResourceQuota's status, and replaces the rest (spec, managed fields, annotations) with
+// the digest of what the operator's field manager applied. Other objects pass unchanged.
 func DigestChild(in any) (any, error) {
 	obj, ok := in.(client.Object)
 	if !ok {
@@ -48,7 +53,13 @@ func DigestChild(in any) (any, error) {
 		return in, nil
 	}
 	obj.SetManagedFields(nil)
-	obj.SetAnnotations(map[string]string{digestAnnotation: strconv.FormatUint(digest, 16)})
+	obj.SetAnnotations(nil)
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[digestLabel] = strconv.FormatUint(digest, 16)
+	obj.SetLabels(labels)
 	switch o := obj.(type) {
 	case *rbacv1.RoleBinding:
 		o.RoleRef, o.Subjects = rbacv1.RoleRef{}, nil
@@ -68,7 +79,7 @@ func DigestChild(in any) (any, error) {
 func cachedDigest(obj client.Object) uint64 {
 	switch obj.(type) {
 	case *rbacv1.RoleBinding, *corev1.ResourceQuota, *corev1.LimitRange, *networkingv1.NetworkPolicy:
-		if d, ok := obj.GetAnnotations()[digestAnnotation]; ok && obj.GetManagedFields() == nil {
+		if d, ok := obj.GetLabels()[digestLabel]; ok && obj.GetManagedFields() == nil {
 			v, _ := strconv.ParseUint(d, 16, 64)
 			return v
 		}
@@ -118,3 +129,25 @@ func digestOf(applyConfiguration any) (uint64, error) {
 	_, _ = h.Write(data)
 	return h.Sum64() | 1, nil // never 0
 }
+
+// CompactTenant is the cache transform of TenantNamespaces: their managed fields are dropped
+// (never read here), and the strings every tenant repeats (its conditions' types, statuses and
+// reasons, its team and class) are shared instead of decoded once per tenant. Ten conditions
+// make about half a KiB per tenant of such strings.
+func CompactTenant(in any) (any, error) {
+	t, ok := in.(*platformv1alpha1.TenantNamespace)
+	if !ok {
+		return in, nil
+	}
+	t.ManagedFields = nil
+	for i := range t.Status.Conditions {
+		c := &t.Status.Conditions[i]
+		c.Type, c.Reason = intern(c.Type), intern(c.Reason)
+		c.Status = metav1.ConditionStatus(intern(string(c.Status)))
+	}
+	t.Spec.Team, t.Status.Class = intern(t.Spec.Team), intern(t.Status.Class)
+	return t, nil
+}
+
+// intern returns the one shared copy of s.
+func intern(s string) string { return unique.Make(s).Value() }
