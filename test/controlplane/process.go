@@ -37,10 +37,10 @@ type OperatorProcess struct {
 
 // StartOperatorProcess builds ./cmd and runs it as a platform admin with the webhooks, leader
 // election and secure metrics off, plus the given flags (later flags win; WebhookFlags turns
-// the webhooks on). It returns once the
+// the webhooks on) and environment variables ("NAME=value", added to this process's). It returns once the
 // manager answers on its health port. Logs go to manager.log in a temporary folder that Stop
 // removes; on a failed start the last lines are in the error.
-func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, flags ...string) (*OperatorProcess, error) {
+func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, env []string, flags ...string) (*OperatorProcess, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -88,6 +88,7 @@ func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, flags ...strin
 	defer logs.Close()
 	op.cmd = exec.Command(bin, args...)
 	op.cmd.Stdout, op.cmd.Stderr = logs, logs
+	op.cmd.Env = append(os.Environ(), env...)
 	// The manager dies with this process even if Stop is never reached.
 	op.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := op.cmd.Start(); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -283,8 +284,16 @@ func managerContainer(t *testing.T, rendered string) (args, env []string) {
 				continue
 			}
 			for _, e := range c.Env {
-				if e.ValueFrom == nil {
+				switch {
+				case e.ValueFrom == nil:
 					env = append(env, e.Name+"="+e.Value)
+				case e.ValueFrom.ResourceFieldRef != nil:
+					// What the kubelet passes: the container's own limit, in bytes.
+					q, ok := c.Resources.Limits[corev1.ResourceName(strings.TrimPrefix(e.ValueFrom.ResourceFieldRef.Resource, "limits."))]
+					if !ok {
+						t.Fatalf("env %s refers to %s, which the container does not set", e.Name, e.ValueFrom.ResourceFieldRef.Resource)
+					}
+					env = append(env, fmt.Sprintf("%s=%d", e.Name, q.Value()))
 				}
 			}
 			return c.Args, env

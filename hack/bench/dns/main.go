@@ -57,7 +57,7 @@ func run(ctx context.Context, rate int, duration time.Duration, buildLoad bool) 
 	}
 	defer func() { _ = cp.Stop() }()
 	fmt.Println("Building and starting the operator (./cmd) as its own process, with its webhooks ...")
-	op, err := cp.StartOperatorProcess(ctx, cp.WebhookFlags()...)
+	op, err := cp.StartOperatorProcess(ctx, nil, cp.WebhookFlags()...)
 	if err != nil {
 		return err
 	}

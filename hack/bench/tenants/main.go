@@ -48,6 +48,9 @@ import (
 
 var cpuProfile, apiserverProfile string
 
+// memoryLimit is the operator container's memory limit, as the Deployment passes it.
+var memoryLimit string
+
 // withChurn runs the pod-churn phase; heapProfile names the heap profile to write.
 var (
 	withChurn   bool
@@ -58,6 +61,7 @@ func main() {
 	sizes := flag.String("tenants", "1000", "TenantNamespaces to create; a comma-separated list runs each size on a fresh control plane and prints a growth table.")
 	parallelism := flag.Int("parallelism", 16, "Concurrent creations, and the operator's tenant workers.")
 	flag.BoolVar(&withChurn, "churn", true, "After the creation figures, start kube-controller-manager and count the tenants' status writes while pods come and go.")
+	flag.StringVar(&memoryLimit, "memory-limit", "512Mi", "The operator container's memory limit, passed as the Deployment does (MEMORY_LIMIT); 0 for none.")
 	flag.StringVar(&heapProfile, "heapprofile", "", "Write a heap profile of the operator at the end, after a GC, to this file.")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of the operator (8 s of the creation phase) to this file.")
 	flag.StringVar(&apiserverProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof endpoint) during the operator phase to this file.")
@@ -162,7 +166,15 @@ func run(n, parallelism int) (result, error) {
 	}
 
 	fmt.Println("Building and starting the operator (./cmd) as its own process ...")
-	op, err := cp.StartOperatorProcess(ctx, fmt.Sprintf("--tenant-workers=%d", parallelism))
+	limit, err := resource.ParseQuantity(memoryLimit)
+	if err != nil {
+		return result{}, fmt.Errorf("--memory-limit: %w", err)
+	}
+	var env []string
+	if limit.Value() > 0 {
+		env = append(env, fmt.Sprintf("MEMORY_LIMIT=%d", limit.Value()))
+	}
+	op, err := cp.StartOperatorProcess(ctx, env, fmt.Sprintf("--tenant-workers=%d", parallelism))
 	if err != nil {
 		return result{}, err
 	}
@@ -330,14 +342,14 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
   writes in a full resync            %8.0f   (goal 0; %d reconciles in %.1f s; %s)
   one tenant alone, apply to Ready   %8.0f ms  (median of %d; slowest %.0f ms)
   operator heap after GC             %8.1f MiB (goal <= 150 at 10,000 tenants)
-  operator peak RSS                  %8.1f MiB
+  operator peak RSS                  %8.1f MiB (container memory limit %s; the garbage collector aims under 90%% of it)
   benchmark client heap, peak RSS    %8.1f MiB, %.1f MiB (this process; the control plane runs in its own)
 %s  machine: before %s; after %s
 `, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
 		withOperator.Seconds()/plainApply.Seconds(), withOperator.Seconds()/floor.Seconds(), floor.Seconds(), strings.Join(floorSteps, " + "),
 		res.writesPerTenant, writes.explain(), resyncWrites.operator, n, resync.Seconds(), resyncWrites.explain(),
 		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000,
-		res.heapMiB, res.rssMiB, float64(mem.HeapAlloc)/(1<<20), testutil.PeakRSS(os.Getpid()), churn, loadBefore, testutil.MachineLoad())
+		res.heapMiB, res.rssMiB, memoryLimit, float64(mem.HeapAlloc)/(1<<20), testutil.PeakRSS(os.Getpid()), churn, loadBefore, testutil.MachineLoad())
 	return res, nil
 }
 
