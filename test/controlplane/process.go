@@ -270,12 +270,12 @@ func (op *OperatorProcess) CPUProfile(ctx context.Context, path string, seconds 
 	return os.WriteFile(path, data, 0o644)
 }
 
-// PeakRSS is the most memory the manager has held resident (VmHWM), in MiB; 0 when unknown.
-func (op *OperatorProcess) PeakRSS() float64 {
+// Memory reads one memory field of the manager's /proc status in MiB (testutil.ProcMemory).
+func (op *OperatorProcess) Memory(field string) float64 {
 	if op.cmd == nil || op.cmd.Process == nil {
 		return 0
 	}
-	return testutil.PeakRSS(op.cmd.Process.Pid)
+	return testutil.ProcMemory(op.cmd.Process.Pid, field)
 }
 
 // Families are scraped metrics by name.

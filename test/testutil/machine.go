@@ -23,13 +23,18 @@ func MachineLoad() string {
 }
 
 // PeakRSS is the most memory a process has held resident (VmHWM), in MiB; 0 when unknown.
-func PeakRSS(pid int) float64 {
+// It counts the pages of its executable it has touched too, which the kernel can drop.
+func PeakRSS(pid int) float64 { return ProcMemory(pid, "VmHWM") }
+
+// ProcMemory reads one memory field of /proc/<pid>/status (VmHWM, VmRSS, RssAnon, RssFile),
+// in MiB; 0 when unknown. RssAnon is what a container's memory limit cannot reclaim.
+func ProcMemory(pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				kib, _ := strconv.ParseFloat(f[0], 64)
