@@ -76,7 +76,7 @@ help: ## Show this help.
 ##@ Benchmarks
 
 .PHONY: bench-tenants
-bench-tenants: controlplane ## 1,000 TenantNamespaces: operator vs plain client, writes per tenant, resync writes, heap.
+bench-tenants: controlplane ## 1,000 TenantNamespaces: the operator (own process) vs a plain client, writes per tenant, resync writes, heap and RSS, pod churn.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench/tenants $(BENCH_FLAGS)
 
 .PHONY: bench-dns
