@@ -43,27 +43,8 @@ func (b *boundary) refresh() {
 
 // count is how many SLOs and monitors in Datadog carry the CR's UID tag.
 func (b *boundary) count(uid string) (slos, monitors int) {
-	tag := datadog.TagUIDPrefix + uid
-	has := func(o map[string]any) bool {
-		tags, _ := o["tags"].([]any)
-		for _, x := range tags {
-			if x == tag {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range b.fake.SLOs() {
-		if has(s) {
-			slos++
-		}
-	}
-	for _, m := range b.fake.Monitors() {
-		if has(m) {
-			monitors++
-		}
-	}
-	return slos, monitors
+	s, m := b.fake.Tagged(datadog.TagUIDPrefix + uid)
+	return len(s), len(m)
 }
 
 func crFor(uid string) *platformv1alpha1.ServiceSLO {

@@ -316,6 +316,21 @@ func (s *Server) SLOs() []map[string]any {
 	return out
 }
 
+// Tagged returns the SLOs and monitors that carry tag, as SLOs and Monitors do.
+func (s *Server) Tagged(tag string) (slos, monitors []map[string]any) {
+	for _, o := range s.SLOs() {
+		if slices.Contains(strs(o["tags"]), tag) {
+			slos = append(slos, o)
+		}
+	}
+	for _, o := range s.Monitors() {
+		if slices.Contains(strs(o["tags"]), tag) {
+			monitors = append(monitors, o)
+		}
+	}
+	return slos, monitors
+}
+
 // DeleteSLO removes an SLO behind the operator's back, as a user in the Datadog UI could.
 func (s *Server) DeleteSLO(id string) {
 	s.mu.Lock()

@@ -144,27 +144,7 @@ func waitSynced(t *testing.T, s *platformv1alpha1.ServiceSLO) *platformv1alpha1.
 
 // objectsOf returns the fake's SLOs and monitors that carry a CR's UID tag.
 func objectsOf(uid string) (slos []map[string]any, monitors []map[string]any) {
-	tag := datadog.TagUIDPrefix + uid
-	has := func(o map[string]any) bool {
-		tags, _ := o["tags"].([]any)
-		for _, x := range tags {
-			if x == tag {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range fake.SLOs() {
-		if has(s) {
-			slos = append(slos, s)
-		}
-	}
-	for _, m := range fake.Monitors() {
-		if has(m) {
-			monitors = append(monitors, m)
-		}
-	}
-	return slos, monitors
+	return fake.Tagged(datadog.TagUIDPrefix + uid)
 }
 
 func TestServiceSLOLifecycle(t *testing.T) {
