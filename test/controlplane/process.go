@@ -26,64 +26,87 @@ import (
 
 // OperatorProcess is the manager binary (./cmd) running as its own process against the control
 // plane, as a user deploys it: what it holds in memory is its own, apart from the caller's.
-// Its metrics and profiles are served on local ports.
+// Started by StartOperatorProcess, its metrics and profiles are served on local ports.
 type OperatorProcess struct {
 	cmd     *exec.Cmd
 	dir     string
 	metrics string
 	pprof   string
 	exited  chan error
+	log     string // the log, kept by Stop
 }
 
 // StartOperatorProcess builds ./cmd and runs it as a platform admin with the webhooks, leader
 // election and secure metrics off, plus the given flags (later flags win; WebhookFlags turns
-// the webhooks on) and environment variables ("NAME=value", added to this process's). It returns once the
-// manager answers on its health port. Logs go to manager.log in a temporary folder that Stop
-// removes; on a failed start the last lines are in the error.
+// the webhooks on) and environment variables ("NAME=value", added to this process's). It
+// returns once the manager is ready.
 func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, env []string, flags ...string) (*OperatorProcess, error) {
-	root, err := RepoRoot()
+	op, err := newOperatorProcess()
 	if err != nil {
 		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "selfserve-manager-")
-	if err != nil {
-		return nil, err
-	}
-	op := &OperatorProcess{dir: dir, exited: make(chan error, 1)}
-	fail := func(err error) (*OperatorProcess, error) {
-		_ = op.Stop()
-		return nil, err
-	}
-	bin := filepath.Join(dir, "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("building the manager: %w\n%s", err, out))
 	}
 	kubeconfig, err := cp.Kubeconfig("selfserve-operator", "system:masters")
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(op.dir, "kubeconfig"), kubeconfig, 0o600)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
-		return fail(err)
-	}
-	ports, err := freePorts(3)
-	if err != nil {
-		return fail(err)
+	ports, portsErr := FreePorts(3)
+	if err = errors.Join(err, portsErr); err != nil {
+		return nil, errors.Join(err, op.Stop())
 	}
 	op.metrics = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	op.pprof = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	probe := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	args := append([]string{
-		"--kubeconfig=" + filepath.Join(dir, "kubeconfig"),
+		"--kubeconfig=" + filepath.Join(op.dir, "kubeconfig"),
 		"--enable-webhooks=false", "--leader-elect=false", "--webhook-cert-secret=",
 		"--metrics-secure=false", "--metrics-bind-address=" + op.metrics,
 		"--pprof-bind-address=" + op.pprof, "--health-probe-bind-address=" + probe,
 		"--zap-log-level=error",
 	}, flags...)
-	logs, err := os.Create(filepath.Join(dir, "manager.log"))
+	return op, op.start(ctx, args, env, probe)
+}
+
+// StartManager builds ./cmd and runs it with exactly args and env (added to this process's),
+// as the install test runs the Deployment's container. It returns once /readyz answers at
+// probe, the --health-probe-bind-address that args set. Metrics and HeapAfterGC are for
+// StartOperatorProcess only.
+func StartManager(ctx context.Context, args, env []string, probe string) (*OperatorProcess, error) {
+	op, err := newOperatorProcess()
 	if err != nil {
-		return fail(err)
+		return nil, err
+	}
+	return op, op.start(ctx, args, env, probe)
+}
+
+func newOperatorProcess() (*OperatorProcess, error) {
+	dir, err := os.MkdirTemp("", "selfserve-manager-")
+	if err != nil {
+		return nil, err
+	}
+	return &OperatorProcess{dir: dir, exited: make(chan error, 1)}, nil
+}
+
+// start builds and starts the manager and waits until it is ready; on failure it stops it, and
+// the last lines of its log are in the error.
+func (op *OperatorProcess) start(ctx context.Context, args, env []string, probe string) (err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, op.Stop())
+		}
+	}()
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(op.dir, "manager")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the manager: %w\n%s", err, out)
+	}
+	logs, err := os.Create(filepath.Join(op.dir, "manager.log"))
+	if err != nil {
+		return err
 	}
 	defer logs.Close()
 	op.cmd = exec.Command(bin, args...)
@@ -92,24 +115,24 @@ func (cp *ControlPlane) StartOperatorProcess(ctx context.Context, env []string, 
 	// The manager dies with this process even if Stop is never reached.
 	op.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := op.cmd.Start(); err != nil {
-		return fail(fmt.Errorf("starting the manager: %w", err))
+		return fmt.Errorf("starting the manager: %w", err)
 	}
 	go func() { op.exited <- op.cmd.Wait() }()
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		select {
 		case err := <-op.exited:
 			op.exited <- err
-			return fail(fmt.Errorf("the manager exited: %v\n%s", err, op.logTail()))
+			return fmt.Errorf("the manager exited: %v\n%s", err, op.logTail())
 		default:
 		}
 		if res, err := http.Get("http://" + probe + "/readyz"); err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return op, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("the manager is not ready after 2 minutes\n%s", op.logTail()))
+			return fmt.Errorf("the manager is not ready after 2 minutes\n%s", op.logTail())
 		}
 	}
 }
@@ -121,8 +144,8 @@ func (cp *ControlPlane) WebhookFlags() []string {
 	return []string{"--enable-webhooks=true", fmt.Sprintf("--webhook-port=%d", port), "--webhook-cert-dir=" + certDir}
 }
 
-// freePorts returns n local TCP ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n local TCP ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -135,29 +158,36 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// Log returns the manager's log so far; after Stop, all of it.
+func (op *OperatorProcess) Log() string {
+	if op.cmd == nil {
+		return op.log
+	}
+	data, _ := os.ReadFile(filepath.Join(op.dir, "manager.log"))
+	return string(data)
+}
+
 // logTail returns the last lines of the manager's log.
 func (op *OperatorProcess) logTail() string {
-	data, _ := os.ReadFile(filepath.Join(op.dir, "manager.log"))
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	lines := strings.Split(strings.TrimSpace(op.Log()), "\n")
 	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }
 
-// Stop ends the manager (SIGTERM, then SIGKILL after 30 s) and removes its folder.
+// Stop ends the manager (SIGTERM, then SIGKILL after 30 s), keeps its log for Log and removes
+// its folder. It returns how the manager exited: nil after a clean shutdown.
 func (op *OperatorProcess) Stop() error {
 	var err error
 	if op.cmd != nil && op.cmd.Process != nil {
+		defer func() { op.cmd = nil }()
 		_ = op.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err = <-op.exited:
 		case <-time.After(30 * time.Second):
 			_ = op.cmd.Process.Kill()
-			err = errors.Join(errors.New("the manager did not stop within 30 s"), <-op.exited)
+			<-op.exited
+			err = errors.New("the manager did not stop within 30 s of SIGTERM")
 		}
-		op.cmd = nil
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled() {
-			err = nil // the SIGKILL above is reported already
-		}
+		op.log = op.Log()
 	}
 	return errors.Join(err, os.RemoveAll(op.dir))
 }
@@ -184,21 +214,19 @@ func (op *OperatorProcess) Reconciles(controllerName string) (float64, error) {
 	return m.Sum("controller_runtime_reconcile_total", map[string]string{"controller": controllerName}), nil
 }
 
-// Writes returns the write requests (POST, PUT, PATCH, DELETE) the manager has sent to the
-// apiserver, from client-go's rest_client_requests_total, by method. With the webhooks and
-// secure metrics off, it sends no reviews or dry runs, so every one of them is a write.
-func (op *OperatorProcess) Writes() (map[string]float64, error) {
+// Writes returns how many write requests (POST, PUT, PATCH, DELETE) the manager has sent to
+// the apiserver, from client-go's rest_client_requests_total. With the webhooks and secure
+// metrics off, it sends no reviews or dry runs, so every one of them is a write.
+func (op *OperatorProcess) Writes() (float64, error) {
 	m, err := op.Metrics()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	out := map[string]float64{}
+	var writes float64
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if v := m.Sum("rest_client_requests_total", map[string]string{"method": method}); v > 0 {
-			out[method] = v
-		}
+		writes += m.Sum("rest_client_requests_total", map[string]string{"method": method})
 	}
-	return out, nil
+	return writes, nil
 }
 
 // HeapAfterGC runs a garbage collection in the manager and returns its live heap in bytes

@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,7 +84,9 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	// No node runs the Deployment here, so the manager runs as a process on this machine, and
 	// the webhook configurations call it at 127.0.0.1, as they would a manager run outside the
 	// cluster; everything else (rules, selectors, failure policies) is the install's.
-	webhookPort, probePort, metricsPort := freePort(t), freePort(t), freePort(t)
+	ports, err := controlplane.FreePorts(3)
+	Must(t, err)
+	webhookPort, probePort, metricsPort := ports[0], ports[1], ports[2]
 	c, err := cp.Client()
 	Must(t, err)
 	pointWebhooksAt(t, c, fmt.Sprintf("https://127.0.0.1:%d", webhookPort))
@@ -106,44 +104,22 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	CreateClusterDNS(t, c)
 	SetNodeLocalDNS(t, c, 1, 1)
 
-	bin := filepath.Join(tmp, "manager")
-	build := exec.Command("go", "build", "-o", bin, "./cmd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the manager: %v\n%s", err, out)
-	}
 	// The Deployment's own args and environment, then what differs outside a pod (later flags
 	// win): the kubeconfig, local ports, the certificate's extra address, the GKE fake.
 	args, env := managerContainer(t, rendered)
+	probe := fmt.Sprintf("127.0.0.1:%d", probePort)
 	args = append(args,
 		"--kubeconfig", manager,
 		"--leader-election-namespace=selfserve-system",
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
-		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
+		"--health-probe-bind-address="+probe,
 		fmt.Sprintf("--webhook-port=%d", webhookPort),
 		"--webhook-cert-hosts=127.0.0.1",
 		"--gke-endpoint="+gkeEndpoint,
 	)
-	var logs syncBuffer
-	mgr := exec.Command(bin, args...)
-	mgr.Env = append(append(os.Environ(), env...), "POD_NAMESPACE=selfserve-system", "DD_API_KEY=", "DD_APP_KEY=")
-	mgr.Stdout, mgr.Stderr = &logs, &logs
-	Must(t, mgr.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- mgr.Wait() }()
-	defer func() {
-		if mgr.ProcessState == nil {
-			_ = mgr.Process.Kill()
-		}
-	}()
-	Eventually(t, 2*time.Minute, "the manager is ready", func() bool {
-		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort))
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	mgr, err := controlplane.StartManager(context.Background(), args, append(env, "POD_NAMESPACE=selfserve-system", "DD_API_KEY=", "DD_APP_KEY="), probe)
+	Must(t, err)
+	defer func() { _ = mgr.Stop() }()
 	Eventually(t, time.Minute, "the manager injected its CA into both webhook configurations", func() bool {
 		return caBundlesSet(t, c)
 	})
@@ -250,23 +226,17 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	})
 	Eventually(t, time.Minute, "the SLO is gone from Datadog", func() bool { return len(dd.SLOs()) == 0 })
 
-	Must(t, mgr.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("the manager did not exit cleanly on SIGTERM: %v", err)
-		}
-	case <-time.After(time.Minute):
-		t.Error("the manager did not stop within a minute of SIGTERM")
+	if err := mgr.Stop(); err != nil {
+		t.Errorf("the manager did not exit cleanly on SIGTERM: %v", err)
 	}
 	// Least privilege, proven: every request the flows needed was allowed.
-	for _, line := range strings.Split(logs.String(), "\n") {
+	for _, line := range strings.Split(mgr.Log(), "\n") {
 		if strings.Contains(line, "forbidden") {
 			t.Errorf("the manager was refused a request: %s", line)
 		}
 	}
 	if t.Failed() {
-		t.Logf("manager log:\n%s", logs.String())
+		t.Logf("manager log:\n%s", mgr.Log())
 	}
 }
 
@@ -347,31 +317,4 @@ func caBundlesSet(t *testing.T, c client.Client) bool {
 		}
 	}
 	return len(v.Webhooks) > 0 && len(m.Webhooks) > 0
-}
-
-// freePort returns a TCP port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Must(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer a child process and the test may use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -403,13 +403,10 @@ type writeCounts struct {
 var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
 
 func snapshotWrites(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess) (writeCounts, error) {
-	byMethod, err := op.Writes()
-	if err != nil {
-		return writeCounts{}, err
-	}
 	var w writeCounts
-	for _, v := range byMethod {
-		w.operator += v
+	var err error
+	if w.operator, err = op.Writes(); err != nil {
+		return writeCounts{}, err
 	}
 	m, err := cp.APIServerMetrics(ctx)
 	if err != nil {
