@@ -41,18 +41,10 @@ const digestLabel = "selfserve.internal/applied-digest"
 // the digest of what the operator's field manager applied. Other objects pass unchanged.
 func DigestChild(in any) (any, error) {
 	obj, ok := in.(client.Object)
-	if !ok {
-		return in, nil // a tombstone of a deleted object
+	if !ok || !digested(obj) {
+		return in, nil // another kind, or a tombstone of a deleted object
 	}
-	switch obj.(type) {
-	case *rbacv1.RoleBinding, *corev1.ResourceQuota, *corev1.LimitRange, *networkingv1.NetworkPolicy:
-	default:
-		return in, nil
-	}
-	digest, err := appliedDigest(obj)
-	if err != nil {
-		return in, nil
-	}
+	digest, _ := appliedDigest(obj) // applied kinds: no error
 	obj.SetManagedFields(nil)
 	obj.SetAnnotations(nil)
 	labels := obj.GetLabels()
@@ -78,15 +70,21 @@ func DigestChild(in any) (any, error) {
 // one the transform left, or, from a reader without the transform (a table test's fake
 // client), the one computed from the object.
 func cachedDigest(obj client.Object) uint64 {
-	switch obj.(type) {
-	case *rbacv1.RoleBinding, *corev1.ResourceQuota, *corev1.LimitRange, *networkingv1.NetworkPolicy:
-		if d, ok := obj.GetLabels()[digestLabel]; ok && obj.GetManagedFields() == nil {
-			v, _ := strconv.ParseUint(d, 16, 64)
-			return v
-		}
+	if d, ok := obj.GetLabels()[digestLabel]; ok && digested(obj) && obj.GetManagedFields() == nil {
+		v, _ := strconv.ParseUint(d, 16, 64)
+		return v
 	}
 	d, _ := appliedDigest(obj)
 	return d
+}
+
+// digested reports whether the cache holds objects of this kind as digests.
+func digested(obj client.Object) bool {
+	switch obj.(type) {
+	case *rbacv1.RoleBinding, *corev1.ResourceQuota, *corev1.LimitRange, *networkingv1.NetworkPolicy:
+		return true
+	}
+	return false
 }
 
 // appliedDigest is the digest of what the operator's field manager applied to a child, read
@@ -112,10 +110,7 @@ func appliedDigest(obj client.Object) (uint64, error) {
 	if err != nil {
 		return 0, nil
 	}
-	d, err := digestOf(applied)
-	if err != nil {
-		return 0, nil
-	}
+	d, _ := digestOf(applied) // 0 when it cannot be marshalled
 	return d, nil
 }
 
