@@ -13,20 +13,15 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/nodelocaldns"
@@ -39,13 +34,7 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "How long the stream runs.")
 	buildLoad := flag.Bool("build-load", false, "Load the machine with `go build -a std` in a loop while the stream runs.")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *rate, *duration, *buildLoad); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-dns:", err)
-		os.Exit(1)
-	}
+	testutil.RunBenchmark("bench-dns", func(ctx context.Context) error { return run(ctx, *rate, *duration, *buildLoad) })
 }
 
 func run(ctx context.Context, rate int, duration time.Duration, buildLoad bool) error {

@@ -9,19 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
@@ -37,13 +31,7 @@ func main() {
 	storm := flag.Duration("storm", 60*time.Second, "Length of the 429 storm.")
 	pageSize := flag.Int("fake-page-size", 0, "Cap every page the Datadog fake answers at this many items (0: as asked), to show the cost of paging.")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *n, *poll, *storm, *pageSize); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-slos:", err)
-		os.Exit(1)
-	}
+	testutil.RunBenchmark("bench-slos", func(ctx context.Context) error { return run(ctx, *n, *poll, *storm, *pageSize) })
 }
 
 func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) error {

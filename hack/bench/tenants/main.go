@@ -13,16 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -36,9 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/operator"
@@ -66,24 +61,29 @@ func main() {
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of the operator (8 s of the creation phase) to this file.")
 	flag.StringVar(&apiserverProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof endpoint) during the operator phase to this file.")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
-	var results []result
+	var ns []int
 	for _, size := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(size))
 		if err != nil || n < 1 {
 			fmt.Fprintf(os.Stderr, "bench-tenants: --tenants: want positive numbers, got %q\n", size)
 			os.Exit(2)
 		}
-		r, err := run(n, *parallelism)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench-tenants:", err)
-			os.Exit(1)
+		ns = append(ns, n)
+	}
+	testutil.RunBenchmark("bench-tenants", func(ctx context.Context) error {
+		var results []result
+		for _, n := range ns {
+			r, err := run(ctx, n, *parallelism)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
-	}
-	if len(results) > 1 {
-		printGrowth(results)
-	}
+		if len(results) > 1 {
+			printGrowth(results)
+		}
+		return nil
+	})
 }
 
 // result is one size's row of the growth table.
@@ -92,7 +92,6 @@ type result struct {
 	plain, operator time.Duration
 	writesPerTenant float64
 	resyncWrites    int
-	resync          time.Duration
 	heapMiB, rssMiB float64
 }
 
@@ -107,10 +106,7 @@ func printGrowth(results []result) {
 	}
 }
 
-func run(n, parallelism int) (result, error) {
-	// Ctrl-C stops the benchmark and its control plane cleanly.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func run(ctx context.Context, n, parallelism int) (result, error) {
 	loadBefore := testutil.MachineLoad()
 	fmt.Printf("Starting the local control plane (etcd + kube-apiserver %s) ...\n", controlplane.Version)
 	cp, err := controlplane.Start(controlplane.Options{})
@@ -336,7 +332,7 @@ func run(n, parallelism int) (result, error) {
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	res := result{tenants: n, plain: plain, operator: withOperator, writesPerTenant: writes.operator / float64(n),
-		resyncWrites: int(resyncWrites.operator), resync: resync, heapMiB: float64(heap) / (1 << 20), rssMiB: op.Memory("VmHWM")}
+		resyncWrites: int(resyncWrites.operator), heapMiB: float64(heap) / (1 << 20), rssMiB: op.Memory("VmHWM")}
 
 	fmt.Printf(`
 TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
