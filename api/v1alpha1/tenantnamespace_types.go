@@ -122,9 +122,12 @@ type TenantNamespaceSpec struct {
 // TenantRoleBinding binds subjects to one ClusterRole inside the tenant namespace.
 type TenantRoleBinding struct {
 	// ClusterRole to bind, for example "edit" or "view". It must be in the class's
-	// allowedClusterRoles.
+	// allowedClusterRoles (another one waits for a platform admin's approval; cluster-admin, or
+	// a role the operator itself may not bind, is refused). The binding is named
+	// selfserve-<clusterRole>, so "owners" is refused: it would replace the owners' binding.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MaxLength=243
+	// +kubebuilder:validation:XValidation:rule="self != 'owners'",message="the binding selfserve-owners is the owners' own (ClusterRole admin); bind owners through spec.owners"
 	// +required
 	ClusterRole string `json:"clusterRole"`
 
@@ -203,8 +206,10 @@ type TenantNamespaceStatus struct {
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
 
-	// ProvisionedSpec is the hash of the spec last provisioned in full (within its class, or
-	// approved). A spec that has not changed since keeps what it has when its class is tightened.
+	// ProvisionedSpec is the hash of the spec in effect in full (within its class, approved, or
+	// no more than the namespace already holds); empty while part of it waits for approval. It
+	// is a report only: what a tenant keeps beyond its class is read from the objects in its
+	// namespace, never from its status.
 	// +optional
 	ProvisionedSpec string `json:"provisionedSpec,omitempty"`
 }

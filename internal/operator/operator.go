@@ -244,7 +244,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := classes.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass controller: %w", err)
 	}
-	if err := (&team.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
@@ -294,6 +294,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			AdminUsers:  opts.AdminUsers,
 			// The operator's namespace is protected like default and kube-*.
 			ProtectedNamespaces: append([]string{opts.OperatorNamespace}, opts.ProtectedNamespaces...),
+		}
+		if err := ssewebhook.SetupTeamWebhook(mgr, access); err != nil {
+			return nil, fmt.Errorf("setting up Team webhook: %w", err)
 		}
 		if err := ssewebhook.SetupTenantNamespaceWebhook(mgr, access, opts.DNS); err != nil {
 			return nil, fmt.Errorf("setting up TenantNamespace webhook: %w", err)

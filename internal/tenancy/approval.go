@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -29,7 +30,7 @@ const (
 func Approvable(e *field.Error) bool {
 	f := e.Field
 	return strings.HasPrefix(f, "spec.quota.hard[") || strings.HasPrefix(f, "spec.limits.max[") || strings.HasPrefix(f, "spec.limits.min[") ||
-		strings.HasPrefix(f, "spec.roleBindings[") && strings.HasSuffix(f, "].clusterRole")
+		strings.HasPrefix(f, "spec.roleBindings[") && strings.HasSuffix(f, "].clusterRole") && e.Type == field.ErrorTypeInvalid
 }
 
 // SplitApprovable separates what may be approved from what stays refused.
@@ -69,13 +70,15 @@ func BindingAllowed(c *platformv1alpha1.TenantClass, clusterRole string) bool {
 
 // CappedToClass is what a tenant gets while its spec waits for approval: its settings with the
 // quota at most the class maximum and the container limits within the class's, resource by
-// resource (container defaults kept between the two so the LimitRange stays valid).
-func CappedToClass(s Settings, c *platformv1alpha1.TenantClass) Settings {
+// resource (container defaults kept between the two so the LimitRange stays valid) — but never
+// less than what its namespace already holds (h), up to what it asks: a spec that grows waits
+// for the growth only, and a class tightened under a tenant takes nothing away.
+func CappedToClass(s Settings, c *platformv1alpha1.TenantClass, h Holding) Settings {
 	out := s
 	out.Quota = s.Quota.DeepCopy()
 	for name, max := range c.Spec.Quota.Max {
 		if q, ok := out.Quota[name]; ok && q.Cmp(max) > 0 {
-			out.Quota[name] = max.DeepCopy()
+			out.Quota[name] = atMost(q, atLeast(max, h.Quota[name]))
 		}
 	}
 	if s.Limits == nil || c.Spec.Limits == nil {
@@ -95,16 +98,36 @@ func CappedToClass(s Settings, c *platformv1alpha1.TenantClass) Settings {
 	}
 	for name, max := range cl.Max {
 		if q, ok := l.Max[name]; ok && q.Cmp(max) > 0 {
-			l.Max[name] = max.DeepCopy()
+			l.Max[name] = atMost(q, atLeast(max, h.LimitsMax[name]))
 		}
 	}
 	for name, min := range cl.Min {
 		if q, ok := l.Min[name]; ok && q.Cmp(min) < 0 {
-			l.Min[name] = min.DeepCopy()
+			held, holds := h.LimitsMin[name]
+			if !holds || held.Cmp(min) > 0 {
+				held = min
+			}
+			l.Min[name] = atLeast(q, held)
 		}
 	}
 	clamp(l.Default)
 	clamp(l.DefaultRequest)
 	out.Limits = l
 	return out
+}
+
+// atMost is the smaller of a and b, atLeast the larger; a zero b (not held) counts as nothing
+// for atLeast.
+func atMost(a, b resource.Quantity) resource.Quantity {
+	if a.Cmp(b) <= 0 {
+		return a.DeepCopy()
+	}
+	return b.DeepCopy()
+}
+
+func atLeast(a, b resource.Quantity) resource.Quantity {
+	if a.Cmp(b) >= 0 {
+		return a.DeepCopy()
+	}
+	return b.DeepCopy()
 }

@@ -21,7 +21,7 @@ func TestWhatAnAdminMayApprove(t *testing.T) {
 	tn := &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "t"}, Spec: platformv1alpha1.TenantNamespaceSpec{
 		Quota:        &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: q("500")}},
 		Limits:       &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: q("32Gi")}, Default: corev1.ResourceList{corev1.ResourceMemory: q("16Gi")}},
-		RoleBindings: []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin"}},
+		RoleBindings: []platformv1alpha1.TenantRoleBinding{{ClusterRole: "edit"}, {ClusterRole: "cluster-admin"}},
 		PodSecurity:  platformv1alpha1.PodSecurityPrivileged,
 	}}
 	approvable, refused := SplitApprovable(CheckClass(tn, class))
@@ -35,13 +35,13 @@ func TestWhatAnAdminMayApprove(t *testing.T) {
 	if len(a) != 3 || a[0] != "spec.quota.hard[pods]" || a[1] != "spec.limits.max[memory]" || a[2] != "spec.roleBindings[0].clusterRole" {
 		t.Errorf("approvable %v", a)
 	}
-	if len(r) != 1 || r[0] != "spec.podSecurity" {
-		t.Errorf("refused %v: Pod Security is no one's to approve", r)
+	if len(r) != 2 || r[0] != "spec.podSecurity" || r[1] != "spec.roleBindings[1].clusterRole" {
+		t.Errorf("refused %v: Pod Security and cluster-admin are no one's to approve", r)
 	}
 
 	// Meanwhile: the quota at the class maximum, the container limits within the class's, and
 	// the default kept under the maximum so the LimitRange stays valid.
-	capped := CappedToClass(Effective(tn, class), class)
+	capped := CappedToClass(Effective(tn, class), class, Holding{})
 	if pods := capped.Quota[corev1.ResourcePods]; pods.Cmp(q("50")) != 0 {
 		t.Errorf("capped pods %s, want 50", pods.String())
 	}
@@ -50,6 +50,32 @@ func TestWhatAnAdminMayApprove(t *testing.T) {
 	}
 	if d := capped.Limits.Default[corev1.ResourceMemory]; d.Cmp(q("8Gi")) != 0 {
 		t.Errorf("capped container default %s, want 8Gi (under the max)", d.String())
+	}
+
+	// What the namespace holds already is kept, up to what the spec asks, and only the rest
+	// waits: 120 pods held (approved earlier) of the 500 asked, the 32Gi container max held.
+	held := Holding{Quota: corev1.ResourceList{corev1.ResourcePods: q("120")}, LimitsMax: corev1.ResourceList{corev1.ResourceMemory: q("32Gi")}, ClusterRoles: []string{"edit"}}
+	capped = CappedToClass(Effective(tn, class), class, held)
+	if pods := capped.Quota[corev1.ResourcePods]; pods.Cmp(q("120")) != 0 {
+		t.Errorf("capped pods %s, want the 120 held", pods.String())
+	}
+	if m := capped.Limits.Max[corev1.ResourceMemory]; m.Cmp(q("32Gi")) != 0 {
+		t.Errorf("capped container max %s, want the 32Gi held", m.String())
+	}
+	var waiting []string
+	for _, e := range Unheld(approvable, held) {
+		waiting = append(waiting, e.Field)
+	}
+	if len(waiting) != 1 || waiting[0] != "spec.quota.hard[pods]" {
+		t.Errorf("waiting for approval %v, want only the pods beyond the 120 held", waiting)
+	}
+	// Held beyond what is asked: nothing more is given.
+	held.Quota[corev1.ResourcePods] = q("900")
+	if pods := CappedToClass(Effective(tn, class), class, held).Quota[corev1.ResourcePods]; pods.Cmp(q("500")) != 0 {
+		t.Errorf("capped pods %s with 900 held, want the 500 asked", pods.String())
+	}
+	if len(Unheld(approvable, held)) != 0 {
+		t.Errorf("a spec within what is held waits for approval")
 	}
 
 	// An approval holds for one spec: any change is another hash.

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
@@ -35,6 +36,26 @@ func (h *Held) Add(name string, quota corev1.ResourceList) {
 		sum.Add(q)
 		h.Quota[n] = sum
 	}
+}
+
+// AddReleased counts the team's namespaces that none of the tenants counted so far holds —
+// released ones, and ones whose tenant is gone and which are being released — read through r
+// (the apiserver: the operator's cache holds only managed namespaces). Each takes a place in
+// the namespace budget until it is re-adopted or deleted, and no quota: a released namespace
+// keeps a zero quota. except is the namespace a tenant is about to take (re-adopt).
+func (h *Held) AddReleased(ctx context.Context, r client.Reader, team, except string) error {
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := r.List(ctx, &list, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
+		return fmt.Errorf("listing the namespaces of team %s: %w", team, err)
+	}
+	for _, ns := range list.Items {
+		if ns.Name == except || !ns.DeletionTimestamp.IsZero() || slices.Contains(h.Tenants, ns.Name) {
+			continue
+		}
+		h.Add(ns.Name, nil)
+	}
+	return nil
 }
 
 // CheckBudget lists what one more tenant namespace with the given quota would take the team

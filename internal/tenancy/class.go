@@ -71,6 +71,12 @@ func CheckClass(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantC
 		errs = append(errs, field.NotSupported(spec.Child("networkIsolation"), eff.NetworkIsolation, toStrings(allowed)))
 	}
 	for i, b := range t.Spec.RoleBindings {
+		if b.ClusterRole == ClusterAdmin && !slices.Contains(cs.AllowedClusterRoles, b.ClusterRole) {
+			// Not for approval: the operator is never granted to bind it unless a class lists it.
+			errs = append(errs, field.Forbidden(spec.Child("roleBindings").Index(i).Child("clusterRole"),
+				fmt.Sprintf("cluster-admin is never bound in a tenant namespace unless class %s lists it in allowedClusterRoles (it allows %v; owners always get admin)", c.Name, cs.AllowedClusterRoles)))
+			continue
+		}
 		if !slices.Contains(cs.AllowedClusterRoles, b.ClusterRole) {
 			errs = append(errs, field.Invalid(spec.Child("roleBindings").Index(i).Child("clusterRole"), b.ClusterRole,
 				fmt.Sprintf("class %s allows binding only %v (owners always get admin)", c.Name, cs.AllowedClusterRoles)))
@@ -81,6 +87,9 @@ func CheckClass(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantC
 	errs = append(errs, prefixed(spec.Child("annotations"), t.Spec.Annotations, cs.AllowedAnnotationPrefixes, c.Name)...)
 	return errs
 }
+
+// ClusterAdmin is the ClusterRole that holds every right of the cluster.
+const ClusterAdmin = "cluster-admin"
 
 // prefixed refuses keys that start with none of the allowed prefixes (none allowed when the
 // list is empty).

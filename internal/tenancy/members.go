@@ -32,8 +32,3 @@ func Matches(subjects []platformv1alpha1.Subject, u authnv1.UserInfo) bool {
 	}
 	return false
 }
-
-// IsMember reports whether the requester acts for the team.
-func IsMember(team *platformv1alpha1.Team, u authnv1.UserInfo) bool {
-	return Matches(team.Spec.Members, u)
-}

@@ -42,8 +42,8 @@ func approvalOf(t *testing.T, name, reason string) *platformv1alpha1.TenantNames
 // TestBeyondTheClassWaitsForAnAdminsApproval: a developer asks for more than the class allows
 // (quota, a role binding); it is admitted, nothing is created, and it says what needs approval.
 // The developer cannot approve it, not even naming an admin; an admin approves this very spec
-// and the namespace gets it all; a change after that needs a new approval, and runs on what the
-// class allows meanwhile; a rejection says so.
+// and the namespace gets it all; growing it after that needs a new approval for the growth
+// only: it keeps what was approved meanwhile; a rejection says so.
 func TestBeyondTheClassWaitsForAnAdminsApproval(t *testing.T) {
 	ctx := context.Background()
 	Must(t, k8sClient.Create(ctx, guardedClassNamed("approvals")))
@@ -56,7 +56,7 @@ func TestBeyondTheClassWaitsForAnAdminsApproval(t *testing.T) {
 		Spec: platformv1alpha1.TenantNamespaceSpec{Team: "approvals", Class: "approvals",
 			Owners:       []platformv1alpha1.Subject{{Kind: "Group", Name: "team-approvals"}},
 			Quota:        &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("200")}},
-			RoleBindings: []platformv1alpha1.TenantRoleBinding{{ClusterRole: "cluster-admin", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-approvals"}}}},
+			RoleBindings: []platformv1alpha1.TenantRoleBinding{{ClusterRole: "admin", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-approvals-leads"}}}},
 		},
 	}
 	Must(t, dev.Create(ctx, tn))
@@ -114,10 +114,10 @@ func TestBeyondTheClassWaitsForAnAdminsApproval(t *testing.T) {
 			return false
 		}
 		pods := rq.Spec.Hard[corev1.ResourcePods]
-		return pods.Value() == 200 && k8sClient.Get(ctx, client.ObjectKey{Namespace: "bigdata", Name: "selfserve-cluster-admin"}, &rbacv1.RoleBinding{}) == nil
+		return pods.Value() == 200 && k8sClient.Get(ctx, client.ObjectKey{Namespace: "bigdata", Name: "selfserve-admin"}, &rbacv1.RoleBinding{}) == nil
 	})
 
-	// A change needs a new approval; meanwhile the tenant has what the class allows.
+	// Growing it needs a new approval; meanwhile the tenant keeps what was approved.
 	Update(t, dev, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "bigdata"}}, func(tn *platformv1alpha1.TenantNamespace) {
 		tn.Spec.Quota.Hard[corev1.ResourcePods] = resource.MustParse("300")
 	})
@@ -125,10 +125,13 @@ func TestBeyondTheClassWaitsForAnAdminsApproval(t *testing.T) {
 	if got.Status.PendingApproval.SpecHash == hash {
 		t.Error("the changed spec has the approved spec's hash")
 	}
-	Eventually(t, 30*time.Second, "the quota is back at the class maximum, the binding gone", func() bool {
+	if needs := strings.Join(got.Status.PendingApproval.Needs, "\n"); !strings.Contains(needs, "spec.quota.hard[pods]: Invalid value: \"300\"") || strings.Contains(needs, "roleBindings") {
+		t.Errorf("pendingApproval.needs %q: want only the growth of the quota", needs)
+	}
+	Eventually(t, 30*time.Second, "the quota stays at the approved 200, the binding stays", func() bool {
 		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "bigdata", Name: "selfserve-quota"}, &rq))
 		pods := rq.Spec.Hard[corev1.ResourcePods]
-		return pods.Value() == 50 && apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: "bigdata", Name: "selfserve-cluster-admin"}, &rbacv1.RoleBinding{}))
+		return pods.Value() == 200 && k8sClient.Get(ctx, client.ObjectKey{Namespace: "bigdata", Name: "selfserve-admin"}, &rbacv1.RoleBinding{}) == nil
 	})
 	Must(t, decide(sre, "bigdata", got.Status.PendingApproval.SpecHash, "Rejected", "sre@example.com"))
 	approvalOf(t, "bigdata", "Rejected")

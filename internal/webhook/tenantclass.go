@@ -119,18 +119,28 @@ func (v *tenantClassValidator) validateDefaults(ctx context.Context, tc *platfor
 func (v *tenantClassValidator) bindWarnings(ctx context.Context, tc *platformv1alpha1.TenantClass) admission.Warnings {
 	var warnings admission.Warnings
 	for _, role := range tc.Spec.AllowedClusterRoles {
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Group: rbacv1.GroupName, Resource: "clusterroles", Verb: "bind", Name: role,
-			},
-		}}
-		if err := v.client.Create(ctx, review); err != nil || review.Status.Allowed {
+		if may, err := operatorMayBind(ctx, v.client, role); err != nil || may {
 			continue
 		}
 		warnings = append(warnings, fmt.Sprintf("spec.allowedClusterRoles: the operator may not bind ClusterRole %q, so tenants asking for it will not be Ready; "+
 			"grant it (Helm value bindableClusterRoles, or bind in the selfserve-manager-role ClusterRole)", role))
 	}
 	return warnings
+}
+
+// operatorMayBind asks the apiserver whether the operator itself may bind a ClusterRole (a
+// SelfSubjectAccessReview, which every authenticated identity may create): RBAC refuses a
+// binding to a role whose rights the binder neither holds nor may bind.
+func operatorMayBind(ctx context.Context, c client.Client, role string) (bool, error) {
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Group: rbacv1.GroupName, Resource: "clusterroles", Verb: "bind", Name: role,
+		},
+	}}
+	if err := c.Create(ctx, review); err != nil {
+		return false, err
+	}
+	return review.Status.Allowed, nil
 }
 
 // pointers returns pointers to a list's items.

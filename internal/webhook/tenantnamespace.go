@@ -37,6 +37,9 @@ type Access struct {
 	ProtectedNamespaces []string
 }
 
+// protected is the list of protected namespaces as the tenancy rules take it.
+func (a Access) protected() tenancy.Protected { return tenancy.Protected(a.ProtectedNamespaces) }
+
 func (a Access) isAdmin(u authnv1.UserInfo) bool {
 	if slices.Contains(a.AdminUsers, u.Username) {
 		return true
@@ -89,22 +92,42 @@ func (v *TenantNamespaceValidator) ValidateCreate(ctx context.Context, t *platfo
 	if err := v.validateName(ctx, t); err != nil {
 		return nil, err
 	}
+	if len(t.OwnerReferences) > 0 && !v.Access.isAdmin(req.UserInfo) {
+		return nil, forbidden(t, "metadata.ownerReferences: only platform admins may make a TenantNamespace depend on another object (the garbage collector would delete it, and with deletionPolicy Delete its namespace, when that object goes)")
+	}
 	return v.validateSpec(ctx, t)
 }
 
 // ValidateUpdate lets only an existing owner who is a member of the team (or an admin) change
-// the spec, also while the tenant is being deleted. Changes that leave the spec alone pass: the
-// operator's finalizer, the garbage collector's, labels.
+// the tenant — its spec, and its metadata too: labels, annotations, finalizers, owner
+// references — also while it is being deleted. Owners may not make it depend on another object
+// (the garbage collector would delete it) nor take away the operator's finalizer (the
+// namespace would outlive a Delete tenant unreleased). The operator is an admin; the garbage
+// collector and the namespace controller may change metadata only.
 func (v *TenantNamespaceValidator) ValidateUpdate(ctx context.Context, old, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
-	if equality.Semantic.DeepEqual(old.Spec, t.Spec) {
-		return nil, nil
-	}
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if err := v.authorize(ctx, old, old.Spec.Owners, req.UserInfo, "change"); err != nil {
+	u := req.UserInfo
+	specChanged := !equality.Semantic.DeepEqual(old.Spec, t.Spec)
+	if v.Access.isAdmin(u) || !specChanged && slices.Contains(systemActors, u.Username) {
+		if !specChanged {
+			return nil, nil
+		}
+		return v.validateSpec(ctx, t)
+	}
+	if err := v.authorize(ctx, old, old.Spec.Owners, u, "change"); err != nil {
 		return nil, err
+	}
+	if !equality.Semantic.DeepEqual(old.OwnerReferences, t.OwnerReferences) {
+		return nil, forbidden(t, "metadata.ownerReferences: only platform admins may change what a TenantNamespace depends on (the garbage collector would delete it, and with deletionPolicy Delete its namespace, when that object goes)")
+	}
+	if slices.Contains(old.Finalizers, tenancy.Finalizer) && !slices.Contains(t.Finalizers, tenancy.Finalizer) {
+		return nil, forbidden(t, fmt.Sprintf("metadata.finalizers: %s is the operator's; it removes it once the namespace is deleted or released", tenancy.Finalizer))
+	}
+	if !specChanged {
+		return nil, nil
 	}
 	return v.validateSpec(ctx, t)
 }
@@ -132,7 +155,11 @@ func (v *TenantNamespaceValidator) authorize(ctx context.Context, t *platformv1a
 	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
-	if !tenancy.IsMember(team, u) {
+	member, err := tenancy.IsMember(ctx, v.reader(), team, u, v.Access.protected())
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if !member {
 		return forbidden(t, fmt.Sprintf("spec.team: you (%s, groups %v) are not a member of Team %s; only its members and platform admins may %s its TenantNamespaces",
 			u.Username, u.Groups, team.Name, verb))
 	}
@@ -159,18 +186,27 @@ func (v *TenantNamespaceValidator) reader() client.Reader {
 // take.
 func (v *TenantNamespaceValidator) validateName(ctx context.Context, t *platformv1alpha1.TenantNamespace) error {
 	path := field.NewPath("metadata", "name")
-	if slices.Contains(v.Access.ProtectedNamespaces, t.Name) {
-		return invalid(t, field.Invalid(path, t.Name, fmt.Sprintf("namespace %q is protected by the platform team (protected: default, kube-*, %s)", t.Name, strings.Join(v.Access.ProtectedNamespaces, ", "))))
+	if p := v.Access.protected(); p.Has(t.Name) {
+		return invalid(t, field.Invalid(path, t.Name, fmt.Sprintf("namespace %q is protected by the platform team (protected: %s)", t.Name, p)))
+	}
+	err := tenancy.CheckClaim(ctx, v.Reader, t)
+	var refusal *tenancy.Refusal
+	if errors.As(err, &refusal) {
+		return forbidden(t, refusal.Error())
+	}
+	if err != nil {
+		return apierrors.NewInternalError(err)
 	}
 	var ns corev1.Namespace
-	err := v.APIReader.Get(ctx, client.ObjectKey{Name: t.Name}, &ns)
+	err = v.APIReader.Get(ctx, client.ObjectKey{Name: t.Name}, &ns)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("reading namespace %s: %w", t.Name, err))
 	}
-	if !tenancy.Adoptable(&ns, t) {
+	team, _ := tenancy.ResolveTeam(ctx, v.reader(), t) // a missing Team is refused with the spec
+	if !tenancy.Adoptable(&ns, t, team) {
 		return invalid(t, field.Invalid(path, t.Name, fmt.Sprintf("namespace %q already exists and is not a released namespace of team %s; selfserve never adopts a namespace it did not create: choose another name", t.Name, t.Spec.Team)))
 	}
 	return nil
@@ -190,6 +226,12 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 	// What a platform admin may approve (quota, container limits, a role binding beyond the
 	// class) is admitted and waits for approval; the rest of the guard rails refuse.
 	approvable, errs := tenancy.SplitApprovable(tenancy.CheckClass(t, class))
+	errs = append(errs, tenancy.CheckSubjects(t, v.Access.protected())...)
+	approvable, unbindable, err := v.splitUnbindable(ctx, t, approvable)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	errs = append(errs, unbindable...)
 	var warnings admission.Warnings
 	for _, e := range approvable {
 		warnings = append(warnings, e.Error()+": needs a platform admin's approval (kubectl get tenantnamespace "+t.Name+" -o jsonpath='{.status.pendingApproval}'); until then the tenant gets what the class allows")
@@ -210,6 +252,29 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 		return nil, invalid(t, errs...)
 	}
 	return warnings, nil
+}
+
+// splitUnbindable refuses, among the bindings that would wait for approval, those to a
+// ClusterRole the operator itself may not bind: no approval could ever provision them.
+func (v *TenantNamespaceValidator) splitUnbindable(ctx context.Context, t *platformv1alpha1.TenantNamespace, approvable field.ErrorList) (keep, refused field.ErrorList, err error) {
+	for _, e := range approvable {
+		role, isBinding := e.BadValue.(string)
+		if !isBinding || !strings.HasPrefix(e.Field, "spec.roleBindings[") {
+			keep = append(keep, e)
+			continue
+		}
+		may, err := operatorMayBind(ctx, v.Writer, role)
+		if err != nil {
+			return nil, nil, fmt.Errorf("asking whether the operator may bind ClusterRole %s: %w", role, err)
+		}
+		if may {
+			keep = append(keep, e)
+			continue
+		}
+		refused = append(refused, field.Forbidden(field.NewPath(e.Field), fmt.Sprintf(
+			"the operator may not bind ClusterRole %q, so no approval could provision it; an SRE grants it first (Helm value bindableClusterRoles)", role)))
+	}
+	return keep, refused, nil
 }
 
 // validateChildren refuses what the apiserver would refuse in the objects the operator makes of
@@ -250,7 +315,7 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 		}
 		held.Add(o.Name, tenancy.QuotaOf(ctx, v.Reader, o))
 	}
-	return held, nil
+	return held, held.AddReleased(ctx, v.APIReader, t.Spec.Team, t.Name)
 }
 
 func invalid(t *platformv1alpha1.TenantNamespace, errs ...*field.Error) error {

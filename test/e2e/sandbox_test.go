@@ -253,8 +253,13 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 
 	// Beyond the class: admitted with a warning, waits; alice cannot approve; the admin does.
 	beyond := filepath.Join(tmp, "payments-admin.yaml")
-	Must(t, os.WriteFile(beyond, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: payments-admin}\nspec:\n  team: payments\n  owners: [{kind: Group, name: team-payments}]\n  roleBindings: [{clusterRole: cluster-admin, subjects: [{kind: Group, name: team-payments}]}]\n"), 0o600))
+	Must(t, os.WriteFile(beyond, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: payments-admin}\nspec:\n  team: payments\n  owners: [{kind: Group, name: team-payments}]\n  roleBindings: [{clusterRole: admin, subjects: [{kind: Group, name: team-payments-leads}]}]\n"), 0o600))
 	if out, err := alice("apply", "-f", beyond); err != nil || !strings.Contains(out, "Warning:") || !strings.Contains(out, "needs a platform admin's approval") {
+		t.Errorf("alice asking to bind admin: err=%v\n%s", err, out)
+	}
+	clusterAdmin := filepath.Join(tmp, "payments-root.yaml")
+	Must(t, os.WriteFile(clusterAdmin, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: payments-root}\nspec:\n  team: payments\n  owners: [{kind: Group, name: team-payments}]\n  roleBindings: [{clusterRole: cluster-admin, subjects: [{kind: Group, name: team-payments}]}]\n"), 0o600))
+	if out, err := alice("apply", "-f", clusterAdmin); err == nil || !strings.Contains(out, "spec.roleBindings[0].clusterRole") || !strings.Contains(out, "cluster-admin is never bound") {
 		t.Errorf("alice asking for cluster-admin: err=%v\n%s", err, out)
 	}
 	var hash string
@@ -277,7 +282,7 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	if out, err := kubectl("wait", "--for=condition=Ready", "--timeout=60s", "tenantnamespace/payments-admin"); err != nil {
 		t.Errorf("the approved tenant does not become Ready: %v\n%s", err, out)
 	}
-	if out, err := kubectl("get", "rolebinding", "selfserve-cluster-admin", "-n", "payments-admin", "-o", "name"); err != nil {
+	if out, err := kubectl("get", "rolebinding", "selfserve-admin", "-n", "payments-admin", "-o", "name"); err != nil {
 		t.Errorf("the approved binding is not there: %v\n%s", err, out)
 	}
 

@@ -26,6 +26,8 @@ const tenantDelay = time.Second
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
+	// APIReader lists the team's released namespaces, which the cache does not hold.
+	APIReader client.Reader
 	// Recorder says, in an Event, when the team's Ready reason changes (Accepted, OverBudget).
 	Recorder events.EventRecorder
 }
@@ -73,6 +75,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		case isWaiting(t):
 			waiting++
 		}
+	}
+	if err := held.AddReleased(ctx, r.APIReader, team.Name, ""); err != nil {
+		return ctrl.Result{}, err
 	}
 	before := team.DeepCopy()
 	summarize(team, held, waiting)

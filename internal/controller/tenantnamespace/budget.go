@@ -32,7 +32,7 @@ type budgets struct {
 // (a lowered budget takes nothing away). Waiting tenants are served oldest first (creation
 // time, then name), each taking a place if it fits: a younger tenant never takes the place an
 // older one fits in.
-func (b *budgets) claim(ctx context.Context, c client.Reader, s *scope) error {
+func (b *budgets) claim(ctx context.Context, c, api client.Reader, s *scope) error {
 	t := s.tenant
 	if s.team.Spec.Budget == nil {
 		return nil
@@ -72,6 +72,10 @@ func (b *budgets) claim(ctx context.Context, c client.Reader, s *scope) error {
 		} else {
 			waiting = append(waiting, o)
 		}
+	}
+	// Namespaces the team released still hold their places.
+	if err := held.AddReleased(ctx, api, t.Spec.Team, t.Name); err != nil {
+		return err
 	}
 	waiting = append(waiting, t)
 	slices.SortFunc(waiting, func(x, y *platformv1alpha1.TenantNamespace) int {

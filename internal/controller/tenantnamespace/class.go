@@ -1,7 +1,9 @@
 package tenantnamespace
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,24 +26,36 @@ const (
 //
 //   - Within the class: all of it.
 //   - Beyond, approved by a platform admin for this very spec: all of it.
-//   - Beyond, and the spec has not changed since it was provisioned in full: the class was
-//     tightened under it. Nothing is taken away (running workloads are not starved);
-//     WithinClass=False says what no longer fits.
-//   - Beyond otherwise (quota, container limits or a role binding the class does not allow,
-//     which admission lets through for approval): what the class allows, and
-//     ApprovalRequired=True until an admin approves; a rejection keeps it so.
+//   - Beyond, but no more than its namespace already holds (granted earlier: within the class
+//     before it was tightened, or approved): all of it. Nothing is taken away (running
+//     workloads are not starved); WithinClass=False says what no longer fits.
+//   - Beyond what it holds (quota, container limits or a role binding the class does not
+//     allow, which admission lets through for approval): what the class allows or what it
+//     holds, whichever is more, and ApprovalRequired=True until an admin approves; a rejection
+//     keeps it so.
 //
-// What admission always refuses (Pod Security, isolation, broad subjects, prefixes) can only be
-// here after a class tightening; it is kept and reported, as before.
-func (r *Reconciler) reconcileClassFit(s *scope) (wait bool) {
+// What it holds is read from the objects the operator applied (tenancy.Holding), never from the
+// tenant's status, which a status writer could set. What admission always refuses (Pod
+// Security, isolation, broad subjects, prefixes) can only be here after a class tightening; it
+// is kept and reported, as before.
+func (r *Reconciler) reconcileClassFit(ctx context.Context, s *scope) (wait bool, err error) {
 	t := s.tenant
 	approvable, refused := tenancy.SplitApprovable(tenancy.CheckClass(t, s.class))
 	hash := tenancy.SpecHash(t)
 	s.specHash = hash
 	decision := tenancy.DecisionOn(t, hash)
-	provisionedAsIs := t.Status.ProvisionedSpec == hash ||
-		// Provisioned before the operator recorded the hash: unchanged since the last success.
-		t.Status.ProvisionedSpec == "" && t.Status.ObservedGeneration > 0 && t.Status.ObservedGeneration == t.Generation
+	var unheld, held field.ErrorList
+	if len(approvable) > 0 && decision != platformv1alpha1.DecisionApproved {
+		if s.holding, err = r.readHolding(ctx, t); err != nil {
+			return false, err
+		}
+		unheld = tenancy.Unheld(approvable, s.holding)
+		for _, e := range approvable {
+			if !slices.Contains(unheld, e) {
+				held = append(held, e)
+			}
+		}
+	}
 
 	prev := s.condition(platformv1alpha1.ConditionApprovalRequired)
 	set := func(status metav1.ConditionStatus, reason, msg string) {
@@ -60,31 +74,34 @@ func (r *Reconciler) reconcileClassFit(s *scope) (wait bool) {
 		t.Status.PendingApproval = nil
 		a := t.Status.Approval
 		set(metav1.ConditionFalse, tenancy.ReasonApproved, fmt.Sprintf("approved by %s beyond class %s: %s%s", a.By, s.class.Name, joined(approvable), because(a.Reason)))
-		approvable = nil // held with approval: not a conflict
-	case provisionedAsIs:
+	case len(unheld) == 0:
 		t.Status.PendingApproval = nil
-		set(metav1.ConditionFalse, tenancy.ReasonApprovalNotNeeded, "provisioned before class "+s.class.Name+" was tightened; WithinClass says what no longer fits")
+		set(metav1.ConditionFalse, tenancy.ReasonApprovalNotNeeded, "the namespace already holds what goes beyond class "+s.class.Name+"; WithinClass says what no longer fits")
 	default:
-		needs := make([]string, len(approvable))
-		for i, e := range approvable {
+		needs := make([]string, len(unheld))
+		for i, e := range unheld {
 			needs[i] = e.Error()
 		}
 		t.Status.PendingApproval = &platformv1alpha1.PendingApproval{SpecHash: hash, Needs: needs}
-		reason, msg := tenancy.ReasonAwaitingApproval, fmt.Sprintf("waiting for a platform admin to approve, beyond class %s: %s; meanwhile the tenant has what the class allows", s.class.Name, joined(approvable))
+		reason, msg := tenancy.ReasonAwaitingApproval, fmt.Sprintf("waiting for a platform admin to approve, beyond class %s: %s; meanwhile the tenant has what the class allows, or what it holds already", s.class.Name, joined(unheld))
 		if decision == platformv1alpha1.DecisionRejected {
 			a := t.Status.Approval
-			reason, msg = tenancy.ReasonRejected, fmt.Sprintf("rejected by %s%s, beyond class %s: %s; the tenant has what the class allows until its spec changes", a.By, because(a.Reason), s.class.Name, joined(approvable))
+			reason, msg = tenancy.ReasonRejected, fmt.Sprintf("rejected by %s%s, beyond class %s: %s; the tenant has what the class allows, or what it holds already, until its spec changes", a.By, because(a.Reason), s.class.Name, joined(unheld))
 		}
 		set(metav1.ConditionTrue, reason, msg)
-		s.Settings = tenancy.CappedToClass(s.Settings, s.class)
+		s.Settings = tenancy.CappedToClass(s.Settings, s.class, s.holding)
 		s.capped = true
-		approvable = nil // not held: capped
-		if t.Status.ProvisionedSpec == "" && t.Status.ObservedGeneration == 0 {
-			return true
+		t.Status.ProvisionedSpec = "" // part of the spec waits: none of it is in effect in full
+		provisioned, err := tenancy.HoldsNamespace(ctx, r.Client, t)
+		if err != nil {
+			return false, err
+		}
+		if !provisioned {
+			return true, nil
 		}
 	}
-	reportClassConflicts(s, append(approvable, refused...))
-	return false
+	reportClassConflicts(s, append(held, refused...))
+	return false, nil
 }
 
 // approvalEvent is the type of the Event that says a decision or a request, empty for none.

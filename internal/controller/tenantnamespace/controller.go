@@ -34,8 +34,8 @@ import (
 )
 
 // Finalizer holds a TenantNamespace with deletionPolicy Delete until its namespace is deleted
-// (and one of an older version, or switched to Retain, until its namespace is released).
-const Finalizer = "platform.selfserve.dev/tenant-namespace"
+// (see tenancy.Finalizer).
+const Finalizer = tenancy.Finalizer
 
 // Reasons shared by the part conditions. Events carry the reason of the condition they
 // explain, and say in their action what the operator did (Create, Repair, Apply, Delete).
@@ -260,13 +260,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		s.Settings = tenancy.Effective(tenant, class)
 		// What goes beyond the class waits for approval: capped meanwhile (the budget counts
 		// what the tenant holds), and a new tenant is not created at all.
-		if wait := r.reconcileClassFit(s); wait {
+		wait, err := r.reconcileClassFit(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if wait {
 			for _, c := range partConditions {
 				s.setCondition(c, metav1.ConditionUnknown, tenancy.ReasonAwaitingApproval, "nothing is created until a platform admin approves the spec (see ApprovalRequired)")
 			}
 			return ctrl.Result{}, nil
 		}
-		err = r.budgets.claim(ctx, r.Client, s)
+		err = r.budgets.claim(ctx, r.Client, r.APIReader, s)
 	}
 	var refusal *tenancy.Refusal
 	if errors.As(err, &refusal) {

@@ -10,12 +10,18 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // ReasonDeleting is NamespaceReady's reason while a Delete tenant's namespace goes.
@@ -115,8 +121,19 @@ func (r *Reconciler) releaseOrphan(ctx context.Context, name string) error {
 	return r.release(ctx, &ns)
 }
 
-// release removes the operator's children from a namespace, marks it released, and says so in
-// an event on the namespace.
+// Names of what a released namespace keeps in place of the tenant's children.
+const (
+	ReleasedQuotaName  = "selfserve-released"
+	ReleasedPolicyName = "selfserve-released"
+)
+
+// release removes the operator's children from a namespace and puts in their place what keeps a
+// released namespace inside the guard rails: a ResourceQuota that admits no new pod, volume
+// claim or exposed Service (what runs keeps running; the data stays), and a NetworkPolicy that
+// admits ingress only from the namespace itself. RoleBindings its admins made stay, but with
+// nothing to run; the namespace keeps its place in the team's budget (tenancy.AddReleased).
+// It marks the namespace released, with the UID of its Team so that only that very Team (not
+// one re-created under its name) may take it back, and says so in an event on the namespace.
 func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 	opts := []client.DeleteAllOfOption{client.InNamespace(ns.Name), client.MatchingLabels{
 		platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue,
@@ -127,7 +144,16 @@ func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 			return fmt.Errorf("removing %T from the released namespace: %w", kind, err)
 		}
 	}
-	released, err := releasedNamespace(ns)
+	for _, keep := range releasedChildren(ns.Name) {
+		if err := r.Client.Apply(ctx, keep, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("fencing the released namespace %s: %w", ns.Name, err)
+		}
+	}
+	teamUID, err := r.teamUID(ctx, ns.Labels[platformv1alpha1.LabelTeam])
+	if err != nil {
+		return err
+	}
+	released, err := releasedNamespace(ns, teamUID)
 	if err != nil {
 		return fmt.Errorf("reading what the operator applied to namespace %s: %w", ns.Name, err)
 	}
@@ -135,6 +161,52 @@ func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 		return fmt.Errorf("marking namespace %s released: %w", ns.Name, err)
 	}
 	r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
-		"Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept", ns.Name, ns.Labels[platformv1alpha1.LabelTenant])
+		"Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
+	return nil
+}
+
+// teamUID is the UID of the Team of that name, or tenancy.NoTeam when there is none: a
+// namespace released without a Team can be taken back only once an admin relabels it.
+func (r *Reconciler) teamUID(ctx context.Context, name string) (string, error) {
+	var team platformv1alpha1.Team
+	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, &team)
+	if apierrors.IsNotFound(err) || name == "" {
+		return tenancy.NoTeam, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading Team %s: %w", name, err)
+	}
+	return string(team.UID), nil
+}
+
+// releasedChildren fence a released namespace (see release). They carry the released mark
+// instead of a tenant, and no owner: they outlive the tenant, and the managed-children guard
+// keeps its admins from changing them.
+func releasedChildren(ns string) []runtime.ApplyConfiguration {
+	labels := map[string]string{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue, LabelReleased: "true"}
+	zero := resource.MustParse("0")
+	quota := corev1ac.ResourceQuota(ReleasedQuotaName, ns).WithLabels(labels).
+		WithSpec(corev1ac.ResourceQuotaSpec().WithHard(corev1.ResourceList{
+			corev1.ResourcePods: zero, corev1.ResourcePersistentVolumeClaims: zero, corev1.ResourceRequestsStorage: zero,
+			corev1.ResourceServicesLoadBalancers: zero, corev1.ResourceServicesNodePorts: zero,
+		}))
+	policy := networkingv1ac.NetworkPolicy(ReleasedPolicyName, ns).WithLabels(labels).
+		WithSpec(networkingv1ac.NetworkPolicySpec().
+			WithPodSelector(metav1ac.LabelSelector()).
+			WithPolicyTypes(networkingv1.PolicyTypeIngress).
+			WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(networkingv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector()))))
+	return []runtime.ApplyConfiguration{quota, policy}
+}
+
+// unfence removes what fenced a released namespace, once a tenant has taken it back.
+func (r *Reconciler) unfence(ctx context.Context, ns string) error {
+	opts := []client.DeleteAllOfOption{client.InNamespace(ns), client.MatchingLabels{
+		platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue, LabelReleased: "true",
+	}}
+	for _, kind := range []client.Object{&corev1.ResourceQuota{}, &networkingv1.NetworkPolicy{}} {
+		if err := r.Client.DeleteAllOf(ctx, kind, opts...); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing the fence of the released namespace %s: %w", ns, err)
+		}
+	}
 	return nil
 }

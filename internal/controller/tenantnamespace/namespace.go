@@ -2,10 +2,9 @@ package tenantnamespace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,7 +46,7 @@ const (
 func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Result, error) {
 	name := s.tenant.Name
 	if r.isProtected(name) {
-		msg := fmt.Sprintf("namespace %q is protected (%s); selfserve does not manage it", name, strings.Join(r.protectedList(), ", "))
+		msg := fmt.Sprintf("namespace %q is protected (%s); selfserve does not manage it", name, r.protected())
 		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonProtected, msg)
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
 	}
@@ -64,7 +63,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			err = nil
 		case err == nil:
 			exists = true
-			if !tenancy.Adoptable(&ns, s.tenant) {
+			if !tenancy.Adoptable(&ns, s.tenant, s.team) {
 				msg := fmt.Sprintf("namespace %q already exists and is not this tenant's; selfserve never adopts a namespace it did not create (delete it or choose another name)", name)
 				s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonNamespaceExists, msg)
 				return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
@@ -79,7 +78,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 			fmt.Sprintf("namespace %q is being deleted; it will be created again once it is gone", name))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if exists && !tenancy.Adoptable(&ns, s.tenant) {
+	if exists && !tenancy.Adoptable(&ns, s.tenant, s.team) {
 		// In the cache but labelled for another tenant (or for the deleted tenant of another
 		// team this name had, not released yet): never take it over.
 		msg := fmt.Sprintf("namespace %q belongs to tenant %q of team %q", name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
@@ -87,9 +86,28 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("%s", msg))
 	}
 
+	if !exists || ns.Labels[LabelReleased] == "true" {
+		// Creating or adopting: never a namespace another team's ServiceAccount members live in.
+		err := tenancy.CheckClaim(ctx, r.Client, s.tenant)
+		var refusal *tenancy.Refusal
+		if errors.As(err, &refusal) {
+			s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, refusal.Reason, refusal.Message)
+			return ctrl.Result{}, reconcile.TerminalError(refusal)
+		}
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
 	applied, err := applyChild(ctx, r, s, "Namespace", name, &ns, exists, desiredNamespace(s))
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("applying namespace %s: %w", name, err)
+	}
+	if exists && ns.Labels[LabelReleased] == "true" {
+		// Taken back: the tenant's own quota and isolation replace the fence.
+		if err := r.unfence(ctx, name); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	s.created = applied && !exists
 	s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, ReasonProvisioned,
@@ -126,7 +144,7 @@ func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 // injection labels, plus the release mark. Dropping managed-by takes the namespace out of the
 // operator's cache and watches. It is read from the namespace's managed fields, so it needs no
 // TenantNamespace: the tenant may already be gone.
-func releasedNamespace(ns *corev1.Namespace) (*corev1ac.NamespaceApplyConfiguration, error) {
+func releasedNamespace(ns *corev1.Namespace, teamUID string) (*corev1ac.NamespaceApplyConfiguration, error) {
 	owned, err := corev1ac.ExtractNamespace(ns, FieldOwner)
 	if err != nil {
 		return nil, err
@@ -142,6 +160,7 @@ func releasedNamespace(ns *corev1.Namespace) (*corev1ac.NamespaceApplyConfigurat
 		labels[platformv1alpha1.LabelTeam] = team
 	}
 	labels[LabelReleased] = "true"
+	labels[tenancy.LabelTeamUID] = teamUID
 	out := corev1ac.Namespace(ns.Name).WithLabels(labels)
 	if len(owned.Annotations) > 0 {
 		out.WithAnnotations(owned.Annotations)
@@ -151,13 +170,14 @@ func releasedNamespace(ns *corev1.Namespace) (*corev1ac.NamespaceApplyConfigurat
 
 // isProtected reports whether a namespace name is one selfserve never manages.
 func (r *Reconciler) isProtected(name string) bool {
-	return strings.HasPrefix(name, "kube-") || slices.Contains(r.protectedList(), name)
+	return r.protected().Has(name)
 }
 
-func (r *Reconciler) protectedList() []string {
-	list := []string{"default", "kube-*"}
+// protected is the operator's namespace and the configured names, besides default and kube-*.
+func (r *Reconciler) protected() tenancy.Protected {
+	var p tenancy.Protected
 	if r.Options.OperatorNamespace != "" {
-		list = append(list, r.Options.OperatorNamespace)
+		p = append(p, r.Options.OperatorNamespace)
 	}
-	return append(list, r.Options.ProtectedNamespaces...)
+	return append(p, r.Options.ProtectedNamespaces...)
 }

@@ -3,6 +3,8 @@ package tenantnamespace
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,15 +23,23 @@ const OwnersRoleBinding = "selfserve-owners"
 // ClusterRole the spec binds, and removes bindings the spec no longer asks for. It sets
 // RBACReady.
 func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, error) {
+	// Subjects no class may allow (admitted before the rule existed) are never bound.
+	protected := r.protected()
+	owners, dropped := tenancy.Bindable(s.tenant.Spec.Owners, protected)
 	desired := map[string]*rbacv1ac.RoleBindingApplyConfiguration{
-		OwnersRoleBinding: roleBinding(s.tenant, OwnersRoleBinding, "admin", s.tenant.Spec.Owners),
+		OwnersRoleBinding: roleBinding(s.tenant, OwnersRoleBinding, "admin", owners),
 	}
 	for _, b := range s.tenant.Spec.RoleBindings {
-		if s.capped && !tenancy.BindingAllowed(s.class, b.ClusterRole) {
+		if s.capped && !tenancy.BindingAllowed(s.class, b.ClusterRole) && !slices.Contains(s.holding.ClusterRoles, b.ClusterRole) {
 			continue // waits for approval
 		}
 		name := "selfserve-" + b.ClusterRole
-		desired[name] = roleBinding(s.tenant, name, b.ClusterRole, b.Subjects)
+		if name == OwnersRoleBinding {
+			continue // refused at admission: it would replace the owners' binding
+		}
+		subjects, more := tenancy.Bindable(b.Subjects, protected)
+		dropped = append(dropped, more...)
+		desired[name] = roleBinding(s.tenant, name, b.ClusterRole, subjects)
 	}
 	var existing rbacv1.RoleBindingList
 	if err := r.Client.List(ctx, &existing, client.InNamespace(s.tenant.Name), client.MatchingLabels(childLabels(s.tenant))); err != nil {
@@ -54,8 +64,11 @@ func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, 
 		s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, err
 	}
-	s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionTrue, ReasonProvisioned,
-		fmt.Sprintf("%d owners bound to admin, %d extra role bindings", len(s.tenant.Spec.Owners), len(s.tenant.Spec.RoleBindings)))
+	msg := fmt.Sprintf("%d owners bound to admin, %d extra role bindings", len(owners), len(s.tenant.Spec.RoleBindings))
+	if len(dropped) > 0 {
+		msg += fmt.Sprintf("; not bound, as no class may allow them: %s", strings.Join(dropped, ", "))
+	}
+	s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionTrue, ReasonProvisioned, msg)
 	return ctrl.Result{}, nil
 }
 

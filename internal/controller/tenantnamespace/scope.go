@@ -25,6 +25,9 @@ type scope struct {
 	// out).
 	specHash string
 	capped   bool
+	// holding is what the namespace held when the reconcile began, read only for a tenant beyond
+	// its class without an approval: a capped tenant keeps it.
+	holding tenancy.Holding
 
 	// injectDNS labels the namespace for the DNS webhook.
 	injectDNS bool
