@@ -187,7 +187,9 @@ type TenantNamespaceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Class is the TenantClass in effect (the default class when the spec names none).
+	// Class is the TenantClass in effect. For a spec that names none it is the default class
+	// when the tenant was first provisioned, and it stays its class when another class becomes
+	// the default (name a class in spec.class to move it).
 	// +optional
 	Class string `json:"class,omitempty"`
 

@@ -106,6 +106,10 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	if err := writeKubeconfig(cp, developer, "alice@example.com", "team-payments"); err != nil {
 		return err
 	}
+	// Another team's developer, to try what the guard rails refuse across teams.
+	if err := writeKubeconfig(cp, filepath.Join(dir, "mallory.kubeconfig"), "mallory@example.com", "team-search"); err != nil {
+		return err
+	}
 	link := filepath.Join(dir, "bin", "kubectl")
 	_ = os.Remove(link)
 	if err := os.Symlink(cp.Kubectl(), link); err != nil {
@@ -295,6 +299,7 @@ func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
  Operator:       running here with its admission webhooks
  Kubeconfigs:    %s/kubeconfig          (cluster admin)
                  %s/alice.kubeconfig    (alice@example.com, group team-payments)
+                 %s/mallory.kubeconfig  (mallory@example.com, group team-search)
 
  In another shell:
    export PATH=%s/bin:$PATH KUBECONFIG=%s/kubeconfig
@@ -308,7 +313,7 @@ func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
  Ctrl-C stops everything.
 ================================================================================
 %s
-`, controlplane.Version, datadogLine, gkeURL, dir, dir, dir, dir, ReadyBanner)
+`, controlplane.Version, datadogLine, gkeURL, dir, dir, dir, dir, dir, ReadyBanner)
 }
 
 // ReadyBanner is printed once everything is up.

@@ -8,8 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,12 +62,20 @@ func (h *Held) AddReleased(ctx context.Context, r client.Reader, team, except st
 // beyond its budget: the namespace count (at spec.team) and each capped resource's sum (at
 // spec.quota.hard). A team without a budget is not capped.
 func CheckBudget(team *platformv1alpha1.Team, held Held, quota corev1.ResourceList) field.ErrorList {
+	return CheckBudgetChange(team, held, nil, quota)
+}
+
+// CheckBudgetChange is CheckBudget for a tenant whose quota goes from before to quota (before
+// nil: a new tenant, which also takes a place). Only what grows is checked: a decrease, or a
+// resource left as it was, is always allowed, so a team over its budget (lowered under it) can
+// always shrink.
+func CheckBudgetChange(team *platformv1alpha1.Team, held Held, before, quota corev1.ResourceList) field.ErrorList {
 	b := team.Spec.Budget
 	if b == nil {
 		return nil
 	}
 	var errs field.ErrorList
-	if b.MaxNamespaces != nil && len(held.Tenants)+1 > int(*b.MaxNamespaces) {
+	if before == nil && b.MaxNamespaces != nil && len(held.Tenants)+1 > int(*b.MaxNamespaces) {
 		others := slices.Sorted(slices.Values(held.Tenants))
 		errs = append(errs, field.Forbidden(teamPath,
 			fmt.Sprintf("team %s would have %d namespaces, more than its budget of %d (it has [%s])", team.Name, len(held.Tenants)+1, *b.MaxNamespaces, strings.Join(others, " "))))
@@ -75,7 +83,7 @@ func CheckBudget(team *platformv1alpha1.Team, held Held, quota corev1.ResourceLi
 	for _, name := range sortedNames(b.MaxQuota) {
 		max := b.MaxQuota[name]
 		q, asked := quota[name]
-		if !asked {
+		if was, had := before[name]; !asked || had && q.Cmp(was) <= 0 {
 			continue
 		}
 		others := held.Quota[name]
@@ -146,6 +154,21 @@ func Exceeded(team *platformv1alpha1.Team, held Held) []string {
 		}
 	}
 	return out
+}
+
+// QuotaName is the tenant's ResourceQuota in its namespace.
+const QuotaName = "selfserve-quota"
+
+// HeldQuota is what a provisioned tenant's ResourceQuota holds, as the quota controller last
+// reported it (status.hard, which the operator's cache keeps): whatever its class says now, a
+// class deleted or changed frees nothing it holds. Before the quota controller reports, it is
+// what the class makes of the spec (QuotaOf).
+func HeldQuota(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
+	var rq corev1.ResourceQuota
+	if err := r.Get(ctx, client.ObjectKey{Namespace: t.Name, Name: QuotaName}, &rq); err == nil && len(rq.Status.Hard) > 0 {
+		return rq.Status.Hard
+	}
+	return QuotaOf(ctx, r, t)
 }
 
 // QuotaOf is what a tenant's ResourceQuota holds, in its class; nothing when its class cannot

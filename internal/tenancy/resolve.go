@@ -33,18 +33,24 @@ func ResolveTeam(ctx context.Context, r client.Reader, t *platformv1alpha1.Tenan
 	return &team, nil
 }
 
-// ResolveClass finds the tenant's class: the one it names, or the cluster's single default.
-// A missing class, no default or two defaults are a *Refusal (ClassNotFound): guessing between
-// two defaults would make the guard rails depend on list order.
+// ResolveClass finds the tenant's class: the one it names; for one that names none, the default
+// class it was given when first resolved (status.class: moving the default later re-homes no
+// tenant, as with a StorageClass), else the cluster's single default. A missing class, no
+// default or two defaults are a *Refusal (ClassNotFound): guessing between two defaults would
+// make the guard rails depend on list order.
 func ResolveClass(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) (*platformv1alpha1.TenantClass, error) {
-	if t.Spec.Class != "" {
+	if name := firstNonEmpty(t.Spec.Class, t.Status.Class); name != "" {
 		var tc platformv1alpha1.TenantClass
-		err := r.Get(ctx, client.ObjectKey{Name: t.Spec.Class}, &tc)
+		err := r.Get(ctx, client.ObjectKey{Name: name}, &tc)
 		if apierrors.IsNotFound(err) {
-			return nil, &Refusal{Reason: ReasonClassNotFound, Field: classPath, Message: fmt.Sprintf("TenantClass %q does not exist", t.Spec.Class)}
+			msg := fmt.Sprintf("TenantClass %q does not exist", name)
+			if t.Spec.Class == "" {
+				msg += " (the default class this tenant was given; name a class in spec.class to move it)"
+			}
+			return nil, &Refusal{Reason: ReasonClassNotFound, Field: classPath, Message: msg}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading TenantClass %s: %w", t.Spec.Class, err)
+			return nil, fmt.Errorf("reading TenantClass %s: %w", name, err)
 		}
 		return &tc, nil
 	}

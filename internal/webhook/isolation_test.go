@@ -340,3 +340,151 @@ func TestReleasedNamespaceStaysInsideTheGuardRails(t *testing.T) {
 			apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: "rel-data", Name: "selfserve-released"}, &networkingv1.NetworkPolicy{}))
 	})
 }
+
+// TestApprovalSurvivesASpecHashChange: an approval names the hash of one spec, and a CRD
+// upgrade that adds a defaulted field changes every hash, as does any edit that leaves the
+// approved values alone (here a label). The tenant keeps the approved quota and binding: what
+// its namespace holds is kept, and nothing new needs approval.
+func TestApprovalSurvivesASpecHashChange(t *testing.T) {
+	ctx := context.Background()
+	isolationTeams(t, "hash")
+	dev := user(t, "hana@example.com", "team-hash-pay")
+	sre := user(t, "sre@example.com", "system:masters")
+	tn := teamTenant("hash-big", "hash-pay")
+	tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("200")}}
+	tn.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "admin", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "hash-leads"}}}}
+	Must(t, dev.Create(ctx, tn))
+	got := approvalOf(t, "hash-big", "AwaitingApproval")
+	Must(t, decide(sre, "hash-big", got.Status.PendingApproval.SpecHash, "Approved", "sre@example.com"))
+	waitReady(t, "hash-big")
+
+	Update(t, dev, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Labels = map[string]string{"example.com/cost-center": "42"}
+	})
+	Eventually(t, 30*time.Second, "the relabelled tenant is Ready with nothing to approve", func() bool {
+		got := waitReady(t, "hash-big")
+		c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
+		return got.Status.ObservedGeneration == got.Generation && c != nil && c.Reason == "NotNeeded" && got.Status.PendingApproval == nil
+	})
+	var rq corev1.ResourceQuota
+	Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "hash-big", Name: "selfserve-quota"}, &rq))
+	if pods := rq.Spec.Hard[corev1.ResourcePods]; pods.Value() != 200 {
+		t.Errorf("pods %s after the hash changed, want the approved 200", pods.String())
+	}
+	Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "hash-big", Name: "selfserve-admin"}, &rbacv1.RoleBinding{}))
+}
+
+// TestTeamOverBudgetCanShrink: the SREs lower a team's budget under what it holds. Its tenants
+// may still lower their quotas (a decrease is never checked as an increase), and may not raise
+// them again past the budget.
+func TestTeamOverBudgetCanShrink(t *testing.T) {
+	ctx := context.Background()
+	Must(t, k8sClient.Create(ctx, guardedClassNamed("shrink")))
+	team := Team("shrink-pay", "shrink")
+	team.Spec.Budget = &platformv1alpha1.TeamBudget{MaxQuota: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("16")}}
+	Must(t, k8sClient.Create(ctx, team))
+	alice := user(t, "alice@example.com", "team-shrink-pay")
+	Eventually(t, 10*time.Second, "the cache holds the team", func() bool {
+		return cached.Get(ctx, client.ObjectKey{Name: "shrink-pay"}, &platformv1alpha1.Team{}) == nil
+	})
+	for _, name := range []string{"shrink-a", "shrink-b"} {
+		tn := teamTenant(name, "shrink-pay")
+		tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("8")}}
+		Must(t, alice.Create(ctx, tn))
+		waitReady(t, name)
+	}
+	Update(t, k8sClient, &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "shrink-pay"}}, func(tm *platformv1alpha1.Team) {
+		tm.Spec.Budget.MaxQuota[corev1.ResourceRequestsCPU] = resource.MustParse("10")
+	})
+	Eventually(t, 10*time.Second, "the cache has the lowered budget", func() bool {
+		var tm platformv1alpha1.Team
+		if cached.Get(ctx, client.ObjectKey{Name: "shrink-pay"}, &tm) != nil {
+			return false
+		}
+		cpu := tm.Spec.Budget.MaxQuota[corev1.ResourceRequestsCPU]
+		return cpu.Cmp(resource.MustParse("10")) == 0
+	})
+	setCPU := func(cpu string) error {
+		return alice.Patch(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "shrink-a"}},
+			client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"quota":{"hard":{"requests.cpu":%q}}}}`, cpu)))
+	}
+	if err := setCPU("6"); err != nil {
+		t.Fatalf("lowering a quota of a team over its budget: %v", err)
+	}
+	refusedWith(t, "raising it again past the budget", setCPU("7"), "spec.quota.hard[requests.cpu]", "over team shrink-pay's budget of 10")
+}
+
+// TestInsideTheNamespaceAdminsFollowTheSpecsRules: as admin of her namespace, alice may bind
+// whom the spec could name — not everyone, not the cluster's own identities — and in a class
+// that allows only Namespace isolation she may not open ingress to other namespaces. These are
+// ValidatingAdmissionPolicies: kube-apiserver enforces them with no webhook (none is asked).
+func TestInsideTheNamespaceAdminsFollowTheSpecsRules(t *testing.T) {
+	ctx := context.Background()
+	open := guardedClassNamed("vap-open")
+	open.Spec.AllowedBroadSubjects = []string{"system:authenticated"}
+	pci := guardedClassNamed("vap-pci")
+	pci.Spec.NetworkIsolation = platformv1alpha1.ClassNetworkIsolation{Default: platformv1alpha1.NetworkIsolationNamespace}
+	for _, c := range []*platformv1alpha1.TenantClass{guardedClassNamed("vap"), open, pci} {
+		Must(t, k8sClient.Create(ctx, c))
+	}
+	Must(t, k8sClient.Create(ctx, Team("vap-pay", "vap", "vap-open", "vap-pci")))
+	alice := user(t, "alice@example.com", "team-vap-pay")
+	Eventually(t, 10*time.Second, "the cache holds the team and classes", func() bool {
+		return cached.Get(ctx, client.ObjectKey{Name: "vap-pay"}, &platformv1alpha1.Team{}) == nil &&
+			cached.Get(ctx, client.ObjectKey{Name: "vap-pci"}, &platformv1alpha1.TenantClass{}) == nil
+	})
+	for name, class := range map[string]string{"vap-app": "vap", "vap-open": "vap-open", "vap-card": "vap-pci"} {
+		tn := teamTenant(name, "vap-pay")
+		tn.Spec.Class = class
+		Must(t, alice.Create(ctx, tn))
+		waitReady(t, name)
+	}
+	bind := func(ns, name string, s rbacv1.Subject) error {
+		var err error
+		// RBAC may not have the owners' binding yet; the policy answers once it has.
+		Within(10*time.Second, func() bool {
+			err = alice.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}, Subjects: []rbacv1.Subject{s}})
+			return err == nil || !apierrors.IsForbidden(err) || strings.Contains(err.Error(), "tenant namespace")
+		})
+		return err
+	}
+	group := func(name string) rbacv1.Subject {
+		return rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: "Group", Name: name}
+	}
+	for _, c := range []struct {
+		name string
+		sub  rbacv1.Subject
+	}{
+		{"everyone", group("system:authenticated")},
+		{"anonymous", group("system:unauthenticated")},
+		{"masters", group("system:masters")},
+		{"kube-system", rbacv1.Subject{Kind: "ServiceAccount", Namespace: "kube-system", Name: "default"}},
+		{"kube-system-all", group("system:serviceaccounts:kube-system")},
+	} {
+		refusedWith(t, "alice binding "+c.sub.Name, bind("vap-app", "x-"+c.name, c.sub), "may not be bound in a tenant namespace", c.sub.Name)
+	}
+	Must(t, bind("vap-app", "readers", group("team-vap-readers")))
+	Must(t, bind("vap-app", "own-workloads", group("system:serviceaccounts:vap-app")))
+	// Where the class allows everyone, so does the policy, and nothing more.
+	Must(t, bind("vap-open", "everyone", group("system:authenticated")))
+	refusedWith(t, "alice binding the unauthenticated where only the authenticated are allowed", bind("vap-open", "anonymous", group("system:unauthenticated")), "system:unauthenticated")
+
+	netpol := func(name string, rule networkingv1.NetworkPolicyIngressRule) error {
+		var err error
+		Within(10*time.Second, func() bool {
+			err = alice.Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "vap-card"},
+				Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, Ingress: []networkingv1.NetworkPolicyIngressRule{rule}}})
+			return err == nil || !apierrors.IsForbidden(err) || strings.Contains(err.Error(), "ingress only from the namespace itself")
+		})
+		return err
+	}
+	refusedWith(t, "an allow-all ingress policy in a Namespace-isolated class", netpol("allow-all", networkingv1.NetworkPolicyIngressRule{}), "spec.ingress", "ingress only from the namespace itself")
+	refusedWith(t, "ingress from every namespace", netpol("from-all-namespaces", networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}}), "ingress only from the namespace itself")
+	Must(t, netpol("from-web", networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}}))
+	// Elsewhere the class allows Team isolation: no such rule.
+	Eventually(t, 10*time.Second, "an allow-all ingress policy where the class allows more", func() bool {
+		return alice.Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "allow-all", Namespace: "vap-app"},
+			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, Ingress: []networkingv1.NetworkPolicyIngressRule{{}}}}) == nil
+	})
+}

@@ -95,7 +95,7 @@ func (v *TenantNamespaceValidator) ValidateCreate(ctx context.Context, t *platfo
 	if len(t.OwnerReferences) > 0 && !v.Access.isAdmin(req.UserInfo) {
 		return nil, forbidden(t, "metadata.ownerReferences: only platform admins may make a TenantNamespace depend on another object (the garbage collector would delete it, and with deletionPolicy Delete its namespace, when that object goes)")
 	}
-	return v.validateSpec(ctx, t)
+	return v.validateSpec(ctx, nil, t)
 }
 
 // ValidateUpdate lets only an existing owner who is a member of the team (or an admin) change
@@ -115,7 +115,7 @@ func (v *TenantNamespaceValidator) ValidateUpdate(ctx context.Context, old, t *p
 		if !specChanged {
 			return nil, nil
 		}
-		return v.validateSpec(ctx, t)
+		return v.validateSpec(ctx, old, t)
 	}
 	if err := v.authorize(ctx, old, old.Spec.Owners, u, "change"); err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (v *TenantNamespaceValidator) ValidateUpdate(ctx context.Context, old, t *p
 	if !specChanged {
 		return nil, nil
 	}
-	return v.validateSpec(ctx, t)
+	return v.validateSpec(ctx, old, t)
 }
 
 // ValidateDelete lets only an owner who is a member of the team (or an admin) delete a tenant.
@@ -213,8 +213,9 @@ func (v *TenantNamespaceValidator) validateName(ctx context.Context, t *platform
 }
 
 // validateSpec checks the spec against its team, its class's guard rails and the team's
-// budget, and that everything it makes of it is something the apiserver will accept.
-func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
+// budget (for an update, only what grows: old is the tenant before, nil on create), and that
+// everything it makes of it is something the apiserver will accept.
+func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *platformv1alpha1.TenantNamespace) (admission.Warnings, error) {
 	team, class, err := tenancy.Resolve(ctx, v.reader(), t)
 	var refusal *tenancy.Refusal
 	if errors.As(err, &refusal) {
@@ -246,7 +247,14 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, t *platform
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		errs = append(errs, tenancy.CheckBudget(team, held, tenancy.EffectiveQuota(t, class))...)
+		var before corev1.ResourceList
+		if old != nil {
+			before = tenancy.EffectiveQuota(old, class)
+			if before == nil {
+				before = corev1.ResourceList{}
+			}
+		}
+		errs = append(errs, tenancy.CheckBudgetChange(team, held, before, tenancy.EffectiveQuota(t, class))...)
 	}
 	if len(errs) > 0 {
 		return nil, invalid(t, errs...)
@@ -313,7 +321,7 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 		if o.Name == t.Name || !o.DeletionTimestamp.IsZero() {
 			continue
 		}
-		held.Add(o.Name, tenancy.QuotaOf(ctx, v.Reader, o))
+		held.Add(o.Name, tenancy.HeldQuota(ctx, v.Reader, o))
 	}
 	return held, held.AddReleased(ctx, v.APIReader, t.Spec.Team, t.Name)
 }

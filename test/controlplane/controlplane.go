@@ -33,7 +33,7 @@ type Options struct {
 	Webhooks bool
 	// Output attaches the control plane's own logs to this process's stdout/stderr.
 	Output bool
-	// Bare installs nothing (no CRDs, no webhook configurations): the caller applies an
+	// Bare installs nothing (no CRDs, no webhook configurations, no admission policies): the caller applies an
 	// install itself, as the install e2e test does with config/default.
 	Bare bool
 }
@@ -88,6 +88,12 @@ func Start(opts Options) (*ControlPlane, error) {
 	}
 	cp := &ControlPlane{Env: env, Config: cfg, AssetsDir: assets}
 	cp.startReaper()
+	if !opts.Bare {
+		if err := cp.installPolicies(root); err != nil {
+			_ = cp.Stop()
+			return nil, err
+		}
+	}
 	if opts.ControllerManager {
 		if err := cp.startControllerManager(opts.Output); err != nil {
 			_ = cp.Stop()

@@ -251,6 +251,17 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		t.Errorf("alice claiming a namespace for another team: err=%v\n%s", err, out)
 	}
 
+	// payments' Argo CD deployer lives in argocd: another team cannot take that namespace and
+	// mint the deployer's tokens.
+	mallory := func(args ...string) (string, error) {
+		return kubectl(append([]string{"--kubeconfig", filepath.Join(dir, "mallory.kubeconfig")}, args...)...)
+	}
+	grab := filepath.Join(tmp, "argocd.yaml")
+	Must(t, os.WriteFile(grab, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: argocd}\nspec: {team: search, owners: [{kind: Group, name: team-search}]}\n"), 0o600))
+	if out, err := mallory("apply", "-f", grab); err == nil || !strings.Contains(out, "holds ServiceAccount argocd/payments-deployer, a member of Team payments") {
+		t.Errorf("mallory taking the namespace of payments' deployer: err=%v\n%s", err, out)
+	}
+
 	// Beyond the class: admitted with a warning, waits; alice cannot approve; the admin does.
 	beyond := filepath.Join(tmp, "payments-admin.yaml")
 	Must(t, os.WriteFile(beyond, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: payments-admin}\nspec:\n  team: payments\n  owners: [{kind: Group, name: team-payments}]\n  roleBindings: [{clusterRole: admin, subjects: [{kind: Group, name: team-payments-leads}]}]\n"), 0o600))

@@ -1,6 +1,6 @@
 // Command gen-chart writes the parts of the Helm chart (dist/chart) that controller-gen
 // generates for config/: the CRDs, the manager's ClusterRole and Role, and the webhook
-// configurations, with the names config/default gives them and the release namespace and
+// configurations, and the admission policies of config/policy, with the names config/default gives them and the release namespace and
 // values templated in. The rest of the chart is written by hand; test/chart checks that the
 // whole chart renders the same objects as config/default.
 //
@@ -74,7 +74,14 @@ func run(chart string) error {
 		"  annotations:\n"+
 		"    cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/selfserve-serving-cert\n"+
 		"  {{- end }}\n")
-	for file, content := range map[string]string{"manager_role.yaml": role, "webhooks.yaml": webhooks} {
+	policies, err := templated("config/policy/tenant_guard_rails.yaml", []edit{
+		{"  name: tenant-", "  name: selfserve-tenant-", 4},
+		{"  policyName: tenant-", "  policyName: selfserve-tenant-", 2},
+	})
+	if err != nil {
+		return err
+	}
+	for file, content := range map[string]string{"manager_role.yaml": role, "webhooks.yaml": webhooks, "policies.yaml": policies} {
 		if err := os.WriteFile(filepath.Join(chart, "templates", file), []byte(content), 0o644); err != nil {
 			return err
 		}

@@ -71,7 +71,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		case err != nil:
 			return ctrl.Result{}, err
 		case holds:
-			held.Add(t.Name, tenancy.QuotaOf(ctx, r.Client, t))
+			held.Add(t.Name, tenancy.HeldQuota(ctx, r.Client, t))
 		case isWaiting(t):
 			waiting++
 		}

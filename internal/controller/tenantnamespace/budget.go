@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -14,17 +17,35 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
-// budgets decides which of a team's tenants get a namespace when the team has a budget.
-// Admission checks the budget too, but it reads a cache and parallel requests race it; this is
-// the decision that holds. Decisions for all teams are taken one at a time under one lock, and
-// a tenant granted a place keeps it in memory until its namespace shows in the cache, so two
-// workers never hand out the same place. Only the elected leader reconciles, so one process
-// holds every grant; after a restart the namespaces themselves say who holds a place.
+// budgets is the one ledger of teams' budgets: which tenants get a namespace, and how much of
+// the quota they ask each one's ResourceQuota may hold. Admission checks the budget too, but it
+// reads a cache and parallel requests race it; this is the decision that holds. Decisions for
+// all teams are taken one at a time under one lock, and each is recorded before the operator
+// applies it, so two workers never hand out the same place or the same CPU. Only the elected
+// leader reconciles, so one process holds every decision; after a restart the namespaces and
+// ResourceQuotas themselves say what each tenant holds.
 type budgets struct {
 	mu sync.Mutex
 	// granted are the tenants given a place whose namespace the cache may not show yet, by
 	// name, with the UID of the tenant that was granted.
 	granted map[string]types.UID
+	// quotas is what each tenant's ResourceQuota holds, as decided here (or read from the
+	// apiserver the first time it is needed): what the team's budget counts, never what a
+	// tenant asks nor what its class would say (a class that cannot be resolved frees nothing).
+	quotas map[string]ledgerEntry
+	// pending are the tenants whose quota increase was capped, oldest first served: the room
+	// that frees up goes to them before a younger tenant's increase.
+	pending map[string]pendingIncrease
+}
+
+type ledgerEntry struct {
+	uid  types.UID
+	hard corev1.ResourceList
+}
+
+type pendingIncrease struct {
+	tenant *platformv1alpha1.TenantNamespace
+	want   corev1.ResourceList
 }
 
 // claim gives the tenant its place in the team's budget, or returns a refusal (OverBudget)
@@ -32,30 +53,159 @@ type budgets struct {
 // (a lowered budget takes nothing away). Waiting tenants are served oldest first (creation
 // time, then name), each taking a place if it fits: a younger tenant never takes the place an
 // older one fits in.
-func (b *budgets) claim(ctx context.Context, c, api client.Reader, s *scope) error {
+func (b *budgets) claim(ctx context.Context, r *Reconciler, s *scope) error {
 	t := s.tenant
 	if s.team.Spec.Budget == nil {
 		return nil
 	}
-	holds, err := tenancy.HoldsNamespace(ctx, c, t)
+	holds, err := tenancy.HoldsNamespace(ctx, r.Client, t)
 	if err != nil || holds {
 		return err
 	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.granted == nil {
-		b.granted = map[string]types.UID{}
-	}
+	b.init()
 	if b.granted[t.Name] == t.UID {
 		return nil
 	}
-	var list platformv1alpha1.TenantNamespaceList
-	if err := c.List(ctx, &list, client.MatchingFields{tenancy.TeamIndex: t.Spec.Team}); err != nil {
-		return fmt.Errorf("listing the tenants of team %s: %w", t.Spec.Team, err)
+	held, waiting, err := b.teamHolding(ctx, r, t)
+	if err != nil {
+		return err
 	}
+	// Namespaces the team released still hold their places.
+	if err := held.AddReleased(ctx, r.APIReader, t.Spec.Team, t.Name); err != nil {
+		return err
+	}
+	waiting = append(waiting, t)
+	sortOldestFirst(waiting)
+	for _, w := range waiting {
+		if w.UID == t.UID {
+			if refusal := tenancy.OverBudget(s.team, held, s.Quota); refusal != nil {
+				return refusal
+			}
+			b.granted[t.Name] = t.UID
+			b.quotas[t.Name] = ledgerEntry{uid: t.UID, hard: s.Quota}
+			return nil
+		}
+		quota := tenancy.QuotaOf(ctx, r.Client, w)
+		if tenancy.OverBudget(s.team, held, quota) == nil {
+			// An older tenant that fits takes its place first; its own reconcile finds it granted.
+			b.granted[w.Name] = w.UID
+			b.quotas[w.Name] = ledgerEntry{uid: w.UID, hard: quota}
+			held.Add(w.Name, quota)
+		}
+	}
+	return nil
+}
+
+// admitQuota decides how much of the quota it asks (s.Quota) a tenant that holds its place may
+// have: a decrease always, an increase as far as the team's budget has room once the others'
+// quotas and the older tenants' capped increases are counted. What does not fit is capped
+// (never below what the tenant holds: a lowered budget takes nothing away) and reported: the
+// result is a message for QuotaReady, empty when the tenant has all it asks.
+func (b *budgets) admitQuota(ctx context.Context, r *Reconciler, s *scope) (string, error) {
+	t := s.tenant
+	if s.team.Spec.Budget == nil || len(s.team.Spec.Budget.MaxQuota) == 0 {
+		return "", nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.init()
+	cur, err := b.quotaOf(ctx, r, t)
+	if err != nil {
+		return "", err
+	}
+	increases := false
+	for name := range s.team.Spec.Budget.MaxQuota {
+		if want, asked := s.Quota[name]; asked && want.Cmp(cur[name]) > 0 {
+			increases = true
+		}
+	}
+	if !increases {
+		// A decrease counts once it is applied (applied): until then the ResourceQuota still
+		// holds the larger quota, and another tenant's increase must not count on the room.
+		delete(b.pending, t.Name)
+		return "", nil
+	}
+	held, _, err := b.teamHolding(ctx, r, t)
+	if err != nil {
+		return "", err
+	}
+	out := s.Quota.DeepCopy()
+	var capped []string
+	for _, name := range sortedResourceNames(s.team.Spec.Budget.MaxQuota) {
+		want, asked := s.Quota[name]
+		have := cur[name]
+		if !asked || want.Cmp(have) <= 0 {
+			continue
+		}
+		limit := s.team.Spec.Budget.MaxQuota[name]
+		room := limit.DeepCopy()
+		others := held.Quota[name]
+		room.Sub(others)
+		// Older tenants whose increases wait are served first.
+		for _, p := range b.olderPending(t) {
+			need := p.want[name].DeepCopy()
+			need.Sub(b.quotas[p.tenant.Name].hard[name])
+			if need.Sign() > 0 && room.Sign() > 0 {
+				room.Sub(minQuantity(need, room))
+			}
+		}
+		if want.Cmp(room) <= 0 {
+			continue
+		}
+		allowed := room
+		if allowed.Cmp(have) < 0 {
+			allowed = have.DeepCopy()
+		}
+		out[name] = allowed
+		capped = append(capped, fmt.Sprintf("%s %s of the %s asked (team %s's budget %s, its other namespaces hold %s)",
+			name, allowed.String(), want.String(), s.team.Name, limit.String(), others.String()))
+	}
+	b.quotas[t.Name] = ledgerEntry{uid: t.UID, hard: largest(cur, out)}
+	if len(capped) == 0 {
+		delete(b.pending, t.Name)
+		return "", nil
+	}
+	b.pending[t.Name] = pendingIncrease{tenant: t.DeepCopy(), want: s.Quota}
+	s.Quota = out
+	return "over the team's budget, the quota holds " + strings.Join(capped, "; ") + "; the rest follows when the team has room", nil
+}
+
+// applied records the quota the tenant's ResourceQuota holds now that it is applied (or found
+// in place).
+func (b *budgets) applied(t *platformv1alpha1.TenantNamespace, hard corev1.ResourceList) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.init()
+	b.quotas[t.Name] = ledgerEntry{uid: t.UID, hard: hard}
+}
+
+// largest is, resource by resource, the larger of two quotas.
+func largest(a, b corev1.ResourceList) corev1.ResourceList {
+	out := a.DeepCopy()
+	if out == nil {
+		out = corev1.ResourceList{}
+	}
+	for name, q := range b {
+		if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
+			out[name] = q.DeepCopy()
+		}
+	}
+	return out
+}
+
+// teamHolding is what the tenant's team holds apart from it: the tenants that hold or were
+// granted a place, each with its ResourceQuota as the ledger knows it, and the tenants that
+// wait for a place. Tenants being deleted count no more.
+func (b *budgets) teamHolding(ctx context.Context, r *Reconciler, t *platformv1alpha1.TenantNamespace) (tenancy.Held, []*platformv1alpha1.TenantNamespace, error) {
 	var held tenancy.Held
 	var waiting []*platformv1alpha1.TenantNamespace
+	var list platformv1alpha1.TenantNamespaceList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{tenancy.TeamIndex: t.Spec.Team}); err != nil {
+		return held, nil, fmt.Errorf("listing the tenants of team %s: %w", t.Spec.Team, err)
+	}
 	for i := range list.Items {
 		o := &list.Items[i]
 		if !o.DeletionTimestamp.IsZero() || o.UID == t.UID {
@@ -63,48 +213,98 @@ func (b *budgets) claim(ctx context.Context, c, api client.Reader, s *scope) err
 		}
 		holds := b.granted[o.Name] == o.UID
 		if !holds {
-			if holds, err = tenancy.HoldsNamespace(ctx, c, o); err != nil {
-				return err
+			var err error
+			if holds, err = tenancy.HoldsNamespace(ctx, r.Client, o); err != nil {
+				return held, nil, err
 			}
 		}
-		if holds {
-			held.Add(o.Name, tenancy.QuotaOf(ctx, c, o))
-		} else {
+		if !holds {
 			waiting = append(waiting, o)
+			continue
 		}
+		quota, err := b.quotaOf(ctx, r, o)
+		if err != nil {
+			return held, nil, err
+		}
+		held.Add(o.Name, quota)
 	}
-	// Namespaces the team released still hold their places.
-	if err := held.AddReleased(ctx, api, t.Spec.Team, t.Name); err != nil {
-		return err
-	}
-	waiting = append(waiting, t)
-	slices.SortFunc(waiting, func(x, y *platformv1alpha1.TenantNamespace) int {
-		if c := x.CreationTimestamp.Compare(y.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.Name, y.Name)
-	})
-	for _, w := range waiting {
-		if w.UID == t.UID {
-			if refusal := tenancy.OverBudget(s.team, held, s.Quota); refusal != nil {
-				return refusal
-			}
-			b.granted[t.Name] = t.UID
-			return nil
-		}
-		quota := tenancy.QuotaOf(ctx, c, w)
-		if tenancy.OverBudget(s.team, held, quota) == nil {
-			// An older tenant that fits takes its place first; its own reconcile finds it granted.
-			b.granted[w.Name] = w.UID
-			held.Add(w.Name, quota)
-		}
-	}
-	return nil
+	return held, waiting, nil
 }
 
-// release forgets a tenant's grant: it holds its place through its namespace now, or it is gone.
+// quotaOf is what the tenant's ResourceQuota holds: the ledger's entry, or, the first time
+// after a start, the ResourceQuota read from the apiserver (the cache keeps no spec).
+func (b *budgets) quotaOf(ctx context.Context, r *Reconciler, t *platformv1alpha1.TenantNamespace) (corev1.ResourceList, error) {
+	if e, ok := b.quotas[t.Name]; ok && e.uid == t.UID {
+		return e.hard, nil
+	}
+	var rq corev1.ResourceQuota
+	owned, err := r.readOwned(ctx, t, QuotaName, &rq)
+	if err != nil {
+		return nil, err
+	}
+	var hard corev1.ResourceList
+	if owned {
+		hard = rq.Spec.Hard
+	}
+	b.quotas[t.Name] = ledgerEntry{uid: t.UID, hard: hard}
+	return hard, nil
+}
+
+// olderPending are the capped increases of tenants older than t, oldest first.
+func (b *budgets) olderPending(t *platformv1alpha1.TenantNamespace) []pendingIncrease {
+	var out []pendingIncrease
+	for _, p := range b.pending {
+		if p.tenant.UID != t.UID && olderThan(p.tenant, t) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(x, y pendingIncrease) int { return compareAge(x.tenant, y.tenant) })
+	return out
+}
+
+func (b *budgets) init() {
+	if b.granted == nil {
+		b.granted = map[string]types.UID{}
+		b.quotas = map[string]ledgerEntry{}
+		b.pending = map[string]pendingIncrease{}
+	}
+}
+
+// release forgets a tenant that is gone: its place, its quota, its pending increase.
 func (b *budgets) release(name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.granted, name)
+	delete(b.quotas, name)
+	delete(b.pending, name)
+}
+
+func sortOldestFirst(tenants []*platformv1alpha1.TenantNamespace) {
+	slices.SortFunc(tenants, compareAge)
+}
+
+// compareAge orders tenants by creation time, then name.
+func compareAge(x, y *platformv1alpha1.TenantNamespace) int {
+	if c := x.CreationTimestamp.Compare(y.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.Name, y.Name)
+}
+
+func olderThan(x, y *platformv1alpha1.TenantNamespace) bool { return compareAge(x, y) < 0 }
+
+func minQuantity(a, b resource.Quantity) resource.Quantity {
+	if a.Cmp(b) <= 0 {
+		return a
+	}
+	return b
+}
+
+func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
+	names := make([]corev1.ResourceName, 0, len(l))
+	for name := range l {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -260,9 +261,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		s.Settings = tenancy.Effective(tenant, class)
 		// What goes beyond the class waits for approval: capped meanwhile (the budget counts
 		// what the tenant holds), and a new tenant is not created at all.
-		wait, err := r.reconcileClassFit(ctx, s)
-		if err != nil {
-			return ctrl.Result{}, err
+		wait, fitErr := r.reconcileClassFit(ctx, s)
+		if fitErr != nil {
+			return ctrl.Result{}, fitErr
 		}
 		if wait {
 			for _, c := range partConditions {
@@ -270,7 +271,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			}
 			return ctrl.Result{}, nil
 		}
-		err = r.budgets.claim(ctx, r.Client, r.APIReader, s)
+		err = r.budgets.claim(ctx, r, s)
+		if err == nil {
+			s.overBudget, err = r.budgets.admitQuota(ctx, r, s)
+		}
 	}
 	var refusal *tenancy.Refusal
 	if errors.As(err, &refusal) {
@@ -278,10 +282,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			s.setCondition(c, metav1.ConditionUnknown, refusal.Reason, refusal.Message)
 		}
 		if refusal.Reason != tenancy.ReasonOverBudget {
-			tenant.Status.Class = ""
+			if tenant.Spec.Class != "" {
+				tenant.Status.Class = "" // a default class it was given stays its class
+			}
+			// The Team, class and tenant watches bring the tenant back when that changes.
+			return ctrl.Result{}, nil
 		}
-		// The Team, class and tenant watches bring the tenant back when that changes.
-		return ctrl.Result{}, nil
+		// So do they when a tenant of the team goes; a released namespace of the team that is
+		// deleted is not watched (the cache holds managed namespaces only): look again later.
+		return ctrl.Result{RequeueAfter: budgetRecheck}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -318,7 +327,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	r.lastDesired.retain(tenant, s.inPlace)
-	if !s.capped {
+	if !s.capped && s.overBudget == "" {
 		tenant.Status.ProvisionedSpec = s.specHash
 	}
 	// The soonest a part asked to come back (the quota usage held back below the thresholds).
@@ -330,6 +339,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	return soonest, nil
 }
+
+// budgetRecheck is how often a tenant waiting for budget (a place, or room for its quota) looks
+// again: a released namespace of its team that is deleted, or another tenant that shrinks, is
+// seen by no watch.
+const budgetRecheck = 30 * time.Second
 
 // childConditions are set by the parts that live inside the namespace.
 var childConditions = []string{

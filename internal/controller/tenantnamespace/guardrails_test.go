@@ -145,9 +145,23 @@ func TestBudgetHoldsWhenAdmissionIsRaced(t *testing.T) {
 		return team.Status.Namespaces == 2 && team.Status.Waiting == 8 && team.Status.BudgetLeft != nil && ptr.Deref(team.Status.BudgetLeft.Namespaces, -1) == 0
 	})
 
+	// A tenant deleted with Retain leaves a released namespace, which keeps its place until it
+	// is deleted too; then the oldest waiting tenant takes it.
 	Must(t, admin.Delete(ctx, &provisioned[0]))
+	var released corev1.Namespace
+	Eventually(t, 30*time.Second, provisioned[0].Name+" is released", func() bool {
+		return get(t, &released, "", provisioned[0].Name) == nil && released.Labels[tenancy.LabelReleased] == "true"
+	})
+	Eventually(t, 20*time.Second, "the team still counts 2 namespaces, the released one among them", func() bool {
+		Must(t, get(t, team, "", "racers"))
+		return team.Status.Namespaces == 2 && team.Status.Waiting == 8
+	})
+	Must(t, admin.Delete(ctx, &released))
 	next := waiting[0].Name
-	waitReady(t, next)
+	Eventually(t, 90*time.Second, next+" takes the place of the deleted namespace", func() bool {
+		var tn platformv1alpha1.TenantNamespace
+		return get(t, &tn, "", next) == nil && meta.IsStatusConditionTrue(tn.Status.Conditions, platformv1alpha1.ConditionReady)
+	})
 	provisioned, waiting = settled()
 	if len(provisioned) != 2 || len(waiting) != 7 || !slices.ContainsFunc(provisioned, func(tn platformv1alpha1.TenantNamespace) bool { return tn.Name == next }) {
 		t.Errorf("after one went: provisioned %v, %d waiting; want %s to have taken its place", names(provisioned), len(waiting), next)
@@ -241,5 +255,44 @@ func TestNoRepairIsReportedForTheOperatorsOwnWrites(t *testing.T) {
 		if slices.Contains(names, e.Regarding.Name) && e.Action == "Repair" {
 			t.Errorf("%s: %s", e.Regarding.Name, e.Note)
 		}
+	}
+}
+
+// TestMovingTheDefaultClassRehomesNoTenant: a tenant that names no class gets the default class
+// of the day and keeps it when the SREs make another class the default; a new tenant gets the
+// new default.
+func TestMovingTheDefaultClassRehomesNoTenant(t *testing.T) {
+	ctx := context.Background()
+	Must(t, admin.Create(ctx, newTenant("homed", "payments")))
+	if got := waitReady(t, "homed"); got.Status.Class != "standard" {
+		t.Fatalf("class %q, want the default standard", got.Status.Class)
+	}
+	roomy := standardClass()
+	roomy.Name = "roomy"
+	roomy.Spec.Quota.Default[corev1.ResourceRequestsCPU] = resource.MustParse("6")
+	setDefault := func(name string, isDefault bool) {
+		Update(t, admin, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: name}}, func(c *platformv1alpha1.TenantClass) { c.Spec.IsDefault = isDefault })
+	}
+	setDefault("standard", false)
+	Must(t, admin.Create(ctx, roomy))
+	defer func() {
+		Must(t, admin.Delete(ctx, roomy))
+		setDefault("standard", true)
+	}()
+
+	Must(t, admin.Create(ctx, newTenant("newcomer", "payments")))
+	if got := waitReady(t, "newcomer"); got.Status.Class != "roomy" {
+		t.Errorf("the new tenant's class %q, want the new default roomy", got.Status.Class)
+	}
+	// The class change reached the old tenant (tenants naming no class follow any class's
+	// change); it answers from its own class.
+	Update(t, admin, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "homed"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("30")}}
+	})
+	got := waitReady(t, "homed")
+	var rq corev1.ResourceQuota
+	Must(t, get(t, &rq, "homed", "selfserve-quota"))
+	if cpu := rq.Spec.Hard[corev1.ResourceRequestsCPU]; got.Status.Class != "standard" || cpu.Cmp(resource.MustParse("2")) != 0 {
+		t.Errorf("the old tenant moved: class %q, requests.cpu %s; want standard and 2", got.Status.Class, cpu.String())
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -132,10 +134,40 @@ func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 		labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionEnabled
 	}
 	ns := corev1ac.Namespace(s.tenant.Name).WithLabels(labels)
-	if len(s.tenant.Spec.Annotations) > 0 {
-		ns.WithAnnotations(s.tenant.Spec.Annotations)
+	annotations := guardRailAnnotations(s)
+	maps.Copy(annotations, s.tenant.Spec.Annotations)
+	if len(annotations) > 0 {
+		ns.WithAnnotations(annotations)
 	}
 	return ns
+}
+
+// Annotations through which the admission policies of config/policy (enforced by kube-apiserver
+// itself) learn the class's rules for what tenant admins create in the namespace.
+const (
+	// AnnotationAllowedBroadSubjects lists the identities that stand for everyone which the
+	// class allows as binding subjects (tenant.Spec's rules, for RoleBindings its admins make).
+	AnnotationAllowedBroadSubjects = "platform.selfserve.dev/allowed-broad-subjects"
+	// AnnotationIsolation is Namespace when the class allows no wider isolation: NetworkPolicies
+	// its admins make may then admit ingress only from the namespace itself.
+	AnnotationIsolation = "platform.selfserve.dev/isolation"
+)
+
+// guardRailAnnotations are the namespace annotations the admission policies read; none for a
+// class that allows no broad subject and more than Namespace isolation, so most namespaces
+// carry none.
+func guardRailAnnotations(s *scope) map[string]string {
+	out := map[string]string{}
+	if s.class == nil {
+		return out
+	}
+	if broad := s.class.Spec.AllowedBroadSubjects; len(broad) > 0 {
+		out[AnnotationAllowedBroadSubjects] = strings.Join(slices.Sorted(slices.Values(broad)), ",")
+	}
+	if allowed := tenancy.AllowedIsolation(s.class); len(allowed) == 1 && allowed[0] == platformv1alpha1.NetworkIsolationNamespace {
+		out[AnnotationIsolation] = string(platformv1alpha1.NetworkIsolationNamespace)
+	}
+	return out
 }
 
 // releasedNamespace is what stays applied after a Retain deletion: whatever the operator's field

@@ -20,7 +20,7 @@ import (
 )
 
 // QuotaName is the tenant's ResourceQuota.
-const QuotaName = "selfserve-quota"
+const QuotaName = tenancy.QuotaName
 
 // reconcileQuota keeps the tenant's ResourceQuota at the hard limits in effect (the tenant's,
 // or the class default), removes it when there are none, and copies its usage into status. It
@@ -35,7 +35,11 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 		s.setQuotaUsage(nil)
 		s.setCondition(platformv1alpha1.ConditionQuotaPressure, metav1.ConditionFalse, tenancy.ReasonQuotaBelowThresholds, "the namespace has no quota")
 		metrics.QuotaUsedRatio.DeletePartialMatch(prometheus.Labels{"tenant": s.tenant.Name})
-		return ctrl.Result{}, r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionQuotaReady, "neither the tenant nor its class sets a quota")
+		if err := r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionQuotaReady, "neither the tenant nor its class sets a quota"); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.budgets.applied(s.tenant, nil)
+		return ctrl.Result{}, nil
 	}
 	desired := corev1ac.ResourceQuota(QuotaName, s.tenant.Name).
 		WithLabels(childLabels(s.tenant)).
@@ -46,8 +50,19 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying ResourceQuota: %w", err)
 	}
+	r.budgets.applied(s.tenant, s.Quota)
+	result := r.reportQuotaUsage(s, cur.Status, time.Now())
+	if s.overBudget != "" {
+		// Applied as far as the team's budget allows; look again for room (a tenant that goes
+		// brings it back at once, one that shrinks does not).
+		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionFalse, tenancy.ReasonOverBudget, s.overBudget)
+		if result.RequeueAfter == 0 || result.RequeueAfter > budgetRecheck {
+			result.RequeueAfter = budgetRecheck
+		}
+		return result, nil
+	}
 	s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionTrue, ReasonProvisioned, "ResourceQuota "+QuotaName+" enforces the tenant's limits")
-	return r.reportQuotaUsage(s, cur.Status, time.Now()), nil
+	return result, nil
 }
 
 // usageInterval is the most often a tenant's quota usage is written to its status while its

@@ -29,6 +29,10 @@ type scope struct {
 	// its class without an approval: a capped tenant keeps it.
 	holding tenancy.Holding
 
+	// overBudget says how the quota was capped to fit the team's budget; empty when it has all
+	// it asks.
+	overBudget string
+
 	// injectDNS labels the namespace for the DNS webhook.
 	injectDNS bool
 
