@@ -80,7 +80,7 @@ func CheckBudgetChange(team *platformv1alpha1.Team, held Held, before, quota cor
 		errs = append(errs, field.Forbidden(teamPath,
 			fmt.Sprintf("team %s would have %d namespaces, more than its budget of %d (it has [%s])", team.Name, len(held.Tenants)+1, *b.MaxNamespaces, strings.Join(others, " "))))
 	}
-	for _, name := range sortedNames(b.MaxQuota) {
+	for _, name := range SortedNames(b.MaxQuota) {
 		max := b.MaxQuota[name]
 		q, asked := quota[name]
 		if was, had := before[name]; !asked || had && q.Cmp(was) <= 0 {
@@ -147,7 +147,7 @@ func Exceeded(team *platformv1alpha1.Team, held Held) []string {
 	if b.MaxNamespaces != nil && len(held.Tenants) > int(*b.MaxNamespaces) {
 		out = append(out, fmt.Sprintf("%d namespaces, budget %d", len(held.Tenants), *b.MaxNamespaces))
 	}
-	for _, name := range sortedNames(b.MaxQuota) {
+	for _, name := range SortedNames(b.MaxQuota) {
 		sum, limit := held.Quota[name], b.MaxQuota[name]
 		if sum.Cmp(limit) > 0 {
 			out = append(out, fmt.Sprintf("%s %s, budget %s", name, sum.String(), limit.String()))

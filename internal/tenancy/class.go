@@ -30,7 +30,7 @@ func CheckClass(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantC
 	cs := c.Spec
 	var errs field.ErrorList
 
-	for _, name := range sortedNames(eff.Quota) {
+	for _, name := range SortedNames(eff.Quota) {
 		q := eff.Quota[name]
 		max, capped := cs.Quota.Max[name]
 		if !capped || q.Cmp(max) <= 0 {
@@ -48,14 +48,14 @@ func CheckClass(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantC
 		if cs.Limits != nil {
 			classMax, classMin = cs.Limits.Max, cs.Limits.Min
 		}
-		for _, name := range sortedNames(t.Spec.Limits.Max) {
+		for _, name := range SortedNames(t.Spec.Limits.Max) {
 			q := t.Spec.Limits.Max[name]
 			if max, ok := classMax[name]; ok && q.Cmp(max) > 0 {
 				errs = append(errs, field.Invalid(spec.Child("limits", "max").Key(string(name)), q.String(),
 					fmt.Sprintf("exceeds the container maximum of class %s: %s", c.Name, max.String())))
 			}
 		}
-		for _, name := range sortedNames(t.Spec.Limits.Min) {
+		for _, name := range SortedNames(t.Spec.Limits.Min) {
 			q := t.Spec.Limits.Min[name]
 			if min, ok := classMin[name]; ok && q.Cmp(min) < 0 {
 				errs = append(errs, field.Invalid(spec.Child("limits", "min").Key(string(name)), q.String(),

@@ -99,8 +99,8 @@ func PodSecurityRank(l platformv1alpha1.PodSecurityLevel) int {
 	return slices.Index([]platformv1alpha1.PodSecurityLevel{platformv1alpha1.PodSecurityPrivileged, platformv1alpha1.PodSecurityBaseline, platformv1alpha1.PodSecurityRestricted}, l)
 }
 
-// sortedNames returns a resource list's names in order, so that messages are stable.
-func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
+// SortedNames returns a resource list's names in order, so that messages are stable.
+func SortedNames(l corev1.ResourceList) []corev1.ResourceName {
 	names := make([]corev1.ResourceName, 0, len(l))
 	for name := range l {
 		names = append(names, name)

@@ -134,7 +134,7 @@ func (b *budgets) admitQuota(ctx context.Context, r *Reconciler, s *scope) (stri
 	}
 	out := s.Quota.DeepCopy()
 	var capped []string
-	for _, name := range sortedResourceNames(s.team.Spec.Budget.MaxQuota) {
+	for _, name := range tenancy.SortedNames(s.team.Spec.Budget.MaxQuota) {
 		want, asked := s.Quota[name]
 		have := cur[name]
 		if !asked || want.Cmp(have) <= 0 {
@@ -298,13 +298,4 @@ func minQuantity(a, b resource.Quantity) resource.Quantity {
 		return a
 	}
 	return b
-}
-
-func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
-	names := make([]corev1.ResourceName, 0, len(l))
-	for name := range l {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
 }
