@@ -38,22 +38,37 @@ func (h *Held) Add(name string, quota corev1.ResourceList) {
 	}
 }
 
-// AddReleased counts the team's namespaces that none of the tenants counted so far holds —
-// released ones, and ones whose tenant is gone and which are being released — read through r
-// (the apiserver: the operator's cache holds only managed namespaces). Each takes a place in
-// the namespace budget until it is re-adopted or deleted, and no quota: a released namespace
-// keeps a zero quota. except is the namespace a tenant is about to take (re-adopt).
-func (h *Held) AddReleased(ctx context.Context, r client.Reader, team, except string) error {
-	var list metav1.PartialObjectMetadataList
-	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-	if err := r.List(ctx, &list, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
+// AddReleased counts the team's namespaces that none of the tenants counted so far holds: the
+// ones it released, listed from the apiserver (api: the operator's cache holds only managed
+// namespaces), and managed ones whose tenant is gone and which are being released, from the
+// cache. Each takes a place in the namespace budget until it is re-adopted or deleted, and no
+// quota: a released namespace keeps a zero quota. except is the namespace a tenant is about to
+// take (re-adopt). A namespace someone else labelled with the team was never a place.
+func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, except string) error {
+	var released metav1.PartialObjectMetadataList
+	released.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := api.List(ctx, &released, client.MatchingLabels{platformv1alpha1.LabelTeam: team, LabelReleased: "true"}); err != nil {
+		return fmt.Errorf("listing the released namespaces of team %s: %w", team, err)
+	}
+	names := make([]string, 0, len(released.Items))
+	for _, ns := range released.Items {
+		if ns.DeletionTimestamp.IsZero() {
+			names = append(names, ns.Name)
+		}
+	}
+	var managed corev1.NamespaceList
+	if err := cache.List(ctx, &managed, client.MatchingLabels{platformv1alpha1.LabelTeam: team, platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}); err != nil {
 		return fmt.Errorf("listing the namespaces of team %s: %w", team, err)
 	}
-	for _, ns := range list.Items {
-		if ns.Name == except || !ns.DeletionTimestamp.IsZero() || slices.Contains(h.Tenants, ns.Name) {
-			continue
+	for _, ns := range managed.Items {
+		if ns.DeletionTimestamp.IsZero() {
+			names = append(names, ns.Name)
 		}
-		h.Add(ns.Name, nil)
+	}
+	for _, name := range names {
+		if name != except && !slices.Contains(h.Tenants, name) {
+			h.Add(name, nil)
+		}
 	}
 	return nil
 }

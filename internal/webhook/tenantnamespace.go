@@ -323,7 +323,7 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 		}
 		held.Add(o.Name, tenancy.HeldQuota(ctx, v.Reader, o))
 	}
-	return held, held.AddReleased(ctx, v.APIReader, t.Spec.Team, t.Name)
+	return held, held.AddReleased(ctx, v.Reader, v.APIReader, t.Spec.Team, t.Name)
 }
 
 func invalid(t *platformv1alpha1.TenantNamespace, errs ...*field.Error) error {

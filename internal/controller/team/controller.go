@@ -76,7 +76,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			waiting++
 		}
 	}
-	if err := held.AddReleased(ctx, r.APIReader, team.Name, ""); err != nil {
+	if err := held.AddReleased(ctx, r.Client, r.APIReader, team.Name, ""); err != nil {
 		return ctrl.Result{}, err
 	}
 	before := team.DeepCopy()

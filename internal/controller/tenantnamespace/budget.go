@@ -74,7 +74,7 @@ func (b *budgets) claim(ctx context.Context, r *Reconciler, s *scope) error {
 		return err
 	}
 	// Namespaces the team released still hold their places.
-	if err := held.AddReleased(ctx, r.APIReader, t.Spec.Team, t.Name); err != nil {
+	if err := held.AddReleased(ctx, r.Client, r.APIReader, t.Spec.Team, t.Name); err != nil {
 		return err
 	}
 	waiting = append(waiting, t)
