@@ -263,26 +263,28 @@ func TestNoRepairIsReportedForTheOperatorsOwnWrites(t *testing.T) {
 // new default.
 func TestMovingTheDefaultClassRehomesNoTenant(t *testing.T) {
 	ctx := context.Background()
-	Must(t, admin.Create(ctx, newTenant("homed", "payments")))
+	Must(t, admin.Create(ctx, Team("rehome", "standard", "rehome-default")))
+	Must(t, admin.Create(ctx, newTenant("homed", "rehome")))
 	if got := waitReady(t, "homed"); got.Status.Class != "standard" {
 		t.Fatalf("class %q, want the default standard", got.Status.Class)
 	}
-	roomy := standardClass()
-	roomy.Name = "roomy"
-	roomy.Spec.Quota.Default[corev1.ResourceRequestsCPU] = resource.MustParse("6")
+	next := standardClass()
+	next.Name = "rehome-default"
+	next.Spec.Quota.Default[corev1.ResourceRequestsCPU] = resource.MustParse("6")
 	setDefault := func(name string, isDefault bool) {
 		Update(t, admin, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: name}}, func(c *platformv1alpha1.TenantClass) { c.Spec.IsDefault = isDefault })
 	}
-	setDefault("standard", false)
-	Must(t, admin.Create(ctx, roomy))
+	// Whatever happens here, the other tests find standard the default again.
 	defer func() {
-		Must(t, admin.Delete(ctx, roomy))
+		_ = admin.Delete(ctx, next)
 		setDefault("standard", true)
 	}()
+	setDefault("standard", false)
+	Must(t, admin.Create(ctx, next))
 
-	Must(t, admin.Create(ctx, newTenant("newcomer", "payments")))
-	if got := waitReady(t, "newcomer"); got.Status.Class != "roomy" {
-		t.Errorf("the new tenant's class %q, want the new default roomy", got.Status.Class)
+	Must(t, admin.Create(ctx, newTenant("newcomer", "rehome")))
+	if got := waitReady(t, "newcomer"); got.Status.Class != "rehome-default" {
+		t.Errorf("the new tenant's class %q, want the new default rehome-default", got.Status.Class)
 	}
 	// The class change reached the old tenant (tenants naming no class follow any class's
 	// change); it answers from its own class.
