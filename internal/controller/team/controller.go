@@ -26,8 +26,12 @@ const tenantDelay = time.Second
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
-	// APIReader lists the team's released namespaces, which the cache does not hold.
+	// APIReader lists the team's released namespaces, which the cache does not hold, and reads
+	// the namespaces of its ServiceAccount members.
 	APIReader client.Reader
+	// Protected are the namespaces, besides default and kube-*, whose ServiceAccounts never act
+	// for a team.
+	Protected tenancy.Protected
 	// Recorder says, in an Event, when the team's Ready reason changes (Accepted, OverBudget).
 	Recorder events.EventRecorder
 }
@@ -79,8 +83,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := held.AddReleased(ctx, r.Client, r.APIReader, team.Name, ""); err != nil {
 		return ctrl.Result{}, err
 	}
+	ignored, err := ignoredMembers(ctx, r.APIReader, team, r.Protected)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	before := team.DeepCopy()
-	summarize(team, held, waiting)
+	summarize(team, held, waiting, ignored)
 	if equality.Semantic.DeepEqual(before.Status, team.Status) {
 		return ctrl.Result{}, nil
 	}
@@ -99,6 +107,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.Recorder.Eventf(team, nil, typ, now.Reason, "Resolve", "%s", now.Message)
 	}
 	return ctrl.Result{}, nil
+}
+
+// ignoredMembers says which members act for nothing, by the rules tenancy.IsMember applies at
+// every request: the Team webhook refuses them now, but a Team admitted before keeps them, and a
+// namespace can come to belong to another team after its ServiceAccount was listed.
+func ignoredMembers(ctx context.Context, r client.Reader, team *platformv1alpha1.Team, p tenancy.Protected) ([]string, error) {
+	errs := tenancy.CheckMembers(team, p)
+	taken, err := tenancy.CheckMemberNamespaces(ctx, r, team)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range append(errs, taken...) {
+		out = append(out, e.Field+": "+e.Detail)
+	}
+	return out, nil
 }
 
 func readyOf(t *platformv1alpha1.Team) *metav1.Condition {

@@ -18,10 +18,15 @@ const (
 	// ReasonOverBudget: the team holds more than its budget since the budget was lowered. It
 	// keeps what it has; new tenants wait. This does not make the team unready.
 	ReasonOverBudget = tenancy.ReasonOverBudget
+	// ReasonMembersIgnored: some members act for nothing (the cluster's own identities,
+	// ServiceAccounts of protected namespaces or of another team's namespace), admitted before
+	// the rules that refuse them. The others act for the team. This does not make it unready.
+	ReasonMembersIgnored = "MembersIgnored"
 )
 
-// summarize sets a team's status from what its provisioned tenants hold and how many wait.
-func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
+// summarize sets a team's status from what its provisioned tenants hold, how many wait, and
+// which of its members act for nothing (ignored, one line each).
+func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int, ignored []string) {
 	team.Status.Members = memberList(team.Spec.Members)
 	team.Status.Namespaces = int32(len(held.Tenants))
 	team.Status.Waiting = int32(waiting)
@@ -31,6 +36,10 @@ func summarize(team *platformv1alpha1.Team, held tenancy.Held, waiting int) {
 	o := conditions.Outcome{Ready: true, Reason: ReasonAccepted, Message: fmt.Sprintf("tenant namespaces held: %d", len(held.Tenants))}
 	if waiting > 0 {
 		o.Message += fmt.Sprintf("; waiting for budget (OverBudget): %d", waiting)
+	}
+	if len(ignored) > 0 {
+		o.Reason = ReasonMembersIgnored
+		o.Message += "; members that act for nothing: " + strings.Join(ignored, "; ")
 	}
 	if over := tenancy.Exceeded(team, held); len(over) > 0 {
 		o.Reason = ReasonOverBudget

@@ -28,6 +28,7 @@ func TestSummarize(t *testing.T) {
 		wantLeft    *int32
 		wantCPULeft string
 		wantMessage string
+		ignored     []string
 	}{
 		{name: "no budget: nothing left to report", held: []corev1.ResourceList{cpu("4")}, wantReason: ReasonAccepted, wantMessage: "tenant namespaces held: 1"},
 		{name: "room left", budget: budget, held: []corev1.ResourceList{cpu("3")}, wantReason: ReasonAccepted, wantLeft: ptr.To[int32](1), wantCPULeft: "5"},
@@ -35,6 +36,9 @@ func TestSummarize(t *testing.T) {
 			wantReason: ReasonAccepted, wantLeft: ptr.To[int32](0), wantCPULeft: "0", wantMessage: "waiting for budget (OverBudget): 3"},
 		{name: "over a lowered budget: nothing negative, and said", budget: budget, held: []corev1.ResourceList{cpu("6"), cpu("6"), cpu("1")},
 			wantReason: ReasonOverBudget, wantLeft: ptr.To[int32](0), wantCPULeft: "0", wantMessage: "3 namespaces, budget 2; requests.cpu 13, budget 8"},
+		{name: "members admitted before the rules act for nothing, and it is said", held: []corev1.ResourceList{cpu("1")},
+			ignored:    []string{"spec.members[2]: Group system:authenticated is one of the cluster's own identities"},
+			wantReason: ReasonMembersIgnored, wantMessage: "members that act for nothing: spec.members[2]: Group system:authenticated"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +48,7 @@ func TestSummarize(t *testing.T) {
 				held.Add(string(rune('a'+i)), q)
 			}
 			team.Spec.Members = []platformv1alpha1.Subject{{Kind: "Group", Name: "team-payments"}, {Kind: "ServiceAccount", Namespace: "argocd", Name: "deployer"}}
-			summarize(team, held, tt.waiting)
+			summarize(team, held, tt.waiting, tt.ignored)
 			if team.Status.Members != "team-payments,argocd/deployer" {
 				t.Errorf("members %q", team.Status.Members)
 			}

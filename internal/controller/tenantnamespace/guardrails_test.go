@@ -298,3 +298,22 @@ func TestMovingTheDefaultClassRehomesNoTenant(t *testing.T) {
 		t.Errorf("the old tenant moved: class %q, requests.cpu %s; want standard and 2", got.Status.Class, cpu.String())
 	}
 }
+
+// TestTeamSaysWhichMembersActForNothing: a Team stored before the member rules (admission is off
+// here, as for a Team admitted by an older version) keeps a member that stands for everyone and
+// a kube-system ServiceAccount; they act for nothing, and the Team's Ready condition says so.
+func TestTeamSaysWhichMembersActForNothing(t *testing.T) {
+	ctx := context.Background()
+	team := Team("legacy-members", "standard")
+	team.Spec.Members = append(team.Spec.Members,
+		platformv1alpha1.Subject{Kind: "Group", Name: "system:authenticated"},
+		platformv1alpha1.Subject{Kind: "ServiceAccount", Namespace: "kube-system", Name: "default"})
+	Must(t, admin.Create(ctx, team))
+	Eventually(t, 20*time.Second, "the Team names the members that act for nothing", func() bool {
+		var tm platformv1alpha1.Team
+		Must(t, get(t, &tm, "", "legacy-members"))
+		ready := meta.FindStatusCondition(tm.Status.Conditions, platformv1alpha1.ConditionReady)
+		return ready != nil && ready.Reason == "MembersIgnored" &&
+			strings.Contains(ready.Message, "spec.members[1]: Group system:authenticated") && strings.Contains(ready.Message, "spec.members[2]: ServiceAccount kube-system/default")
+	})
+}
