@@ -1,12 +1,28 @@
 package tenancy
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+)
+
+// Names of the tenant's children that say what it holds.
+const (
+	// LimitRangeName is the tenant's LimitRange.
+	LimitRangeName = "selfserve-limits"
+	// OwnersRoleBinding binds the tenant's owners to the admin ClusterRole.
+	OwnersRoleBinding = "selfserve-owners"
 )
 
 // Holding is what a tenant's namespace holds now, read from the objects the operator applied
@@ -57,4 +73,63 @@ func holds(e *field.Error, h Holding) bool {
 		return ok && q.Cmp(held) >= 0
 	}
 	return false
+}
+
+// ReadHolding reads what the tenant's namespace holds now from r, which must hold the children's
+// specs (the apiserver: the operator's cache keeps them as digests). Only objects this very
+// tenant owns count. It is read only for a tenant beyond its class without an approval, so the
+// reads cost nothing in the common case.
+func ReadHolding(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) (Holding, error) {
+	var h Holding
+	var quota corev1.ResourceQuota
+	if ok, err := readOwned(ctx, r, t, QuotaName, &quota); err != nil {
+		return h, err
+	} else if ok {
+		h.Quota = quota.Spec.Hard
+	}
+	var limits corev1.LimitRange
+	if ok, err := readOwned(ctx, r, t, LimitRangeName, &limits); err != nil {
+		return h, err
+	} else if ok {
+		for _, item := range limits.Spec.Limits {
+			if item.Type == corev1.LimitTypeContainer {
+				h.LimitsMax, h.LimitsMin = item.Max, item.Min
+			}
+		}
+	}
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, client.InNamespace(t.Name), client.MatchingLabels{
+		platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue, platformv1alpha1.LabelTenant: t.Name,
+	}); err != nil {
+		return h, fmt.Errorf("reading the RoleBindings of namespace %s: %w", t.Name, err)
+	}
+	for i := range bindings.Items {
+		b := &bindings.Items[i]
+		if OwnedBy(b, t) && b.Name != OwnersRoleBinding && b.RoleRef.Kind == "ClusterRole" {
+			h.ClusterRoles = append(h.ClusterRoles, b.RoleRef.Name)
+		}
+	}
+	return h, nil
+}
+
+// readOwned reads one of the tenant's children; false when it is missing or not this tenant's.
+func readOwned(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace, name string, obj client.Object) (bool, error) {
+	err := r.Get(ctx, client.ObjectKey{Namespace: t.Name, Name: name}, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s/%s: %w", t.Name, name, err)
+	}
+	return OwnedBy(obj, t), nil
+}
+
+// OwnedBy reports whether the operator made the object for this tenant: its label and its
+// controller reference name the tenant, by UID.
+func OwnedBy(obj client.Object, t *platformv1alpha1.TenantNamespace) bool {
+	if obj.GetLabels()[platformv1alpha1.LabelManagedBy] != platformv1alpha1.ManagedByValue || obj.GetLabels()[platformv1alpha1.LabelTenant] != t.Name {
+		return false
+	}
+	ref := metav1.GetControllerOf(obj)
+	return ref != nil && ref.UID == t.UID
 }

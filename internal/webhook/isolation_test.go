@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,9 +359,18 @@ func TestApprovalSurvivesASpecHashChange(t *testing.T) {
 	Must(t, decide(sre, "hash-big", got.Status.PendingApproval.SpecHash, "Approved", "sre@example.com"))
 	waitReady(t, "hash-big")
 
-	Update(t, dev, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
+	warned := &warnings{}
+	cfg, err := cp.UserConfig("hana@example.com", "team-hash-pay")
+	Must(t, err)
+	cfg.WarningHandler = warned
+	devWarned, err := client.New(cfg, client.Options{Scheme: k8sClient.Scheme()})
+	Must(t, err)
+	Update(t, devWarned, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
 		tn.Spec.Labels = map[string]string{"example.com/cost-center": "42"}
 	})
+	if w := warned.all(); strings.Contains(w, "approval") {
+		t.Errorf("admission warns that what the namespace holds needs approval: %s", w)
+	}
 	Eventually(t, 30*time.Second, "the relabelled tenant is Ready with nothing to approve", func() bool {
 		got := waitReady(t, "hash-big")
 		c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
@@ -487,4 +497,22 @@ func TestInsideTheNamespaceAdminsFollowTheSpecsRules(t *testing.T) {
 		return alice.Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "allow-all", Namespace: "vap-app"},
 			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, Ingress: []networkingv1.NetworkPolicyIngressRule{{}}}}) == nil
 	})
+}
+
+// warnings records the warnings the apiserver returns (admission webhooks' among them).
+type warnings struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen = append(w.seen, text)
+}
+
+func (w *warnings) all() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.seen, "\n")
 }

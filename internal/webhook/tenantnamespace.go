@@ -228,6 +228,15 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *pla
 	// class) is admitted and waits for approval; the rest of the guard rails refuse.
 	approvable, errs := tenancy.SplitApprovable(tenancy.CheckClass(t, class))
 	errs = append(errs, tenancy.CheckSubjects(t, v.Access.protected())...)
+	if old != nil && len(approvable) > 0 {
+		// What the namespace already holds is kept without an approval (the controller reads it
+		// the same way): only the rest waits.
+		held, err := tenancy.ReadHolding(ctx, v.APIReader, old)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		approvable = tenancy.Unheld(approvable, held)
+	}
 	approvable, unbindable, err := v.splitUnbindable(ctx, t, approvable)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)

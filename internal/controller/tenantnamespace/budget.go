@@ -237,14 +237,9 @@ func (b *budgets) quotaOf(ctx context.Context, r *Reconciler, t *platformv1alpha
 	if e, ok := b.quotas[t.Name]; ok && e.uid == t.UID {
 		return e.hard, nil
 	}
-	var rq corev1.ResourceQuota
-	owned, err := r.readOwned(ctx, t, QuotaName, &rq)
+	hard, err := r.readQuota(ctx, t)
 	if err != nil {
 		return nil, err
-	}
-	var hard corev1.ResourceList
-	if owned {
-		hard = rq.Spec.Hard
 	}
 	b.quotas[t.Name] = ledgerEntry{uid: t.UID, hard: hard}
 	return hard, nil

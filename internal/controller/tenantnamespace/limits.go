@@ -10,10 +10,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // LimitRangeName is the tenant's LimitRange.
-const LimitRangeName = "selfserve-limits"
+const LimitRangeName = tenancy.LimitRangeName
 
 // reconcileLimits keeps the tenant's LimitRange at the container defaults and bounds in effect
 // (the tenant's, or the class default) and removes it when there are none. It sets LimitsReady.

@@ -17,7 +17,7 @@ import (
 )
 
 // OwnersRoleBinding binds the tenant's owners to the admin ClusterRole.
-const OwnersRoleBinding = "selfserve-owners"
+const OwnersRoleBinding = tenancy.OwnersRoleBinding
 
 // reconcileRBAC keeps one RoleBinding for the owners (ClusterRole admin) and one per extra
 // ClusterRole the spec binds, and removes bindings the spec no longer asks for. It sets
