@@ -136,7 +136,7 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 		return result{}, err
 	}
 	plain := time.Since(start)
-	fmt.Printf("Plain client, server-side apply of the same objects (what DESIGN.md asks the operator to use) ...\n")
+	fmt.Printf("Plain client, server-side apply of the same objects (what the operator uses) ...\n")
 	start = time.Now()
 	if err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("apply-%04d", i), true) }); err != nil {
 		return result{}, err

@@ -141,8 +141,8 @@ func (m *lastDesired) forget(name string) {
 
 // ownerReference makes the tenant the controller of a child inside its namespace, so that the
 // child's changes and deletion are watched and the garbage collector removes it with the
-// tenant. The Namespace itself never gets one (see DESIGN.md: the garbage collector would
-// delete it, and its data, with the owner).
+// tenant. The Namespace itself never gets one: the garbage collector would delete it, and its
+// data, with the owner (after a forced finalizer removal or a CRD reinstall, as Capsule #1181 did).
 func ownerReference(t *platformv1alpha1.TenantNamespace) *metav1ac.OwnerReferenceApplyConfiguration {
 	return metav1ac.OwnerReference().
 		WithAPIVersion(platformv1alpha1.GroupVersion.String()).
