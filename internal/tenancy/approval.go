@@ -78,7 +78,7 @@ func CappedToClass(s Settings, c *platformv1alpha1.TenantClass, h Holding) Setti
 	out.Quota = s.Quota.DeepCopy()
 	for name, max := range c.Spec.Quota.Max {
 		if q, ok := out.Quota[name]; ok && q.Cmp(max) > 0 {
-			out.Quota[name] = atMost(q, atLeast(max, h.Quota[name]))
+			out.Quota[name] = AtMost(q, AtLeast(max, h.Quota[name]))
 		}
 	}
 	if s.Limits == nil || c.Spec.Limits == nil {
@@ -98,7 +98,7 @@ func CappedToClass(s Settings, c *platformv1alpha1.TenantClass, h Holding) Setti
 	}
 	for name, max := range cl.Max {
 		if q, ok := l.Max[name]; ok && q.Cmp(max) > 0 {
-			l.Max[name] = atMost(q, atLeast(max, h.LimitsMax[name]))
+			l.Max[name] = AtMost(q, AtLeast(max, h.LimitsMax[name]))
 		}
 	}
 	for name, min := range cl.Min {
@@ -107,7 +107,7 @@ func CappedToClass(s Settings, c *platformv1alpha1.TenantClass, h Holding) Setti
 			if !holds || held.Cmp(min) > 0 {
 				held = min
 			}
-			l.Min[name] = atLeast(q, held)
+			l.Min[name] = AtLeast(q, held)
 		}
 	}
 	clamp(l.Default)
@@ -116,16 +116,15 @@ func CappedToClass(s Settings, c *platformv1alpha1.TenantClass, h Holding) Setti
 	return out
 }
 
-// atMost is the smaller of a and b, atLeast the larger; a zero b (not held) counts as nothing
-// for atLeast.
-func atMost(a, b resource.Quantity) resource.Quantity {
+// AtMost is the smaller of two quantities, AtLeast the larger; each returns a copy.
+func AtMost(a, b resource.Quantity) resource.Quantity {
 	if a.Cmp(b) <= 0 {
 		return a.DeepCopy()
 	}
 	return b.DeepCopy()
 }
 
-func atLeast(a, b resource.Quantity) resource.Quantity {
+func AtLeast(a, b resource.Quantity) resource.Quantity {
 	if a.Cmp(b) >= 0 {
 		return a.DeepCopy()
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,8 +43,10 @@ type ledgerEntry struct {
 	hard corev1.ResourceList
 }
 
+// pendingIncrease is a capped increase: whose (the tenant's name, UID and creation time, which
+// order the queue) and what it asks.
 type pendingIncrease struct {
-	tenant *platformv1alpha1.TenantNamespace
+	tenant metav1.ObjectMeta
 	want   corev1.ResourceList
 }
 
@@ -106,7 +108,7 @@ func (b *budgets) claim(ctx context.Context, r *Reconciler, s *scope) error {
 // result is a message for QuotaReady, empty when the tenant has all it asks.
 func (b *budgets) admitQuota(ctx context.Context, r *Reconciler, s *scope) (string, error) {
 	t := s.tenant
-	if s.team.Spec.Budget == nil || len(s.team.Spec.Budget.MaxQuota) == 0 {
+	if !capsQuota(s.team) {
 		return "", nil
 	}
 	b.mu.Lock()
@@ -149,16 +151,13 @@ func (b *budgets) admitQuota(ctx context.Context, r *Reconciler, s *scope) (stri
 			need := p.want[name].DeepCopy()
 			need.Sub(b.quotas[p.tenant.Name].hard[name])
 			if need.Sign() > 0 && room.Sign() > 0 {
-				room.Sub(minQuantity(need, room))
+				room.Sub(tenancy.AtMost(need, room))
 			}
 		}
 		if want.Cmp(room) <= 0 {
 			continue
 		}
-		allowed := room
-		if allowed.Cmp(have) < 0 {
-			allowed = have.DeepCopy()
-		}
+		allowed := tenancy.AtLeast(room, have)
 		out[name] = allowed
 		capped = append(capped, fmt.Sprintf("%s %s of the %s asked (team %s's budget %s, its other namespaces hold %s)",
 			name, allowed.String(), want.String(), s.team.Name, limit.String(), others.String()))
@@ -168,17 +167,23 @@ func (b *budgets) admitQuota(ctx context.Context, r *Reconciler, s *scope) (stri
 		delete(b.pending, t.Name)
 		return "", nil
 	}
-	b.pending[t.Name] = pendingIncrease{tenant: t.DeepCopy(), want: s.Quota}
+	b.pending[t.Name] = pendingIncrease{tenant: metav1.ObjectMeta{Name: t.Name, UID: t.UID, CreationTimestamp: t.CreationTimestamp}, want: s.Quota}
 	s.Quota = out
 	return "over the team's budget, the quota holds " + strings.Join(capped, "; ") + "; the rest follows when the team has room", nil
 }
 
 // applied records the quota the tenant's ResourceQuota holds now that it is applied (or found
-// in place).
-func (b *budgets) applied(t *platformv1alpha1.TenantNamespace, hard corev1.ResourceList) {
+// in place), for a team whose budget caps quota. Tenants of other teams keep no entry (at
+// 10,000 tenants the ledger would otherwise hold every quota), and lose the one they had: an
+// entry left from a budget removed and set again would be stale.
+func (b *budgets) applied(team *platformv1alpha1.Team, t *platformv1alpha1.TenantNamespace, hard corev1.ResourceList) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.init()
+	if !capsQuota(team) {
+		delete(b.quotas, t.Name)
+		return
+	}
 	b.quotas[t.Name] = ledgerEntry{uid: t.UID, hard: hard}
 }
 
@@ -245,15 +250,20 @@ func (b *budgets) quotaOf(ctx context.Context, r *Reconciler, t *platformv1alpha
 	return hard, nil
 }
 
+// capsQuota reports whether the team's budget caps any quota resource.
+func capsQuota(team *platformv1alpha1.Team) bool {
+	return team != nil && team.Spec.Budget != nil && len(team.Spec.Budget.MaxQuota) > 0
+}
+
 // olderPending are the capped increases of tenants older than t, oldest first.
 func (b *budgets) olderPending(t *platformv1alpha1.TenantNamespace) []pendingIncrease {
 	var out []pendingIncrease
 	for _, p := range b.pending {
-		if p.tenant.UID != t.UID && olderThan(p.tenant, t) {
+		if p.tenant.UID != t.UID && compareAge(&p.tenant, &t.ObjectMeta) < 0 {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(x, y pendingIncrease) int { return compareAge(x.tenant, y.tenant) })
+	slices.SortFunc(out, func(x, y pendingIncrease) int { return compareAge(&x.tenant, &y.tenant) })
 	return out
 }
 
@@ -275,22 +285,13 @@ func (b *budgets) release(name string) {
 }
 
 func sortOldestFirst(tenants []*platformv1alpha1.TenantNamespace) {
-	slices.SortFunc(tenants, compareAge)
+	slices.SortFunc(tenants, func(x, y *platformv1alpha1.TenantNamespace) int { return compareAge(x, y) })
 }
 
 // compareAge orders tenants by creation time, then name.
-func compareAge(x, y *platformv1alpha1.TenantNamespace) int {
-	if c := x.CreationTimestamp.Compare(y.CreationTimestamp.Time); c != 0 {
+func compareAge(x, y metav1.Object) int {
+	if c := x.GetCreationTimestamp().Compare(y.GetCreationTimestamp().Time); c != 0 {
 		return c
 	}
-	return cmp.Compare(x.Name, y.Name)
-}
-
-func olderThan(x, y *platformv1alpha1.TenantNamespace) bool { return compareAge(x, y) < 0 }
-
-func minQuantity(a, b resource.Quantity) resource.Quantity {
-	if a.Cmp(b) <= 0 {
-		return a
-	}
-	return b
+	return cmp.Compare(x.GetName(), y.GetName())
 }

@@ -38,7 +38,7 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 		if err := r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionQuotaReady, "neither the tenant nor its class sets a quota"); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.budgets.applied(s.tenant, nil)
+		r.budgets.applied(s.team, s.tenant, nil)
 		return ctrl.Result{}, nil
 	}
 	desired := corev1ac.ResourceQuota(QuotaName, s.tenant.Name).
@@ -50,7 +50,7 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 		s.setCondition(platformv1alpha1.ConditionQuotaReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
 		return ctrl.Result{}, fmt.Errorf("applying ResourceQuota: %w", err)
 	}
-	r.budgets.applied(s.tenant, s.Quota)
+	r.budgets.applied(s.team, s.tenant, s.Quota)
 	result := r.reportQuotaUsage(s, cur.Status, time.Now())
 	if s.overBudget != "" {
 		// Applied as far as the team's budget allows; look again for room (a tenant that goes
