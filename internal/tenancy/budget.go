@@ -77,20 +77,20 @@ func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, 
 // beyond its budget: the namespace count (at spec.team) and each capped resource's sum (at
 // spec.quota.hard). A team without a budget is not capped.
 func CheckBudget(team *platformv1alpha1.Team, held Held, quota corev1.ResourceList) field.ErrorList {
-	return CheckBudgetChange(team, held, nil, quota)
+	return CheckBudgetChange(team, held, nil, quota, true)
 }
 
-// CheckBudgetChange is CheckBudget for a tenant whose quota goes from before to quota (before
-// nil: a new tenant, which also takes a place). Only what grows is checked: a decrease, or a
+// CheckBudgetChange is CheckBudget for a tenant whose quota goes from before to quota; a new
+// tenant (newNamespace) also takes a place. Only what grows is checked: a decrease, or a
 // resource left as it was, is always allowed, so a team over its budget (lowered under it) can
 // always shrink.
-func CheckBudgetChange(team *platformv1alpha1.Team, held Held, before, quota corev1.ResourceList) field.ErrorList {
+func CheckBudgetChange(team *platformv1alpha1.Team, held Held, before, quota corev1.ResourceList, newNamespace bool) field.ErrorList {
 	b := team.Spec.Budget
 	if b == nil {
 		return nil
 	}
 	var errs field.ErrorList
-	if before == nil && b.MaxNamespaces != nil && len(held.Tenants)+1 > int(*b.MaxNamespaces) {
+	if newNamespace && b.MaxNamespaces != nil && len(held.Tenants)+1 > int(*b.MaxNamespaces) {
 		others := slices.Sorted(slices.Values(held.Tenants))
 		errs = append(errs, field.Forbidden(teamPath,
 			fmt.Sprintf("team %s would have %d namespaces, more than its budget of %d (it has [%s])", team.Name, len(held.Tenants)+1, *b.MaxNamespaces, strings.Join(others, " "))))

@@ -37,16 +37,17 @@ type Holding struct {
 	ClusterRoles         []string
 }
 
-// Unheld keeps, of what goes beyond the class and may be approved (SplitApprovable), what the
-// tenant does not hold already: only that waits for a platform admin.
-func Unheld(approvable field.ErrorList, h Holding) field.ErrorList {
-	var out field.ErrorList
+// SplitHeld separates, of what goes beyond the class and may be approved (SplitApprovable),
+// what waits for a platform admin (unheld) from what the tenant holds already (held).
+func SplitHeld(approvable field.ErrorList, h Holding) (unheld, held field.ErrorList) {
 	for _, e := range approvable {
-		if !holds(e, h) {
-			out = append(out, e)
+		if holds(e, h) {
+			held = append(held, e)
+		} else {
+			unheld = append(unheld, e)
 		}
 	}
-	return out
+	return unheld, held
 }
 
 // holds reports whether the namespace already holds what an approvable error asks for.

@@ -101,20 +101,7 @@ func CheckMembers(team *platformv1alpha1.Team, p Protected) field.ErrorList {
 // CheckSubjects refuses owners and binding subjects that no class may allow (see
 // refusedSubject).
 func CheckSubjects(t *platformv1alpha1.TenantNamespace, p Protected) field.ErrorList {
-	var errs field.ErrorList
-	check := func(path *field.Path, subjects []platformv1alpha1.Subject) {
-		for i, s := range subjects {
-			if why := refusedSubject(s, p); why != "" {
-				errs = append(errs, field.Forbidden(path.Index(i), why))
-			}
-		}
-	}
-	spec := field.NewPath("spec")
-	check(spec.Child("owners"), t.Spec.Owners)
-	for i, b := range t.Spec.RoleBindings {
-		check(spec.Child("roleBindings").Index(i).Child("subjects"), b.Subjects)
-	}
-	return errs
+	return eachSubject(t, func(s platformv1alpha1.Subject) string { return refusedSubject(s, p) })
 }
 
 // Bindable keeps the subjects that may be bound in a tenant namespace, so that a spec admitted

@@ -30,12 +30,22 @@ func broad(s platformv1alpha1.Subject) (string, bool) {
 // checkSubjects refuses owners and binding subjects that stand for everyone, unless the class
 // allows them by name.
 func checkSubjects(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.TenantClass) field.ErrorList {
+	return eachSubject(t, func(s platformv1alpha1.Subject) string {
+		if name, ok := broad(s); ok && !slices.Contains(c.Spec.AllowedBroadSubjects, name) {
+			return fmt.Sprintf("%s %s stands for every user or workload of the cluster; class %s does not allow it (allowedBroadSubjects)", s.Kind, name, c.Name)
+		}
+		return ""
+	})
+}
+
+// eachSubject refuses, at its field path, every owner and binding subject of the tenant for
+// which why gives a reason.
+func eachSubject(t *platformv1alpha1.TenantNamespace, why func(platformv1alpha1.Subject) string) field.ErrorList {
 	var errs field.ErrorList
 	check := func(path *field.Path, subjects []platformv1alpha1.Subject) {
 		for i, s := range subjects {
-			if name, ok := broad(s); ok && !slices.Contains(c.Spec.AllowedBroadSubjects, name) {
-				errs = append(errs, field.Forbidden(path.Index(i),
-					fmt.Sprintf("%s %s stands for every user or workload of the cluster; class %s does not allow it (allowedBroadSubjects)", s.Kind, name, c.Name)))
+			if reason := why(s); reason != "" {
+				errs = append(errs, field.Forbidden(path.Index(i), reason))
 			}
 		}
 	}

@@ -32,7 +32,7 @@ var teamGK = platformv1alpha1.GroupVersion.WithKind("Team").GroupKind()
 // SetupTeamWebhook registers the Team validating webhook.
 func SetupTeamWebhook(mgr ctrl.Manager, access Access) error {
 	return ctrl.NewWebhookManagedBy(mgr, &platformv1alpha1.Team{}).
-		WithValidator(&TeamValidator{Reader: fallbackReader{cache: mgr.GetClient(), api: mgr.GetAPIReader()}, Access: access}).
+		WithValidator(&TeamValidator{Reader: tenancy.CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}, Access: access}).
 		Complete()
 }
 

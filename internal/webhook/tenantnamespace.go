@@ -111,20 +111,16 @@ func (v *TenantNamespaceValidator) ValidateUpdate(ctx context.Context, old, t *p
 	}
 	u := req.UserInfo
 	specChanged := !equality.Semantic.DeepEqual(old.Spec, t.Spec)
-	if v.Access.isAdmin(u) || !specChanged && slices.Contains(systemActors, u.Username) {
-		if !specChanged {
-			return nil, nil
+	if !v.Access.isAdmin(u) && (specChanged || !slices.Contains(systemActors, u.Username)) {
+		if err := v.authorize(ctx, old, old.Spec.Owners, u, "change"); err != nil {
+			return nil, err
 		}
-		return v.validateSpec(ctx, old, t)
-	}
-	if err := v.authorize(ctx, old, old.Spec.Owners, u, "change"); err != nil {
-		return nil, err
-	}
-	if !equality.Semantic.DeepEqual(old.OwnerReferences, t.OwnerReferences) {
-		return nil, forbidden(t, "metadata.ownerReferences: only platform admins may change what a TenantNamespace depends on (the garbage collector would delete it, and with deletionPolicy Delete its namespace, when that object goes)")
-	}
-	if slices.Contains(old.Finalizers, tenancy.Finalizer) && !slices.Contains(t.Finalizers, tenancy.Finalizer) {
-		return nil, forbidden(t, fmt.Sprintf("metadata.finalizers: %s is the operator's; it removes it once the namespace is deleted or released", tenancy.Finalizer))
+		if !equality.Semantic.DeepEqual(old.OwnerReferences, t.OwnerReferences) {
+			return nil, forbidden(t, "metadata.ownerReferences: only platform admins may change what a TenantNamespace depends on (the garbage collector would delete it, and with deletionPolicy Delete its namespace, when that object goes)")
+		}
+		if slices.Contains(old.Finalizers, tenancy.Finalizer) && !slices.Contains(t.Finalizers, tenancy.Finalizer) {
+			return nil, forbidden(t, fmt.Sprintf("metadata.finalizers: %s is the operator's; it removes it once the namespace is deleted or released", tenancy.Finalizer))
+		}
 	}
 	if !specChanged {
 		return nil, nil
@@ -179,7 +175,7 @@ func forbidden(t *platformv1alpha1.TenantNamespace, msg string) error {
 
 // reader reads through the cache and asks the apiserver about what the cache does not hold.
 func (v *TenantNamespaceValidator) reader() client.Reader {
-	return fallbackReader{cache: v.Reader, api: v.APIReader}
+	return tenancy.CacheFirst{Cache: v.Reader, API: v.APIReader}
 }
 
 // validateName refuses protected names and namespaces that exist and are not this tenant's to
@@ -231,11 +227,11 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *pla
 	if old != nil && len(approvable) > 0 {
 		// What the namespace already holds is kept without an approval (the controller reads it
 		// the same way): only the rest waits.
-		held, err := tenancy.ReadHolding(ctx, v.APIReader, old)
+		holding, err := tenancy.ReadHolding(ctx, v.APIReader, old)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		approvable = tenancy.Unheld(approvable, held)
+		approvable, _ = tenancy.SplitHeld(approvable, holding)
 	}
 	approvable, unbindable, err := v.splitUnbindable(ctx, t, approvable)
 	if err != nil {
@@ -259,11 +255,8 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *pla
 		var before corev1.ResourceList
 		if old != nil {
 			before = tenancy.EffectiveQuota(old, class)
-			if before == nil {
-				before = corev1.ResourceList{}
-			}
 		}
-		errs = append(errs, tenancy.CheckBudgetChange(team, held, before, tenancy.EffectiveQuota(t, class))...)
+		errs = append(errs, tenancy.CheckBudgetChange(team, held, before, tenancy.EffectiveQuota(t, class), old == nil)...)
 	}
 	if len(errs) > 0 {
 		return nil, invalid(t, errs...)
@@ -337,21 +330,4 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 
 func invalid(t *platformv1alpha1.TenantNamespace, errs ...*field.Error) error {
 	return apierrors.NewInvalid(tenantGK, t.Name, errs)
-}
-
-// fallbackReader reads from the cache, and from the apiserver what the cache does not have.
-type fallbackReader struct {
-	cache, api client.Reader
-}
-
-func (r fallbackReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	err := r.cache.Get(ctx, key, obj, opts...)
-	if apierrors.IsNotFound(err) {
-		return r.api.Get(ctx, key, obj, opts...)
-	}
-	return err
-}
-
-func (r fallbackReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	return r.cache.List(ctx, list, opts...)
 }

@@ -27,7 +27,7 @@ type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
 	// APIReader lists the team's released namespaces, which the cache does not hold, and reads
-	// the namespaces of its ServiceAccount members.
+	// the unmanaged namespaces of its ServiceAccount members.
 	APIReader client.Reader
 	// Protected are the namespaces, besides default and kube-*, whose ServiceAccounts never act
 	// for a team.
@@ -83,7 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := held.AddReleased(ctx, r.Client, r.APIReader, team.Name, ""); err != nil {
 		return ctrl.Result{}, err
 	}
-	ignored, err := ignoredMembers(ctx, r.APIReader, team, r.Protected)
+	ignored, err := ignoredMembers(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, team, r.Protected)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -3,7 +3,6 @@ package tenantnamespace
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,12 +48,7 @@ func (r *Reconciler) reconcileClassFit(ctx context.Context, s *scope) (wait bool
 		if s.holding, err = r.readHolding(ctx, t); err != nil {
 			return false, err
 		}
-		unheld = tenancy.Unheld(approvable, s.holding)
-		for _, e := range approvable {
-			if !slices.Contains(unheld, e) {
-				held = append(held, e)
-			}
-		}
+		unheld, held = tenancy.SplitHeld(approvable, s.holding)
 	}
 
 	prev := s.condition(platformv1alpha1.ConditionApprovalRequired)
