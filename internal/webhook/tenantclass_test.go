@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func runWithOperator(m *testing.M) int {
+	LogErrorsOnly()
 	var err error
 	cp, err = controlplane.Start(controlplane.Options{Webhooks: true, ControllerManager: true})
 	if err != nil {

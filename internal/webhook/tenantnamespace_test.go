@@ -250,10 +250,10 @@ func TestTenantAdmission(t *testing.T) {
 	})
 
 	t.Run("another team editing the tenant", func(t *testing.T) {
-		var tn platformv1alpha1.TenantNamespace
-		Must(t, bob.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn))
-		tn.Spec.Owners = append(tn.Spec.Owners, platformv1alpha1.Subject{Kind: "Group", Name: "team-search"})
-		err := bob.Update(ctx, &tn)
+		tn := platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "wallet"}}
+		err := Attempt(bob, &tn, func(tn *platformv1alpha1.TenantNamespace) {
+			tn.Spec.Owners = append(tn.Spec.Owners, platformv1alpha1.Subject{Kind: "Group", Name: "team-search"})
+		})
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not a member of Team payments") {
 			t.Errorf("bob adding himself to wallet's owners: %v", err)
 		}
@@ -268,18 +268,19 @@ func TestTenantAdmission(t *testing.T) {
 
 	t.Run("another team editing the tenant while it is being deleted", func(t *testing.T) {
 		// A finalizer of the test's holds ledger in deletion, as a slow namespace deletion would.
-		var tn platformv1alpha1.TenantNamespace
+		tn := platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}
 		Update(t, k8sClient, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}, func(tn *platformv1alpha1.TenantNamespace) {
 			tn.Finalizers = append(tn.Finalizers, "test.selfserve.dev/hold")
 		})
 		Must(t, alice.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}))
-		Must(t, bob.Get(ctx, client.ObjectKey{Name: "ledger"}, &tn))
-		if tn.DeletionTimestamp.IsZero() {
-			t.Fatal("ledger is not being deleted")
-		}
-		tn.Spec.DeletionPolicy = platformv1alpha1.DeletionPolicyDelete
-		tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: "User", Name: "bob@example.com"}}
-		if err := bob.Update(ctx, &tn); !apierrors.IsForbidden(err) {
+		err := Attempt(bob, &tn, func(tn *platformv1alpha1.TenantNamespace) {
+			if tn.DeletionTimestamp.IsZero() {
+				t.Fatal("ledger is not being deleted")
+			}
+			tn.Spec.DeletionPolicy = platformv1alpha1.DeletionPolicyDelete
+			tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: "User", Name: "bob@example.com"}}
+		})
+		if !apierrors.IsForbidden(err) {
 			t.Errorf("bob switching a terminating tenant of payments to Delete: %v", err)
 		}
 		Update(t, k8sClient, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "ledger"}}, func(tn *platformv1alpha1.TenantNamespace) {
@@ -302,11 +303,9 @@ func TestTenantAdmission(t *testing.T) {
 			t.Error("the policy is being deleted")
 		}
 
-		var quota corev1.ResourceQuota
-		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-quota"}, &quota))
-		quota.Spec.Hard[corev1.ResourcePods] = resource.MustParse("9999")
+		quota := corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "wallet", Name: "selfserve-quota"}}
 		// The admin role already withholds quota writes; either refusal will do.
-		if err := alice.Update(ctx, &quota); err == nil {
+		if err := Attempt(alice, &quota, func(q *corev1.ResourceQuota) { q.Spec.Hard[corev1.ResourcePods] = resource.MustParse("9999") }); err == nil {
 			t.Error("alice raised her own quota")
 		}
 		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-quota"}, &quota))
@@ -314,10 +313,11 @@ func TestTenantAdmission(t *testing.T) {
 			t.Errorf("quota pods = %s, want 10", quota.Spec.Hard.Pods())
 		}
 		// The admin role lets her manage RoleBindings; not the operator's.
-		var owners rbacv1.RoleBinding
-		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-owners"}, &owners))
-		owners.Subjects = append(owners.Subjects, rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: "User", Name: "mallory@example.com"})
-		if err := alice.Update(ctx, &owners); err == nil || !strings.Contains(err.Error(), "cannot be changed by alice@example.com") {
+		owners := rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "wallet", Name: "selfserve-owners"}}
+		err = Attempt(alice, &owners, func(rb *rbacv1.RoleBinding) {
+			rb.Subjects = append(rb.Subjects, rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: "User", Name: "mallory@example.com"})
+		})
+		if err == nil || !strings.Contains(err.Error(), "cannot be changed by alice@example.com") {
 			t.Errorf("alice adding an owner behind the operator's back: %v", err)
 		}
 		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "wallet", Name: "selfserve-owners"}, &owners))

@@ -16,7 +16,7 @@ import (
 // cancels, so the control plane it starts is stopped cleanly; the operator logs errors only,
 // not to disturb the figures; an error is printed after name and ends the process with 1.
 func RunBenchmark(name string, run func(ctx context.Context) error) {
-	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	LogErrorsOnly()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
 	stop()
@@ -24,4 +24,10 @@ func RunBenchmark(name string, run func(ctx context.Context) error) {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
+}
+
+// LogErrorsOnly sets controller-runtime's logger to one that prints errors only: a benchmark's
+// figures and a test's output stay readable, and nothing warns that no logger was set.
+func LogErrorsOnly() {
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -49,4 +50,20 @@ func Update[T client.Object](t testing.TB, c client.Client, obj T, change func(T
 		change(obj)
 		return c.Update(context.Background(), obj) == nil
 	})
+}
+
+// Attempt reads obj afresh, applies change and writes it, retrying only while the read is stale
+// (a conflict with a controller's own write), and returns the write's outcome: a test that
+// expects the write refused checks the error instead of losing the race to a status patch.
+func Attempt[T client.Object](c client.Client, obj T, change func(T)) error {
+	var err error
+	Within(10*time.Second, func() bool {
+		if err = c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return !apierrors.IsConflict(err)
+		}
+		change(obj)
+		err = c.Update(context.Background(), obj)
+		return !apierrors.IsConflict(err)
+	})
+	return err
 }
