@@ -9,10 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
@@ -77,7 +76,7 @@ func TestBudgetHoldsAfterParallelQuotaIncreases(t *testing.T) {
 			cpus[i] = 2 + rng.IntN(9) // 2–10, within the class: rounds that fit and rounds that do not
 		}
 		Must(t, Parallel(len(picked), len(picked), func(i int) error {
-			return updateCPU(ctx, names[picked[i]], cpus[i])
+			return updateCPU(names[picked[i]], cpus[i])
 		}))
 		settled(round)
 		sum, capped := held()
@@ -97,7 +96,7 @@ func TestBudgetHoldsAfterParallelQuotaIncreases(t *testing.T) {
 
 	// Decreases always go through, and the room they free goes to the capped tenants.
 	for _, n := range names {
-		Must(t, updateCPU(ctx, n, 2))
+		Must(t, updateCPU(n, 2))
 	}
 	Eventually(t, 90*time.Second, "every tenant at 2 CPUs, none capped", func() bool {
 		sum, capped := held()
@@ -106,18 +105,10 @@ func TestBudgetHoldsAfterParallelQuotaIncreases(t *testing.T) {
 }
 
 // updateCPU sets a tenant's requests.cpu, retrying on conflicts with the operator's writes.
-func updateCPU(ctx context.Context, name string, cpu int) error {
-	for {
-		var tn platformv1alpha1.TenantNamespace
-		if err := admin.Get(ctx, client.ObjectKey{Name: name}, &tn); err != nil {
-			return err
-		}
+func updateCPU(name string, cpu int) error {
+	return Attempt(admin, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, func(tn *platformv1alpha1.TenantNamespace) {
 		tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse(fmt.Sprint(cpu))}}
-		err := admin.Update(ctx, &tn)
-		if err == nil || !apierrors.IsConflict(err) {
-			return err
-		}
-	}
+	})
 }
 
 // TestDeletedClassFreesNoBudget: a tenant whose class is deleted keeps its namespace and its
