@@ -249,6 +249,33 @@ type Approval struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// Grants are the values an approval lets the tenant hold beyond its class, recorded by the
+	// operator from the spec the admin approved. They name values, not a spec: a later edit, or
+	// a CRD upgrade that changes how specs serialize (and so every specHash), keeps them, and
+	// only what asks for more than they grant waits for a new approval. Only platform admins
+	// and the operator can write them.
+	// +optional
+	Grants *Grants `json:"grants,omitempty"`
+}
+
+// Grants are approved values beyond a tenant's class.
+type Grants struct {
+	// SpecHash is the approval's specHash these values were recorded from.
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{32}$`
+	SpecHash string `json:"specHash"`
+	// Quota is the most of each resource of spec.quota.hard that is approved.
+	// +optional
+	Quota corev1.ResourceList `json:"quota,omitempty"`
+	// LimitsMax is the most of each container limit maximum that is approved.
+	// +optional
+	LimitsMax corev1.ResourceList `json:"limitsMax,omitempty"`
+	// LimitsMin is the least of each container limit minimum that is approved.
+	// +optional
+	LimitsMin corev1.ResourceList `json:"limitsMin,omitempty"`
+	// ClusterRoles are the ClusterRoles beyond the class that role bindings may bind.
+	// +listType=set
+	// +optional
+	ClusterRoles []string `json:"clusterRoles,omitempty"`
 }
 
 // TenantNamespace is a namespace a team asks for. The operator creates the namespace of the same

@@ -52,28 +52,158 @@ func SplitHeld(approvable field.ErrorList, h Holding) (unheld, held field.ErrorL
 
 // holds reports whether the namespace already holds what an approvable error asks for.
 func holds(e *field.Error, h Holding) bool {
+	a, ok := askOf(e)
+	if !ok {
+		return false
+	}
+	if a.list == askClusterRole {
+		return slices.Contains(h.ClusterRoles, a.role)
+	}
+	switch a.list {
+	case askQuota:
+		held, ok := h.Quota[a.name]
+		return ok && a.value.Cmp(held) <= 0
+	case askLimitsMax:
+		held, ok := h.LimitsMax[a.name]
+		return ok && a.value.Cmp(held) <= 0
+	case askLimitsMin:
+		held, ok := h.LimitsMin[a.name]
+		return ok && a.value.Cmp(held) >= 0
+	}
+	return false
+}
+
+// Kinds of what an approvable error asks for.
+const (
+	askQuota = iota
+	askLimitsMax
+	askLimitsMin
+	askClusterRole
+)
+
+// ask is what one approvable error asks for: a quantity of a resource in the quota or the
+// container limits, or a ClusterRole to bind.
+type ask struct {
+	list  int
+	name  corev1.ResourceName
+	value resource.Quantity
+	role  string
+}
+
+// askOf reads what an approvable error (SplitApprovable) asks for; false for any other error.
+func askOf(e *field.Error) (ask, bool) {
 	value, _ := e.BadValue.(string)
 	if strings.HasPrefix(e.Field, "spec.roleBindings[") {
-		return slices.Contains(h.ClusterRoles, value)
+		return ask{list: askClusterRole, role: value}, value != ""
+	}
+	var a ask
+	switch {
+	case strings.HasPrefix(e.Field, "spec.quota.hard["):
+		a.list = askQuota
+	case strings.HasPrefix(e.Field, "spec.limits.max["):
+		a.list = askLimitsMax
+	case strings.HasPrefix(e.Field, "spec.limits.min["):
+		a.list = askLimitsMin
+	default:
+		return a, false
 	}
 	q, err := resource.ParseQuantity(value)
 	if err != nil {
-		return false
+		return a, false
 	}
 	_, rest, _ := strings.Cut(e.Field, "[")
-	name := corev1.ResourceName(strings.TrimSuffix(rest, "]"))
-	switch {
-	case strings.HasPrefix(e.Field, "spec.quota.hard["):
-		held, ok := h.Quota[name]
-		return ok && q.Cmp(held) <= 0
-	case strings.HasPrefix(e.Field, "spec.limits.max["):
-		held, ok := h.LimitsMax[name]
-		return ok && q.Cmp(held) <= 0
-	case strings.HasPrefix(e.Field, "spec.limits.min["):
-		held, ok := h.LimitsMin[name]
-		return ok && q.Cmp(held) >= 0
+	a.name, a.value = corev1.ResourceName(strings.TrimSuffix(rest, "]")), q
+	return a, true
+}
+
+// GrantsFor records the values of what goes beyond the class (approvable, SplitApprovable of
+// the spec whose hash is given) as an approval's grants: what a platform admin approved, by
+// value, so that it outlives the spec hash it was approved under.
+func GrantsFor(approvable field.ErrorList, hash string) *platformv1alpha1.Grants {
+	g := &platformv1alpha1.Grants{SpecHash: hash}
+	put := func(list *corev1.ResourceList, a ask) {
+		if *list == nil {
+			*list = corev1.ResourceList{}
+		}
+		(*list)[a.name] = a.value
 	}
-	return false
+	for _, e := range approvable {
+		a, ok := askOf(e)
+		if !ok {
+			continue
+		}
+		switch a.list {
+		case askQuota:
+			put(&g.Quota, a)
+		case askLimitsMax:
+			put(&g.LimitsMax, a)
+		case askLimitsMin:
+			put(&g.LimitsMin, a)
+		case askClusterRole:
+			if !slices.Contains(g.ClusterRoles, a.role) {
+				g.ClusterRoles = append(g.ClusterRoles, a.role)
+			}
+		}
+	}
+	slices.Sort(g.ClusterRoles)
+	return g
+}
+
+// Granted is what the tenant's approval grants, as a Holding; empty without one.
+func Granted(t *platformv1alpha1.TenantNamespace) Holding {
+	if t.Status.Approval == nil || t.Status.Approval.Grants == nil {
+		return Holding{}
+	}
+	g := t.Status.Approval.Grants
+	return Holding{Quota: g.Quota, LimitsMax: g.LimitsMax, LimitsMin: g.LimitsMin, ClusterRoles: g.ClusterRoles}
+}
+
+// With is what h and o hold together: the larger quota and limit maximum, the smaller limit
+// minimum, every ClusterRole of both.
+func (h Holding) With(o Holding) Holding {
+	out := Holding{Quota: corev1.ResourceList{}, LimitsMax: corev1.ResourceList{}, LimitsMin: corev1.ResourceList{}}
+	widest := func(dst, a, b corev1.ResourceList, wider func(x, y resource.Quantity) resource.Quantity) {
+		for name, q := range a {
+			dst[name] = q.DeepCopy()
+		}
+		for name, q := range b {
+			if have, ok := dst[name]; ok {
+				dst[name] = wider(have, q)
+			} else {
+				dst[name] = q.DeepCopy()
+			}
+		}
+	}
+	widest(out.Quota, h.Quota, o.Quota, AtLeast)
+	widest(out.LimitsMax, h.LimitsMax, o.LimitsMax, AtLeast)
+	widest(out.LimitsMin, h.LimitsMin, o.LimitsMin, AtMost)
+	out.ClusterRoles = slices.Clone(h.ClusterRoles)
+	for _, role := range o.ClusterRoles {
+		if !slices.Contains(out.ClusterRoles, role) {
+			out.ClusterRoles = append(out.ClusterRoles, role)
+		}
+	}
+	return out
+}
+
+// Kept splits what goes beyond the class and may be approved (approvable) into what the
+// tenant's approval grants (granted), what its namespace already holds (held: read with read,
+// only when the grants do not cover it all) and what waits for a platform admin (waiting). The
+// Holding is what the tenant keeps while the rest waits: its grants and its namespace together.
+// The webhook and the controller decide with it alike.
+func Kept(ctx context.Context, t *platformv1alpha1.TenantNamespace, approvable field.ErrorList, read func(context.Context) (Holding, error)) (waiting, granted, held field.ErrorList, kept Holding, err error) {
+	kept = Granted(t)
+	waiting, granted = SplitHeld(approvable, kept)
+	if len(waiting) == 0 {
+		return nil, granted, nil, kept, nil
+	}
+	ns, err := read(ctx)
+	if err != nil {
+		return nil, nil, nil, kept, err
+	}
+	kept = kept.With(ns)
+	waiting, held = SplitHeld(waiting, kept)
+	return waiting, granted, held, kept, nil
 }
 
 // ReadHolding reads what the tenant's namespace holds now from r, which must hold the children's

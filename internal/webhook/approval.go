@@ -43,6 +43,9 @@ func (g *ApprovalGuard) Handle(_ context.Context, req admission.Request) admissi
 	if !g.Access.isAdmin(u) {
 		return admission.Denied(fmt.Sprintf("status.approval: only platform admins decide on a spec beyond its class, and %s is not one", u.Username))
 	}
+	if grantsOnly(old.Status.Approval, cur.Status.Approval) {
+		return admission.Allowed("the operator records what the decision grants")
+	}
 	a := cur.Status.Approval
 	if a == nil {
 		return admission.Allowed("approval withdrawn")
@@ -54,4 +57,16 @@ func (g *ApprovalGuard) Handle(_ context.Context, req admission.Request) admissi
 		return admission.Denied(fmt.Sprintf("status.approval.specHash: %s is not the spec of TenantNamespace %s as it is now (%s); it changed since: decide on status.pendingApproval.specHash", a.SpecHash, cur.Name, hash))
 	}
 	return admission.Allowed("")
+}
+
+// grantsOnly reports whether a change of the approval changes its grants only: the operator
+// recording what an admin's decision grants (it is one of the admins), with the decision itself
+// untouched.
+func grantsOnly(old, cur *platformv1alpha1.Approval) bool {
+	if old == nil || cur == nil {
+		return false
+	}
+	o, c := *old, *cur
+	o.Grants, c.Grants = nil, nil
+	return o == c
 }

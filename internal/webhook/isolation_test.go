@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -258,6 +259,12 @@ func TestStatusWritersCannotApprove(t *testing.T) {
 	if err := k8sClient.Get(ctx, client.ObjectKey{Name: "stat-big"}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the namespace exists after a status write alone: %v", err)
 	}
+	// Grants are an approval's: writing them is deciding.
+	grants := fmt.Sprintf(`{"status":{"approval":{"specHash":%q,"decision":"Approved","by":"gus@example.com","grants":{"specHash":%[1]q,"quota":{"requests.cpu":"48"}}}}}`, got.Status.PendingApproval.SpecHash)
+	err := dev.Status().Patch(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "stat-big"}}, client.RawPatch(types.MergePatchType, []byte(grants)))
+	if err == nil || !strings.Contains(err.Error(), "status.approval: only platform admins decide") {
+		t.Errorf("gus writing himself grants: %v", err)
+	}
 
 	// Once it runs within its class, a planted provisionedSpec still buys nothing.
 	Update(t, dev, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "stat-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
@@ -344,8 +351,10 @@ func TestReleasedNamespaceStaysInsideTheGuardRails(t *testing.T) {
 
 // TestApprovalSurvivesASpecHashChange: an approval names the hash of one spec, and a CRD
 // upgrade that adds a defaulted field changes every hash, as does any edit that leaves the
-// approved values alone (here a label). The tenant keeps the approved quota and binding: what
-// its namespace holds is kept, and nothing new needs approval.
+// approved values alone (here a label). The operator records what the approval grants by value
+// (status.approval.grants), so the tenant stays approved; a tenant that lowers its quota and
+// raises it again to what was approved needs no new approval, although its namespace no
+// longer holds it.
 func TestApprovalSurvivesASpecHashChange(t *testing.T) {
 	ctx := context.Background()
 	isolationTeams(t, "hash")
@@ -356,8 +365,14 @@ func TestApprovalSurvivesASpecHashChange(t *testing.T) {
 	tn.Spec.RoleBindings = []platformv1alpha1.TenantRoleBinding{{ClusterRole: "admin", Subjects: []platformv1alpha1.Subject{{Kind: "Group", Name: "hash-leads"}}}}
 	Must(t, dev.Create(ctx, tn))
 	got := approvalOf(t, "hash-big", "AwaitingApproval")
-	Must(t, decide(sre, "hash-big", got.Status.PendingApproval.SpecHash, "Approved", "sre@example.com"))
+	approved := got.Status.PendingApproval.SpecHash
+	Must(t, decide(sre, "hash-big", approved, "Approved", "sre@example.com"))
 	waitReady(t, "hash-big")
+	Eventually(t, 30*time.Second, "the operator records the grants by value", func() bool {
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "hash-big"}, got))
+		g := got.Status.Approval.Grants
+		return g != nil && g.SpecHash == approved && g.Quota.Pods().Value() == 200 && slices.Equal(g.ClusterRoles, []string{"admin"})
+	})
 
 	warned := &warnings{}
 	cfg, err := cp.UserConfig("hana@example.com", "team-hash-pay")
@@ -365,23 +380,49 @@ func TestApprovalSurvivesASpecHashChange(t *testing.T) {
 	cfg.WarningHandler = warned
 	devWarned, err := client.New(cfg, client.Options{Scheme: k8sClient.Scheme()})
 	Must(t, err)
+	stillApproved := func(what string, pods int64) {
+		t.Helper()
+		if w := warned.all(); strings.Contains(w, "approval") {
+			t.Errorf("%s: admission warns that approved values need approval: %s", what, w)
+		}
+		Eventually(t, 30*time.Second, what+": Ready and still approved", func() bool {
+			got := waitReady(t, "hash-big")
+			c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
+			return got.Status.ObservedGeneration == got.Generation && c != nil && c.Reason == "Approved" && got.Status.PendingApproval == nil
+		})
+		Eventually(t, 30*time.Second, what+": the quota holds "+fmt.Sprint(pods)+" pods", func() bool {
+			var rq corev1.ResourceQuota
+			Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "hash-big", Name: "selfserve-quota"}, &rq))
+			return rq.Spec.Hard.Pods().Value() == pods
+		})
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "hash-big", Name: "selfserve-admin"}, &rbacv1.RoleBinding{}))
+	}
 	Update(t, devWarned, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
 		tn.Spec.Labels = map[string]string{"example.com/cost-center": "42"}
 	})
-	if w := warned.all(); strings.Contains(w, "approval") {
-		t.Errorf("admission warns that what the namespace holds needs approval: %s", w)
-	}
-	Eventually(t, 30*time.Second, "the relabelled tenant is Ready with nothing to approve", func() bool {
-		got := waitReady(t, "hash-big")
-		c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionApprovalRequired)
-		return got.Status.ObservedGeneration == got.Generation && c != nil && c.Reason == "NotNeeded" && got.Status.PendingApproval == nil
+	stillApproved("relabelled (another hash)", 200)
+	Update(t, devWarned, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Quota.Hard[corev1.ResourcePods] = resource.MustParse("150")
 	})
+	stillApproved("lowered to 150 pods", 150)
+	Update(t, devWarned, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Quota.Hard[corev1.ResourcePods] = resource.MustParse("200")
+	})
+	stillApproved("raised back to the approved 200 pods", 200)
+
+	// More than approved waits for the growth only: the approved 200 stay meanwhile.
+	Update(t, dev, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "hash-big"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Quota.Hard[corev1.ResourcePods] = resource.MustParse("300")
+	})
+	got = approvalOf(t, "hash-big", "AwaitingApproval")
+	if needs := strings.Join(got.Status.PendingApproval.Needs, "; "); !strings.Contains(needs, "spec.quota.hard[pods]") || strings.Contains(needs, "clusterRole") {
+		t.Errorf("pending %q: want the pods only, the approved binding kept", needs)
+	}
 	var rq corev1.ResourceQuota
 	Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "hash-big", Name: "selfserve-quota"}, &rq))
-	if pods := rq.Spec.Hard[corev1.ResourcePods]; pods.Value() != 200 {
-		t.Errorf("pods %s after the hash changed, want the approved 200", pods.String())
+	if pods := rq.Spec.Hard.Pods().Value(); pods != 200 {
+		t.Errorf("pods %d while 300 wait, want the approved 200", pods)
 	}
-	Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "hash-big", Name: "selfserve-admin"}, &rbacv1.RoleBinding{}))
 }
 
 // TestTeamOverBudgetCanShrink: the SREs lower a team's budget under what it holds. Its tenants

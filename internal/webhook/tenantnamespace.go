@@ -225,13 +225,13 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *pla
 	approvable, errs := tenancy.SplitApprovable(tenancy.CheckClass(t, class))
 	errs = append(errs, tenancy.CheckSubjects(t, v.Access.protected())...)
 	if old != nil && len(approvable) > 0 {
-		// What the namespace already holds is kept without an approval (the controller reads it
-		// the same way): only the rest waits.
-		holding, err := tenancy.ReadHolding(ctx, v.APIReader, old)
-		if err != nil {
+		// What the tenant's approval grants and what its namespace already holds are kept
+		// without a new approval (the controller decides the same way): only the rest waits.
+		if approvable, _, _, _, err = tenancy.Kept(ctx, old, approvable, func(ctx context.Context) (tenancy.Holding, error) {
+			return tenancy.ReadHolding(ctx, v.APIReader, old)
+		}); err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		approvable, _ = tenancy.SplitHeld(approvable, holding)
 	}
 	approvable, unbindable, err := v.splitUnbindable(ctx, t, approvable)
 	if err != nil {

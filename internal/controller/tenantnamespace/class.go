@@ -24,7 +24,9 @@ const (
 // approval: nothing is created until an admin decides.
 //
 //   - Within the class: all of it.
-//   - Beyond, approved by a platform admin for this very spec: all of it.
+//   - Beyond, but no more than a platform admin's approval grants: all of it. An approval names
+//     a spec by its hash; the first reconcile after it records what it grants by value
+//     (status.approval.grants), so later edits and CRD upgrades that change the hash keep it.
 //   - Beyond, but no more than its namespace already holds (granted earlier: within the class
 //     before it was tightened, or approved): all of it. Nothing is taken away (running
 //     workloads are not starved); WithinClass=False says what no longer fits.
@@ -43,12 +45,18 @@ func (r *Reconciler) reconcileClassFit(ctx context.Context, s *scope) (wait bool
 	hash := tenancy.SpecHash(t)
 	s.specHash = hash
 	decision := tenancy.DecisionOn(t, hash)
-	var unheld, held field.ErrorList
-	if len(approvable) > 0 && decision != platformv1alpha1.DecisionApproved {
-		if s.holding, err = r.readHolding(ctx, t); err != nil {
+	if a := t.Status.Approval; decision == platformv1alpha1.DecisionApproved && (a.Grants == nil || a.Grants.SpecHash != hash) {
+		// The admin approved this very spec (the approval webhook checked its hash): record what
+		// it grants by value, so that the approval outlives the hash.
+		a.Grants = tenancy.GrantsFor(approvable, hash)
+	}
+	var unheld, granted, held field.ErrorList
+	if len(approvable) > 0 {
+		if unheld, granted, held, s.holding, err = tenancy.Kept(ctx, t, approvable, func(ctx context.Context) (tenancy.Holding, error) {
+			return r.readHolding(ctx, t)
+		}); err != nil {
 			return false, err
 		}
-		unheld, held = tenancy.SplitHeld(approvable, s.holding)
 	}
 
 	prev := s.condition(platformv1alpha1.ConditionApprovalRequired)
@@ -64,10 +72,10 @@ func (r *Reconciler) reconcileClassFit(ctx context.Context, s *scope) (wait bool
 	case len(approvable) == 0:
 		t.Status.PendingApproval = nil
 		set(metav1.ConditionFalse, tenancy.ReasonApprovalNotNeeded, "the spec is within class "+s.class.Name)
-	case decision == platformv1alpha1.DecisionApproved:
+	case len(unheld) == 0 && len(granted) > 0:
 		t.Status.PendingApproval = nil
 		a := t.Status.Approval
-		set(metav1.ConditionFalse, tenancy.ReasonApproved, fmt.Sprintf("approved by %s beyond class %s: %s%s", a.By, s.class.Name, joined(approvable), because(a.Reason)))
+		set(metav1.ConditionFalse, tenancy.ReasonApproved, fmt.Sprintf("approved by %s beyond class %s: %s%s", a.By, s.class.Name, joined(granted), because(a.Reason)))
 	case len(unheld) == 0:
 		t.Status.PendingApproval = nil
 		set(metav1.ConditionFalse, tenancy.ReasonApprovalNotNeeded, "the namespace already holds what goes beyond class "+s.class.Name+"; WithinClass says what no longer fits")
