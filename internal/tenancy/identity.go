@@ -228,3 +228,52 @@ func IsMember(ctx context.Context, r client.Reader, team *platformv1alpha1.Team,
 	}
 	return false, nil
 }
+
+// OwnerIsMember reports whether an owner of a tenant is a member of its Team as far as the
+// cluster can tell: a Group or ServiceAccount the Team lists, or a User it lists by name. A User
+// it does not list may still be a member through one of the Team's groups, which only the
+// identity provider knows: such a User counts while the Team has Group members (admission
+// checks the requester's own groups; taking someone out of a group is the identity provider's
+// to do). Owners are the tenant's admins, so owners who are not members are never bound.
+func OwnerIsMember(team *platformv1alpha1.Team, s platformv1alpha1.Subject) bool {
+	if team == nil {
+		return false // no Team, no members
+	}
+	groups := false
+	for _, m := range team.Spec.Members {
+		if m.Kind == s.Kind && m.Name == s.Name && m.Namespace == s.Namespace {
+			return true
+		}
+		groups = groups || m.Kind == "Group" && !strings.HasPrefix(m.Name, systemPrefix)
+	}
+	return s.Kind == "User" && groups
+}
+
+// MemberOwners keeps the owners who are members of the team (OwnerIsMember); dropped names the
+// others.
+func MemberOwners(team *platformv1alpha1.Team, owners []platformv1alpha1.Subject) (kept []platformv1alpha1.Subject, dropped []string) {
+	for _, s := range owners {
+		if OwnerIsMember(team, s) {
+			kept = append(kept, s)
+		} else {
+			dropped = append(dropped, s.Kind+" "+subjectName(s))
+		}
+	}
+	return kept, dropped
+}
+
+// CheckOwnersAreMembers refuses the owners of a tenant, among those not in before (the owners
+// before an update; nil on create), that are not members of its Team (OwnerIsMember): owners
+// that stopped being members since they were added are reported and left unbound by the
+// controller, not a reason to refuse an unrelated change.
+func CheckOwnersAreMembers(team *platformv1alpha1.Team, t *platformv1alpha1.TenantNamespace, before []platformv1alpha1.Subject) field.ErrorList {
+	var errs field.ErrorList
+	for i, s := range t.Spec.Owners {
+		if OwnerIsMember(team, s) || slices.Contains(before, s) {
+			continue
+		}
+		errs = append(errs, field.Invalid(field.NewPath("spec", "owners").Index(i), s.Kind+" "+subjectName(s),
+			fmt.Sprintf("not a member of Team %s: owners are the namespace's admins and act for the team; name a member, or ask the SREs to add it to the Team", team.Name)))
+	}
+	return errs
+}

@@ -236,3 +236,36 @@ func TestResolveRefusesWhatTheTeamMayNotUse(t *testing.T) {
 		})
 	}
 }
+
+func TestOwnerIsMember(t *testing.T) {
+	users := &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "u"}, Spec: platformv1alpha1.TeamSpec{Members: []platformv1alpha1.Subject{
+		{Kind: "User", Name: "alice"}, {Kind: "ServiceAccount", Namespace: "ci", Name: "deployer"}, {Kind: "Group", Name: "system:authenticated"}}}}
+	groups := &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "g"}, Spec: platformv1alpha1.TeamSpec{Members: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-g"}}}}
+	for _, c := range []struct {
+		team  *platformv1alpha1.Team
+		owner platformv1alpha1.Subject
+		want  bool
+	}{
+		{users, platformv1alpha1.Subject{Kind: "User", Name: "alice"}, true},
+		{users, platformv1alpha1.Subject{Kind: "User", Name: "bob"}, false}, // a system: group does not make everyone a member
+		{users, platformv1alpha1.Subject{Kind: "ServiceAccount", Namespace: "ci", Name: "deployer"}, true},
+		{users, platformv1alpha1.Subject{Kind: "ServiceAccount", Namespace: "other", Name: "deployer"}, false},
+		{users, platformv1alpha1.Subject{Kind: "Group", Name: "team-u"}, false},
+		{groups, platformv1alpha1.Subject{Kind: "Group", Name: "team-g"}, true},
+		{groups, platformv1alpha1.Subject{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "team-g"}, true},
+		{groups, platformv1alpha1.Subject{Kind: "Group", Name: "team-g-leads"}, false},
+		{groups, platformv1alpha1.Subject{Kind: "User", Name: "carol"}, true}, // may be in team-g: the identity provider knows
+		{nil, platformv1alpha1.Subject{Kind: "User", Name: "alice"}, false},
+	} {
+		if got := tenancy.OwnerIsMember(c.team, c.owner); got != c.want {
+			t.Errorf("OwnerIsMember(%v, %+v) = %v, want %v", c.team != nil, c.owner, got, c.want)
+		}
+	}
+	tn := &platformv1alpha1.TenantNamespace{Spec: platformv1alpha1.TenantNamespaceSpec{Owners: []platformv1alpha1.Subject{{Kind: "User", Name: "alice"}, {Kind: "User", Name: "bob"}}}}
+	if errs := tenancy.CheckOwnersAreMembers(users, tn, nil); len(errs) != 1 || errs[0].Field != "spec.owners[1]" {
+		t.Errorf("a new owner who is not a member: %v", errs)
+	}
+	if errs := tenancy.CheckOwnersAreMembers(users, tn, tn.Spec.Owners); len(errs) != 0 {
+		t.Errorf("an owner who left the team since, on an unrelated change: %v", errs)
+	}
+}

@@ -557,3 +557,65 @@ func (w *warnings) all() string {
 	defer w.mu.Unlock()
 	return strings.Join(w.seen, "\n")
 }
+
+// TestOwnersStayMembers: a Team of named users. alice names bob a co-owner; an owner who is not
+// a member is refused at apply; the SREs take bob out of the Team, and he loses admin in the
+// team's namespace (the owners' binding drops him and RBACReady says why) and may no longer
+// change the tenant, while alice's unrelated edits still go through.
+func TestOwnersStayMembers(t *testing.T) {
+	ctx := context.Background()
+	Must(t, k8sClient.Create(ctx, guardedClassNamed("own")))
+	team := Team("own-pay", "own")
+	team.Spec.Members = []platformv1alpha1.Subject{{Kind: "User", Name: "alice@example.com"}, {Kind: "User", Name: "bob@example.com"}}
+	Must(t, k8sClient.Create(ctx, team))
+	alice := user(t, "alice@example.com")
+	bob := user(t, "bob@example.com")
+	Eventually(t, 10*time.Second, "the cache holds the team", func() bool {
+		return cached.Get(ctx, client.ObjectKey{Name: "own-pay"}, &platformv1alpha1.Team{}) == nil &&
+			cached.Get(ctx, client.ObjectKey{Name: "own"}, &platformv1alpha1.TenantClass{}) == nil
+	})
+
+	tn := teamTenant("own-data", "own-pay")
+	tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: "User", Name: "alice@example.com"}, {Kind: "User", Name: "mallory@example.com"}}
+	refusedWith(t, "an owner who is not a member", alice.Create(ctx, tn), "spec.owners[1]", "not a member of Team own-pay")
+	tn.Spec.Owners = []platformv1alpha1.Subject{{Kind: "User", Name: "alice@example.com"}, {Kind: "User", Name: "bob@example.com"}}
+	Must(t, alice.Create(ctx, tn))
+	waitReady(t, "own-data")
+	ownerNames := func() []string {
+		var rb rbacv1.RoleBinding
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Namespace: "own-data", Name: "selfserve-owners"}, &rb))
+		var names []string
+		for _, s := range rb.Subjects {
+			names = append(names, s.Name)
+		}
+		return names
+	}
+	if got := ownerNames(); !slices.Equal(got, []string{"alice@example.com", "bob@example.com"}) {
+		t.Fatalf("owners bound: %v", got)
+	}
+
+	Update(t, k8sClient, &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "own-pay"}}, func(tm *platformv1alpha1.Team) {
+		tm.Spec.Members = tm.Spec.Members[:1]
+	})
+	Eventually(t, 30*time.Second, "bob's admin binding is gone", func() bool {
+		return slices.Equal(ownerNames(), []string{"alice@example.com"})
+	})
+	got := waitReady(t, "own-data")
+	if c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionRBACReady); c == nil || !strings.Contains(c.Message, "not members of Team own-pay: User bob@example.com") {
+		t.Errorf("RBACReady does not say bob is no longer bound: %+v", c)
+	}
+	Eventually(t, 10*time.Second, "the cache has the new members", func() bool {
+		var tm platformv1alpha1.Team
+		return cached.Get(ctx, client.ObjectKey{Name: "own-pay"}, &tm) == nil && len(tm.Spec.Members) == 1
+	})
+	err := Attempt(bob, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "own-data"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Labels = map[string]string{"example.com/owner": "bob"}
+	})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not a member of Team own-pay") {
+		t.Errorf("bob, out of the team, changing its tenant: %v", err)
+	}
+	// bob is still listed among the owners: alice's unrelated change is not refused for it.
+	Must(t, Attempt(alice, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "own-data"}}, func(tn *platformv1alpha1.TenantNamespace) {
+		tn.Spec.Labels = map[string]string{"example.com/cost-center": "7"}
+	}))
+}

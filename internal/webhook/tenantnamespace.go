@@ -224,6 +224,11 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *pla
 	// class) is admitted and waits for approval; the rest of the guard rails refuse.
 	approvable, errs := tenancy.SplitApprovable(tenancy.CheckClass(t, class))
 	errs = append(errs, tenancy.CheckSubjects(t, v.Access.protected())...)
+	var ownersBefore []platformv1alpha1.Subject
+	if old != nil {
+		ownersBefore = old.Spec.Owners
+	}
+	errs = append(errs, tenancy.CheckOwnersAreMembers(team, t, ownersBefore)...)
 	if old != nil && len(approvable) > 0 {
 		// What the tenant's approval grants and what its namespace already holds are kept
 		// without a new approval (the controller decides the same way): only the rest waits.

@@ -120,7 +120,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClass),
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.allTenants), builder.WithPredicates(cacheReadinessChanged)).
-		// A Team's members do not matter here (admission checks them); its classes and budget do.
+		// A Team's members (owners who stop being members lose their binding), classes and budget.
 		Watches(&platformv1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfTeam), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A tenant that goes frees a place in its team's budget for those waiting.
 		Watches(&platformv1alpha1.TenantNamespace{}, handler.EnqueueRequestsFromMapFunc(r.waitingOfTeam), builder.WithPredicates(leaving)).

@@ -26,6 +26,9 @@ func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, 
 	// Subjects no class may allow (admitted before the rule existed) are never bound.
 	protected := r.protected()
 	owners, dropped := tenancy.Bindable(s.tenant.Spec.Owners, protected)
+	// Owners are the namespace's admins: one who is no longer a member of the Team (taken out
+	// of it since) loses the binding.
+	owners, notMembers := tenancy.MemberOwners(s.team, owners)
 	desired := map[string]*rbacv1ac.RoleBindingApplyConfiguration{
 		OwnersRoleBinding: roleBinding(s.tenant, OwnersRoleBinding, "admin", owners),
 	}
@@ -67,6 +70,9 @@ func (r *Reconciler) reconcileRBAC(ctx context.Context, s *scope) (ctrl.Result, 
 	msg := fmt.Sprintf("%d owners bound to admin, %d extra role bindings", len(owners), len(s.tenant.Spec.RoleBindings))
 	if len(dropped) > 0 {
 		msg += fmt.Sprintf("; not bound, as no class may allow them: %s", strings.Join(dropped, ", "))
+	}
+	if len(notMembers) > 0 {
+		msg += fmt.Sprintf("; owners not bound, as they are not members of Team %s: %s", s.team.Name, strings.Join(notMembers, ", "))
 	}
 	s.setCondition(platformv1alpha1.ConditionRBACReady, metav1.ConditionTrue, ReasonProvisioned, msg)
 	return ctrl.Result{}, nil
