@@ -512,6 +512,9 @@ func TestInsideTheNamespaceAdminsFollowTheSpecsRules(t *testing.T) {
 		{"masters", group("system:masters")},
 		{"kube-system", rbacv1.Subject{Kind: "ServiceAccount", Namespace: "kube-system", Name: "default"}},
 		{"kube-system-all", group("system:serviceaccounts:kube-system")},
+		// The operator's namespace is protected too (the operator writes the list on the namespace).
+		{"operator", rbacv1.Subject{Kind: "ServiceAccount", Namespace: "selfserve-system", Name: "selfserve-controller-manager"}},
+		{"operator-all", group("system:serviceaccounts:selfserve-system")},
 	} {
 		refusedWith(t, "alice binding "+c.sub.Name, bind("vap-app", "x-"+c.name, c.sub), "may not be bound in a tenant namespace", c.sub.Name)
 	}

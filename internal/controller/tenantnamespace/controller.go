@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -102,6 +103,10 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.TenantNamespace{}, classIndex,
 		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Spec.Class} }); err != nil {
+		return err
+	}
+	// A runnable without its own say runs on the leader only.
+	if err := mgr.Add(manager.RunnableFunc(r.FenceEarlierReleases)); err != nil {
 		return err
 	}
 	workers := r.Options.Workers

@@ -144,6 +144,17 @@ func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 			return fmt.Errorf("removing %T from the released namespace: %w", kind, err)
 		}
 	}
+	if err := r.fence(ctx, ns); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
+		"Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
+	return nil
+}
+
+// fence puts the released namespace's fence in place (releasedChildren) and marks it released
+// with the UID of its Team.
+func (r *Reconciler) fence(ctx context.Context, ns *corev1.Namespace) error {
 	for _, keep := range releasedChildren(ns.Name) {
 		if err := r.Client.Apply(ctx, keep, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 			return fmt.Errorf("fencing the released namespace %s: %w", ns.Name, err)
@@ -160,9 +171,61 @@ func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 	if err := r.Client.Apply(ctx, released, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("marking namespace %s released: %w", ns.Name, err)
 	}
-	r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
-		"Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
 	return nil
+}
+
+// FenceEarlierReleases fences the namespaces released by a version that did not fence them
+// (released, but no Team UID recorded): each gets the fence a release puts in place now and the
+// UID of the Team of its name (tenancy.NoTeam when there is none), so that it admits nothing
+// new and only that Team may take it back. It runs once each time the operator becomes the
+// leader, and retries every 30 s until it has fenced them all or the operator stops; normally
+// it is one list of namespaces and no write.
+func (r *Reconciler) FenceEarlierReleases(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("released-namespaces")
+	for {
+		n, err := r.fenceEarlierReleases(ctx)
+		if err == nil {
+			if n > 0 {
+				log.Info("fenced namespaces released before releases were fenced", "namespaces", n)
+			}
+			return nil
+		}
+		log.Error(err, "fencing namespaces released by an earlier version; retrying in 30 s")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(30 * time.Second):
+		}
+	}
+}
+
+func (r *Reconciler) fenceEarlierReleases(ctx context.Context) (int, error) {
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	// The cache holds managed namespaces only; released ones are not there.
+	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{LabelReleased: "true"}); err != nil {
+		return 0, fmt.Errorf("listing released namespaces: %w", err)
+	}
+	fenced := 0
+	for _, item := range list.Items {
+		if _, recorded := item.Labels[tenancy.LabelTeamUID]; recorded || !item.DeletionTimestamp.IsZero() {
+			continue
+		}
+		var ns corev1.Namespace
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: item.Name}, &ns); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fenced, fmt.Errorf("reading namespace %s: %w", item.Name, err)
+		}
+		if err := r.fence(ctx, &ns); err != nil {
+			return fenced, err
+		}
+		r.Recorder.Eventf(&ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
+			"Fenced namespace %s, released by an earlier version of selfserve: its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTeam])
+		fenced++
+	}
+	return fenced, nil
 }
 
 // teamUID is the UID of the Team of that name, or tenancy.NoTeam when there is none: a

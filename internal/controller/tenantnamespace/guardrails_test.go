@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -11,12 +12,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
@@ -316,4 +319,47 @@ func TestTeamSaysWhichMembersActForNothing(t *testing.T) {
 		return ready != nil && ready.Reason == "MembersIgnored" &&
 			strings.Contains(ready.Message, "spec.members[1]: Group system:authenticated") && strings.Contains(ready.Message, "spec.members[2]: ServiceAccount kube-system/default")
 	})
+}
+
+// TestNamespacesReleasedByAnEarlierVersionAreFenced: a namespace an earlier version released
+// (marked released, nothing else: no fence, no Team UID) is fenced when the operator starts:
+// the zero quota and the ingress policy of a release now, and the UID of the Team of its name,
+// so that a Team re-created under that name later cannot take it. One released since is left
+// as it is.
+func TestNamespacesReleasedByAnEarlierVersionAreFenced(t *testing.T) {
+	ctx := context.Background()
+	released := map[string]string{platformv1alpha1.LabelTeam: "data", tenancy.LabelReleased: "true"}
+	Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "earlier-release", Labels: released}}))
+	recent := maps.Clone(released)
+	recent[tenancy.LabelTeamUID] = "recorded"
+	Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "recent-release", Labels: recent}}))
+
+	Must(t, op.Stop())
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	var err error
+	op, err = cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
+	Must(t, err)
+
+	var team platformv1alpha1.Team
+	Must(t, admin.Get(ctx, client.ObjectKey{Name: "data"}, &team))
+	Eventually(t, 30*time.Second, "the earlier release is fenced and names its Team's UID", func() bool {
+		var ns corev1.Namespace
+		return get(t, &ns, "", "earlier-release") == nil && ns.Labels[tenancy.LabelTeamUID] == string(team.UID) &&
+			get(t, &corev1.ResourceQuota{}, "earlier-release", tenantnamespace.ReleasedQuotaName) == nil &&
+			get(t, &networkingv1.NetworkPolicy{}, "earlier-release", tenantnamespace.ReleasedPolicyName) == nil
+	})
+	var quota corev1.ResourceQuota
+	Must(t, get(t, &quota, "earlier-release", tenantnamespace.ReleasedQuotaName))
+	if pods := quota.Spec.Hard[corev1.ResourcePods]; !pods.IsZero() {
+		t.Errorf("the fence admits %s pods, want 0", pods.String())
+	}
+	var ns corev1.Namespace
+	Must(t, get(t, &ns, "", "recent-release"))
+	if ns.Labels[tenancy.LabelTeamUID] != "recorded" {
+		t.Errorf("a namespace released since was relabelled: %v", ns.Labels)
+	}
+	if err := get(t, &corev1.ResourceQuota{}, "recent-release", tenantnamespace.ReleasedQuotaName); !apierrors.IsNotFound(err) {
+		t.Errorf("a namespace released since was fenced again: %v", err)
+	}
 }

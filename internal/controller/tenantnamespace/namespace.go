@@ -101,7 +101,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 		}
 	}
 
-	applied, err := applyChild(ctx, r, s, "Namespace", name, &ns, exists, desiredNamespace(s))
+	applied, err := applyChild(ctx, r, s, "Namespace", name, &ns, exists, r.desiredNamespace(s))
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("applying namespace %s: %w", name, err)
 	}
@@ -119,7 +119,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) (ctrl.Res
 
 // desiredNamespace is the namespace as the operator applies it: the tenant link, team, Pod
 // Security labels and the tenant's extra labels and annotations.
-func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
+func (r *Reconciler) desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 	labels := maps.Clone(s.tenant.Spec.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -134,8 +134,12 @@ func desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfiguration {
 		labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionEnabled
 	}
 	ns := corev1ac.Namespace(s.tenant.Name).WithLabels(labels)
-	annotations := guardRailAnnotations(s)
-	maps.Copy(annotations, s.tenant.Spec.Annotations)
+	// The guard rails' annotations win over the tenant's (whose schema reserves the prefix).
+	annotations := maps.Clone(s.tenant.Spec.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	maps.Copy(annotations, r.guardRailAnnotations(s))
 	if len(annotations) > 0 {
 		ns.WithAnnotations(annotations)
 	}
@@ -151,13 +155,20 @@ const (
 	// AnnotationIsolation is Namespace when the class allows no wider isolation: NetworkPolicies
 	// its admins make may then admit ingress only from the namespace itself.
 	AnnotationIsolation = "platform.selfserve.dev/isolation"
+	// AnnotationProtectedNamespaces lists the protected namespaces besides default and kube-*
+	// (the operator's own and --protected-namespaces), whose ServiceAccounts its admins may not
+	// bind.
+	AnnotationProtectedNamespaces = "platform.selfserve.dev/protected-namespaces"
 )
 
-// guardRailAnnotations are the namespace annotations the admission policies read; none for a
-// class that allows no broad subject and more than Namespace isolation, so most namespaces
-// carry none.
-func guardRailAnnotations(s *scope) map[string]string {
+// guardRailAnnotations are the namespace annotations the admission policies read: the
+// protected namespaces, and the class's rules (none for a class that allows no broad subject
+// and more than Namespace isolation).
+func (r *Reconciler) guardRailAnnotations(s *scope) map[string]string {
 	out := map[string]string{}
+	if p := r.protected(); len(p) > 0 {
+		out[AnnotationProtectedNamespaces] = strings.Join(p, ",")
+	}
 	if s.class == nil {
 		return out
 	}
