@@ -68,6 +68,16 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// startOperator starts the operator again (webhooks off, as in TestMain), after a test stopped it.
+func startOperator(t *testing.T) {
+	t.Helper()
+	opts := controlplane.TestOptions()
+	opts.EnableWebhooks = false
+	var err error
+	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	Must(t, err)
+}
+
 func standardClass() *platformv1alpha1.TenantClass {
 	return &platformv1alpha1.TenantClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "standard"},
@@ -516,11 +526,7 @@ func TestRetainDeletionNeverWaitsOnTheOperator(t *testing.T) {
 	if err := get(t, &platformv1alpha1.TenantNamespace{}, "", "ledger"); !apierrors.IsNotFound(err) {
 		t.Fatalf("the tenant is still there with the operator down: %v", err)
 	}
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	var err error
-	op, err = cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
-	Must(t, err)
+	startOperator(t)
 
 	var ns corev1.Namespace
 	Eventually(t, 30*time.Second, "the restarted operator releases the namespace", func() bool {

@@ -18,13 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
-	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -232,11 +230,7 @@ func TestAClassTheTeamMayNotUseProvisionsNothing(t *testing.T) {
 func TestNoRepairIsReportedForTheOperatorsOwnWrites(t *testing.T) {
 	ctx := context.Background()
 	Must(t, op.Stop())
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	var err error
-	op, err = cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
-	Must(t, err)
+	startOperator(t)
 
 	names := make([]string, 8)
 	for i := range names {
@@ -335,11 +329,7 @@ func TestNamespacesReleasedByAnEarlierVersionAreFenced(t *testing.T) {
 	Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "recent-release", Labels: recent}}))
 
 	Must(t, op.Stop())
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
-	var err error
-	op, err = cp.StartOperator(ctrl.LoggerInto(ctx, ctrl.Log), opts)
-	Must(t, err)
+	startOperator(t)
 
 	var team platformv1alpha1.Team
 	Must(t, admin.Get(ctx, client.ObjectKey{Name: "data"}, &team))
