@@ -28,6 +28,9 @@ const (
 	// owner reference (the garbage collector would delete it, and its data, with the owner);
 	// this label is the link.
 	LabelTenant = "platform.selfserve.dev/tenant"
+	// LabelClass names the TenantClass of a tenant namespace: the class's workload policy
+	// binding selects its namespaces by it.
+	LabelClass = "platform.selfserve.dev/class"
 	// ReservedPrefix is the label, annotation and tag prefix reserved to the operator.
 	ReservedPrefix = "platform.selfserve.dev/"
 )

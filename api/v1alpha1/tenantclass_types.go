@@ -75,6 +75,67 @@ type TenantClassSpec struct {
 	// DNS is the resolver configuration of tenants that set none.
 	// +optional
 	DNS *DNSConfig `json:"dns,omitempty"`
+
+	// Workloads are the rules for what runs in the class's namespaces: priority classes, image
+	// registries, Service types and storage classes. kube-apiserver enforces them itself (the
+	// ValidatingAdmissionPolicy selfserve-tenant-workloads, with the class as its parameter),
+	// also while the operator is down.
+	// +kubebuilder:default={}
+	// +optional
+	Workloads WorkloadRules `json:"workloads,omitempty"`
+}
+
+// WorkloadRules are a class's rules for the pods, Services and PersistentVolumeClaims in its
+// namespaces. Every list is an allow-list: empty allows none; "*" in registries or
+// storageClasses allows any.
+type WorkloadRules struct {
+	// PriorityClasses are the PriorityClasses pods may name. Empty (the default) allows none:
+	// pods run at the cluster's default priority (list a globalDefault PriorityClass here if the
+	// cluster has one, since admission names it in every pod). system-cluster-critical,
+	// system-node-critical and every other system- class are never allowed.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:XValidation:rule="!self.startsWith('system-')",message="system- priority classes are the cluster's own; tenants never get them"
+	// +listType=set
+	// +optional
+	PriorityClasses []string `json:"priorityClasses,omitempty"`
+
+	// Registries are the prefixes the images of every container (init and ephemeral ones
+	// included) must start with, for example "europe-docker.pkg.dev/acme/"; end a prefix with
+	// "/" so that it names a registry or repository path, not the start of a host name. "*"
+	// allows any image. Left out: ["*"], what a class allowed before this rule existed; empty
+	// allows none.
+	// +kubebuilder:default={"*"}
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +optional
+	Registries []string `json:"registries"`
+
+	// ServiceTypes are the Service types beyond ClusterIP that Services may have. Left out:
+	// [LoadBalancer, NodePort] (the quota counts both: services.loadbalancers,
+	// services.nodeports); empty allows ClusterIP only. ExternalName is allowed only when
+	// listed: it points a name inside the namespace anywhere.
+	// +kubebuilder:default={"LoadBalancer","NodePort"}
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:items:Enum=LoadBalancer;NodePort;ExternalName
+	// +listType=set
+	// +optional
+	ServiceTypes []string `json:"serviceTypes"`
+
+	// ExternalIPs lets Services set spec.externalIPs, which takes traffic for any address in
+	// the cluster (CVE-2020-8554). Off by default.
+	// +optional
+	ExternalIPs bool `json:"externalIPs,omitempty"`
+
+	// StorageClasses are the StorageClasses PersistentVolumeClaims may use (after the cluster's
+	// default class is filled in). "*" allows any. Left out: ["*"]; empty allows none.
+	// +kubebuilder:default={"*"}
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +optional
+	StorageClasses []string `json:"storageClasses"`
 }
 
 // ClassQuota is the default and the ceiling of a tenant's ResourceQuota.
@@ -146,6 +207,7 @@ type TenantClassStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=tc,categories=selfserve
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name: labels the class's namespaces: at most 63 lower-case letters, digits and '-'"
 // +kubebuilder:printcolumn:name="Default",type=boolean,JSONPath=`.spec.isDefault`
 // +kubebuilder:printcolumn:name="Tenants",type=integer,JSONPath=`.status.tenants`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -244,6 +245,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := classes.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass controller: %w", err)
 	}
+	if err := (&tenantclass.PolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the TenantClass policy controller: %w", err)
+	}
 	if err := (&team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
 		Protected: append(tenancy.Protected{opts.OperatorNamespace}, opts.ProtectedNamespaces...)}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
@@ -350,6 +354,8 @@ func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 		&corev1.ResourceQuota{}:       {Label: managed, Transform: tenantnamespace.DigestChild},
 		&corev1.LimitRange{}:          {Label: managed, Transform: tenantnamespace.DigestChild},
 		&networkingv1.NetworkPolicy{}: {Label: managed, Transform: tenantnamespace.DigestChild},
+		// One workload policy binding per TenantClass.
+		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}: {Label: managed, Transform: cache.TransformStripManagedFields()},
 	}}
 }
 

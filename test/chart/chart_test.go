@@ -117,10 +117,10 @@ func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 	kust := kustomize(t, "default")
 	sameObjects(t, kust, render(t, nil))
 	// The namespace, 5 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
-	// Deployment, its disruption budget, 2 webhook configurations, 2 admission policies and
-	// their bindings.
-	if len(kust) != 25 {
-		t.Errorf("config/default renders %d objects, want 25", len(kust))
+	// Deployment, its disruption budget, 2 webhook configurations, 3 admission policies and
+	// the bindings of 2 (the operator binds the workload policy once per TenantClass).
+	if len(kust) != 26 {
+		t.Errorf("config/default renders %d objects, want 26", len(kust))
 	}
 }
 

@@ -2,6 +2,7 @@ package tenantclass_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -26,6 +27,7 @@ import (
 )
 
 var (
+	cp    *controlplane.ControlPlane
 	op    *controlplane.Operator
 	admin client.Client
 )
@@ -42,8 +44,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = env.Stop() }()
-	op, admin = env.Operator, env.Admin
+	// A test restarts the operator: stop the one running at the end.
+	defer func() { _ = errors.Join(op.Stop(), env.CP.Stop()) }()
+	cp, op, admin = env.CP, env.Operator, env.Admin
 	if err := CreateTeams(context.Background(), admin, []string{"payments", "ops"}, "gold", "basic", "basic-2"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

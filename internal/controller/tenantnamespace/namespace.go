@@ -126,6 +126,9 @@ func (r *Reconciler) desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfigur
 	}
 	maps.Copy(labels, childLabels(s.tenant))
 	labels[platformv1alpha1.LabelTeam] = s.tenant.Spec.Team
+	if s.class != nil {
+		labels[platformv1alpha1.LabelClass] = s.class.Name
+	}
 	level := string(s.PodSecurity)
 	labels[labelPSAEnforce] = level
 	labels[labelPSAWarn] = level
