@@ -136,6 +136,29 @@ type WorkloadRules struct {
 	// +listType=set
 	// +optional
 	StorageClasses []string `json:"storageClasses"`
+
+	// NodePool pins the class's pods to dedicated nodes: every pod gets the pool's node selector
+	// labels it does not set itself and the pool's tolerations (the MutatingAdmissionPolicy
+	// selfserve-tenant-node-pool), and a pod that sets one of those labels to another value is
+	// refused.
+	// +optional
+	NodePool *NodePool `json:"nodePool,omitempty"`
+}
+
+// NodePool is a set of dedicated nodes a class's pods run on.
+type NodePool struct {
+	// NodeSelector are labels of the pool's nodes, for example
+	// cloud.google.com/gke-nodepool: pci.
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=8
+	NodeSelector map[string]string `json:"nodeSelector"`
+
+	// Tolerations let the class's pods run on the pool's tainted nodes, for example
+	// {key: dedicated, value: pci, effect: NoSchedule}.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 }
 
 // ClassQuota is the default and the ceiling of a tenant's ResourceQuota.

@@ -354,8 +354,9 @@ func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 		&corev1.ResourceQuota{}:       {Label: managed, Transform: tenantnamespace.DigestChild},
 		&corev1.LimitRange{}:          {Label: managed, Transform: tenantnamespace.DigestChild},
 		&networkingv1.NetworkPolicy{}: {Label: managed, Transform: tenantnamespace.DigestChild},
-		// One workload policy binding per TenantClass.
+		// Two policy bindings per TenantClass.
 		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}: {Label: managed, Transform: cache.TransformStripManagedFields()},
+		&admissionregistrationv1.MutatingAdmissionPolicyBinding{}:   {Label: managed, Transform: cache.TransformStripManagedFields()},
 	}}
 }
 

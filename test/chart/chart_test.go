@@ -82,7 +82,7 @@ func kustomize(t *testing.T, dir string) map[string]*unstructured.Unstructured {
 
 // clusterScopedUnknownToKustomize are cluster-scoped kinds that kustomize's built-in schema
 // does not know.
-var clusterScopedUnknownToKustomize = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
+var clusterScopedUnknownToKustomize = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true, "MutatingAdmissionPolicy": true}
 
 // objects decodes YAML streams into objects keyed "Kind namespace/name".
 func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructured {
@@ -117,10 +117,11 @@ func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 	kust := kustomize(t, "default")
 	sameObjects(t, kust, render(t, nil))
 	// The namespace, 5 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
-	// Deployment, its disruption budget, 2 webhook configurations, 3 admission policies and
-	// the bindings of 2 (the operator binds the workload policy once per TenantClass).
-	if len(kust) != 26 {
-		t.Errorf("config/default renders %d objects, want 26", len(kust))
+	// Deployment, its disruption budget, 2 webhook configurations, 4 admission policies and
+	// the bindings of 2 (the operator binds the workload and node pool policies once per
+	// TenantClass).
+	if len(kust) != 27 {
+		t.Errorf("config/default renders %d objects, want 27", len(kust))
 	}
 }
 

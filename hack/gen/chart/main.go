@@ -75,7 +75,7 @@ func run(chart string) error {
 		"    cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/selfserve-serving-cert\n"+
 		"  {{- end }}\n")
 	policies, err := templated("config/policy/tenant_guard_rails.yaml", []edit{
-		{"  name: tenant-", "  name: selfserve-tenant-", 5},
+		{"  name: tenant-", "  name: selfserve-tenant-", 6},
 		{"  policyName: tenant-", "  policyName: selfserve-tenant-", 2},
 	})
 	if err != nil {

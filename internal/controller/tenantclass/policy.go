@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	admissionv1ac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/utils/ptr"
@@ -21,34 +22,42 @@ import (
 )
 
 // WorkloadPolicy is the ValidatingAdmissionPolicy (config/policy, named as installs name it)
-// that holds what runs in a tenant namespace to its class's spec.workloads.
-const WorkloadPolicy = "selfserve-tenant-workloads"
+// that holds what runs in a tenant namespace to its class's spec.workloads; NodePoolPolicy is
+// the MutatingAdmissionPolicy that pins its pods to the class's node pool.
+const (
+	WorkloadPolicy = "selfserve-tenant-workloads"
+	NodePoolPolicy = "selfserve-tenant-node-pool"
+)
 
-// policyFieldOwner is the field manager of the class's policy binding.
+// policyFieldOwner is the field manager of the class's policy bindings.
 const policyFieldOwner = "selfserve-tenantclass"
 
-// WorkloadBindingName is the name of the class's binding of WorkloadPolicy.
+// WorkloadBindingName is the name of the class's binding of WorkloadPolicy, NodePoolBindingName
+// of NodePoolPolicy.
 func WorkloadBindingName(class string) string { return WorkloadPolicy + "-" + class }
 
-// PolicyReconciler keeps one binding of WorkloadPolicy per TenantClass: the class is its
-// parameter, and it selects the namespaces labelled with the class. kube-apiserver then
-// enforces the class's workload rules itself, also while the operator is down. A class that is
-// deleted keeps its binding while namespaces still carry its label: with no parameter the
-// binding denies (fail closed) until they move to another class.
+func NodePoolBindingName(class string) string { return NodePoolPolicy + "-" + class }
+
+// PolicyReconciler keeps one binding of WorkloadPolicy and one of NodePoolPolicy per
+// TenantClass: the class is their parameter, and they select the namespaces labelled with the
+// class. kube-apiserver then enforces the class's workload rules itself, also while the
+// operator is down. A class that is deleted keeps its bindings while namespaces still carry its
+// label: with no parameter they deny (fail closed) until the tenants move to another class.
 type PolicyReconciler struct {
 	// Client reads through the manager's cache (bindings: the operator's own only).
 	Client client.Client
 }
 
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicybindings;mutatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
 
-// SetupWithManager registers the controller: a class's spec, and any change of its binding
+// SetupWithManager registers the controller: a class's spec, and any change of its bindings
 // (drift is repaired), bring the class back.
 func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenantclass-policy").
 		For(&platformv1alpha1.TenantClass{}).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(classOfBinding)).
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(classOfBinding)).
 		Complete(r)
 }
 
@@ -60,38 +69,57 @@ func classOfBinding(_ context.Context, o client.Object) []reconcile.Request {
 	return nil
 }
 
-// Reconcile applies the class's binding when it is missing or differs, and removes the binding
+// binding is one of a class's policy bindings: how to read it, whether the stored one is what
+// the operator applies, and what it applies.
+type binding struct {
+	obj     client.Object
+	current func(class string) bool
+	apply   func(class string) runtime.ApplyConfiguration
+}
+
+func (r *PolicyReconciler) bindings(class string) []binding {
+	var vb admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	var mb admissionregistrationv1.MutatingAdmissionPolicyBinding
+	vb.Name, mb.Name = WorkloadBindingName(class), NodePoolBindingName(class)
+	return []binding{
+		{obj: &vb, current: func(c string) bool { return bindingCurrent(&vb, c) }, apply: func(c string) runtime.ApplyConfiguration { return workloadBinding(c) }},
+		{obj: &mb, current: func(c string) bool { return nodePoolBindingCurrent(&mb, c) }, apply: func(c string) runtime.ApplyConfiguration { return nodePoolBinding(c) }},
+	}
+}
+
+// Reconcile applies the class's bindings that are missing or differ, and removes the bindings
 // of a class that is gone once no namespace is labelled with it.
 func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	name := WorkloadBindingName(req.Name)
-	var cur admissionregistrationv1.ValidatingAdmissionPolicyBinding
-	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, &cur)
+	var class platformv1alpha1.TenantClass
+	err := r.Client.Get(ctx, req.NamespacedName, &class)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, err
 	}
-	exists := err == nil
-	var class platformv1alpha1.TenantClass
-	if err := r.Client.Get(ctx, req.NamespacedName, &class); apierrors.IsNotFound(err) {
-		if !exists {
-			return ctrl.Result{}, nil
+	gone := err != nil
+	for _, b := range r.bindings(req.Name) {
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(b.obj), b.obj)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.removeUnused(ctx, req.Name, &cur)
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	want := workloadBinding(req.Name)
-	if exists && bindingCurrent(&cur, req.Name) {
-		return ctrl.Result{}, nil
-	}
-	if err := r.Client.Apply(ctx, want, client.FieldOwner(policyFieldOwner), client.ForceOwnership); err != nil {
-		return ctrl.Result{}, fmt.Errorf("applying ValidatingAdmissionPolicyBinding %s: %w", name, err)
+		exists := err == nil
+		switch {
+		case gone && exists:
+			if err := r.removeUnused(ctx, req.Name, b.obj); err != nil {
+				return ctrl.Result{}, err
+			}
+		case gone, exists && b.current(req.Name):
+		default:
+			if err := r.Client.Apply(ctx, b.apply(req.Name), client.FieldOwner(policyFieldOwner), client.ForceOwnership); err != nil {
+				return ctrl.Result{}, fmt.Errorf("applying %s: %w", b.obj.GetName(), err)
+			}
+		}
 	}
 	return ctrl.Result{}, nil
 }
 
-// removeUnused deletes the binding of a class that no longer exists, unless namespaces still
+// removeUnused deletes a binding of a class that no longer exists, unless namespaces still
 // carry its label: they stay denied rather than unguarded.
-func (r *PolicyReconciler) removeUnused(ctx context.Context, class string, b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) error {
+func (r *PolicyReconciler) removeUnused(ctx context.Context, class string, b client.Object) error {
 	var namespaces corev1.NamespaceList
 	if err := r.Client.List(ctx, &namespaces, client.MatchingLabels{platformv1alpha1.LabelClass: class}, client.Limit(1)); err != nil {
 		return err
@@ -99,29 +127,65 @@ func (r *PolicyReconciler) removeUnused(ctx context.Context, class string, b *ad
 	if len(namespaces.Items) > 0 {
 		return nil
 	}
-	return client.IgnoreNotFound(r.Client.Delete(ctx, b, client.Preconditions{UID: &b.UID}))
+	uid := b.GetUID()
+	return client.IgnoreNotFound(r.Client.Delete(ctx, b, client.Preconditions{UID: &uid}))
 }
 
-// workloadBinding is the class's binding as the operator applies it.
+// bindingLabels mark a class's bindings as the operator's, and name the class.
+func bindingLabels(class string) map[string]string {
+	return map[string]string{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue, platformv1alpha1.LabelClass: class}
+}
+
+// classNamespaces selects the namespaces of the class.
+func classNamespaces(class string) map[string]string {
+	return map[string]string{platformv1alpha1.LabelClass: class}
+}
+
+// workloadBinding is the class's binding of WorkloadPolicy as the operator applies it.
 func workloadBinding(class string) *admissionv1ac.ValidatingAdmissionPolicyBindingApplyConfiguration {
 	return admissionv1ac.ValidatingAdmissionPolicyBinding(WorkloadBindingName(class)).
-		WithLabels(map[string]string{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue, platformv1alpha1.LabelClass: class}).
+		WithLabels(bindingLabels(class)).
 		WithSpec(admissionv1ac.ValidatingAdmissionPolicyBindingSpec().
 			WithPolicyName(WorkloadPolicy).
 			WithParamRef(admissionv1ac.ParamRef().WithName(class).WithParameterNotFoundAction(admissionregistrationv1.DenyAction)).
-			WithMatchResources(admissionv1ac.MatchResources().
-				WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{platformv1alpha1.LabelClass: class}))).
+			WithMatchResources(admissionv1ac.MatchResources().WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(classNamespaces(class)))).
 			WithValidationActions(admissionregistrationv1.Deny))
 }
 
-// bindingCurrent reports whether the stored binding is what workloadBinding applies.
+// nodePoolBinding is the class's binding of NodePoolPolicy as the operator applies it.
+func nodePoolBinding(class string) *admissionv1ac.MutatingAdmissionPolicyBindingApplyConfiguration {
+	return admissionv1ac.MutatingAdmissionPolicyBinding(NodePoolBindingName(class)).
+		WithLabels(bindingLabels(class)).
+		WithSpec(admissionv1ac.MutatingAdmissionPolicyBindingSpec().
+			WithPolicyName(NodePoolPolicy).
+			WithParamRef(admissionv1ac.ParamRef().WithName(class).WithParameterNotFoundAction(admissionregistrationv1.DenyAction)).
+			WithMatchResources(admissionv1ac.MatchResources().WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(classNamespaces(class)))))
+}
+
+// bindingCurrent reports whether the stored workload binding is what workloadBinding applies.
 func bindingCurrent(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding, class string) bool {
-	s := b.Spec
-	return b.Labels[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue && b.Labels[platformv1alpha1.LabelClass] == class &&
-		s.PolicyName == WorkloadPolicy &&
-		s.ParamRef != nil && s.ParamRef.Name == class && s.ParamRef.Namespace == "" && s.ParamRef.Selector == nil &&
-		ptr.Deref(s.ParamRef.ParameterNotFoundAction, "") == admissionregistrationv1.DenyAction &&
-		s.MatchResources != nil && s.MatchResources.ObjectSelector.Size() == 0 && len(s.MatchResources.ResourceRules) == 0 && len(s.MatchResources.ExcludeResourceRules) == 0 &&
-		equality.Semantic.DeepEqual(s.MatchResources.NamespaceSelector, &metav1.LabelSelector{MatchLabels: map[string]string{platformv1alpha1.LabelClass: class}}) &&
-		equality.Semantic.DeepEqual(s.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny})
+	return labelsCurrent(b, class) && b.Spec.PolicyName == WorkloadPolicy &&
+		paramCurrent(b.Spec.ParamRef, class) && matchCurrent(b.Spec.MatchResources, class) &&
+		equality.Semantic.DeepEqual(b.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny})
+}
+
+// nodePoolBindingCurrent reports whether the stored node pool binding is what nodePoolBinding
+// applies.
+func nodePoolBindingCurrent(b *admissionregistrationv1.MutatingAdmissionPolicyBinding, class string) bool {
+	return labelsCurrent(b, class) && b.Spec.PolicyName == NodePoolPolicy &&
+		paramCurrent(b.Spec.ParamRef, class) && matchCurrent(b.Spec.MatchResources, class)
+}
+
+func labelsCurrent(b client.Object, class string) bool {
+	return b.GetLabels()[platformv1alpha1.LabelManagedBy] == platformv1alpha1.ManagedByValue && b.GetLabels()[platformv1alpha1.LabelClass] == class
+}
+
+func paramCurrent(p *admissionregistrationv1.ParamRef, class string) bool {
+	return p != nil && p.Name == class && p.Namespace == "" && p.Selector == nil &&
+		ptr.Deref(p.ParameterNotFoundAction, "") == admissionregistrationv1.DenyAction
+}
+
+func matchCurrent(m *admissionregistrationv1.MatchResources, class string) bool {
+	return m != nil && m.ObjectSelector.Size() == 0 && len(m.ResourceRules) == 0 && len(m.ExcludeResourceRules) == 0 &&
+		equality.Semantic.DeepEqual(m.NamespaceSelector, &metav1.LabelSelector{MatchLabels: classNamespaces(class)})
 }

@@ -2,6 +2,7 @@ package tenantclass_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,8 @@ func TestWorkloadRulesAreKubeApiserversOwn(t *testing.T) {
 			Registries:      []string{"registry.example.com/"},
 			ServiceTypes:    []string{"LoadBalancer"},
 			StorageClasses:  []string{"fast"},
+			NodePool: &platformv1alpha1.NodePool{NodeSelector: map[string]string{"pool": "work"},
+				Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "work", Effect: corev1.TaintEffectNoSchedule}}},
 		}}}
 	open := &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "work-open"}}
 	for _, c := range []*platformv1alpha1.TenantClass{guarded, open} {
@@ -66,6 +69,13 @@ func TestWorkloadRulesAreKubeApiserversOwn(t *testing.T) {
 		// when nothing changed.
 		if !tenantclass.BindingCurrent(&b, class) {
 			t.Errorf("the stored binding of %s does not count as current; every reconcile would apply it: %+v", class, b.Spec)
+		}
+		var mb admissionregistrationv1.MutatingAdmissionPolicyBinding
+		Eventually(t, 10*time.Second, "the node pool binding of class "+class, func() bool {
+			return admin.Get(ctx, client.ObjectKey{Name: tenantclass.NodePoolBindingName(class)}, &mb) == nil
+		})
+		if !tenantclass.NodePoolBindingCurrent(&mb, class) {
+			t.Errorf("the stored node pool binding of %s does not count as current: %+v", class, mb.Spec)
 		}
 	}
 
@@ -174,9 +184,30 @@ func TestWorkloadRulesAreKubeApiserversOwn(t *testing.T) {
 		"spec.storageClassName: standard-rwo is not a storage class TenantClass work-guarded allows (workloads.storageClasses: fast)")
 	allowed("a claim of the allowed storage class", create(claim("work-g", "data", "fast")))
 
+	// The class's node pool: added to a pod that names none, refused to a pod asking for other
+	// nodes; and no tenant pod names its node.
+	var pinned corev1.Pod
+	Must(t, admin.Get(ctx, client.ObjectKey{Namespace: "work-g", Name: "app"}, &pinned))
+	if pinned.Spec.NodeSelector["pool"] != "work" || !slices.ContainsFunc(pinned.Spec.Tolerations, func(tol corev1.Toleration) bool { return tol.Key == "dedicated" && tol.Value == "work" }) {
+		t.Errorf("a pod of the pool's class has nodeSelector %v and tolerations %v, want pool=work and the pool's toleration", pinned.Spec.NodeSelector, pinned.Spec.Tolerations)
+	}
+	allowed("a pod naming the pool itself", create(pod("work-g", "on-pool", "registry.example.com/app:1", func(p *corev1.Pod) {
+		p.Spec.NodeSelector = map[string]string{"pool": "work", "disk": "ssd"}
+	})))
+	refused("a pod asking for other nodes", create(pod("work-g", "elsewhere", "registry.example.com/app:1", func(p *corev1.Pod) {
+		p.Spec.NodeSelector = map[string]string{"pool": "general"}
+	})), "spec.nodeSelector: TenantClass work-guarded runs its pods on its node pool (pool=work); a pod may not ask for other nodes")
+	refused("a pod naming its node", create(pod("work-o", "on-node", "nginx", func(p *corev1.Pod) { p.Spec.NodeName = "pool-work-1" })),
+		"spec.nodeName: tenant pods go through the scheduler")
+
 	// The defaults: any registry and storage class, LoadBalancer and NodePort; no priority
 	// class, and never a system one; no ExternalName, no external IPs.
 	allowed("any registry by default", create(pod("work-o", "hub", "docker.io/library/nginx:1.27", nil)))
+	var free corev1.Pod
+	Must(t, admin.Get(ctx, client.ObjectKey{Namespace: "work-o", Name: "hub"}, &free))
+	if len(free.Spec.NodeSelector) != 0 || slices.ContainsFunc(free.Spec.Tolerations, func(tol corev1.Toleration) bool { return tol.Key == "dedicated" }) {
+		t.Errorf("a pod of a class without a pool got nodeSelector %v, tolerations %v", free.Spec.NodeSelector, free.Spec.Tolerations)
+	}
 	refused("a system priority class by default", create(pod("work-o", "node-critical", "nginx", func(p *corev1.Pod) { p.Spec.PriorityClassName = "system-node-critical" })),
 		"workloads.priorityClasses: none; system- classes never")
 	allowed("a NodePort Service by default", create(service("work-o", "np", corev1.ServiceTypeNodePort, nil)))
