@@ -175,6 +175,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	gracefulShutdown := opts.GracefulShutdownTimeout
+	nodePools, err := servesMutatingAdmissionPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
 	mgrOpts := ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsOpts,
@@ -185,7 +189,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
-		Cache:                         cacheOptions(opts.DNS),
+		Cache:                         cacheOptions(opts.DNS, nodePools),
 		Controller:                    config.Controller{SkipNameValidation: &opts.SkipNameValidation},
 	}
 	var certs *webhookcert.Manager
@@ -245,7 +249,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := classes.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass controller: %w", err)
 	}
-	if err := (&tenantclass.PolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&tenantclass.PolicyReconciler{Client: mgr.GetClient(), NodePools: nodePools}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass policy controller: %w", err)
 	}
 	if err := (&team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
@@ -328,9 +332,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:
 // in a cluster with thousands of namespaces and bindings, only the tenants' own are held in
 // memory and watched. The apiserver is asked directly about anything else.
-func cacheOptions(dns nodelocaldns.Settings) cache.Options {
+func cacheOptions(dns nodelocaldns.Settings, nodePools bool) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue})
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		// Only the node-local-dns DaemonSet and the cluster DNS Service.
 		&appsv1.DaemonSet{}: {Label: dns.DaemonSetSelector, Namespaces: map[string]cache.Config{dns.DaemonSetNamespace: {}}},
 		&corev1.Service{}: {
@@ -354,10 +358,13 @@ func cacheOptions(dns nodelocaldns.Settings) cache.Options {
 		&corev1.ResourceQuota{}:       {Label: managed, Transform: tenantnamespace.DigestChild},
 		&corev1.LimitRange{}:          {Label: managed, Transform: tenantnamespace.DigestChild},
 		&networkingv1.NetworkPolicy{}: {Label: managed, Transform: tenantnamespace.DigestChild},
-		// Two policy bindings per TenantClass.
+		// The workload policy's binding of each TenantClass (and the node pool one, below).
 		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}: {Label: managed, Transform: cache.TransformStripManagedFields()},
-		&admissionregistrationv1.MutatingAdmissionPolicyBinding{}:   {Label: managed, Transform: cache.TransformStripManagedFields()},
 	}}
+	if nodePools {
+		opts.ByObject[&admissionregistrationv1.MutatingAdmissionPolicyBinding{}] = cache.ByObject{Label: managed, Transform: cache.TransformStripManagedFields()}
+	}
+	return opts
 }
 
 // Run builds the manager and runs it until ctx is cancelled.
@@ -369,4 +376,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	log := ctrl.LoggerFrom(ctx).WithName("setup")
 	log.Info("Starting manager")
 	return mgr.Start(ctx)
+}
+
+// servesMutatingAdmissionPolicy asks the apiserver whether it serves
+// admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later). Below
+// it, a class's node pool is enforced, not added to pods.
+func servesMutatingAdmissionPolicy(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	resources, err := dc.ServerResourcesForGroupVersion(admissionregistrationv1.SchemeGroupVersion.String())
+	if err != nil {
+		return false, fmt.Errorf("asking whether the apiserver serves MutatingAdmissionPolicy: %w", err)
+	}
+	for _, r := range resources.APIResources {
+		if r.Name == "mutatingadmissionpolicybindings" {
+			return true, nil
+		}
+	}
+	ctrl.Log.Info("the apiserver serves no admissionregistration.k8s.io/v1 MutatingAdmissionPolicy: node pools are enforced, not added to pods")
+	return false, nil
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// Bare installs nothing (no CRDs, no webhook configurations, no admission policies): the caller applies an
 	// install itself, as the install e2e test does with config/default.
 	Bare bool
+	// APIServerArgs are further kube-apiserver flags, to turn APIs off as an older cluster lacks
+	// them (runtime-config, disable-admission-plugins).
+	APIServerArgs map[string]string
 }
 
 // ControlPlane is a running local control plane.
@@ -67,6 +70,9 @@ func Start(opts Options) (*ControlPlane, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
 		AttachControlPlaneOutput: opts.Output,
+	}
+	for flag, value := range opts.APIServerArgs {
+		env.ControlPlane.GetAPIServer().Configure().Set(flag, value)
 	}
 	if !opts.Bare {
 		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -43,7 +44,11 @@ func (cp *ControlPlane) installPolicies(root string) error {
 		if policy, found, _ := unstructured.NestedString(obj.Object, "spec", "policyName"); found {
 			_ = unstructured.SetNestedField(obj.Object, PolicyPrefix+policy, "spec", "policyName")
 		}
-		if err := c.Create(context.Background(), &obj); err != nil {
+		// A kind the apiserver does not serve (MutatingAdmissionPolicy below Kubernetes 1.36) is
+		// left out, as an install on such a cluster leaves it out.
+		if err := c.Create(context.Background(), &obj); meta.IsNoMatchError(err) {
+			continue
+		} else if err != nil {
 			return fmt.Errorf("installing %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}

@@ -46,6 +46,10 @@ func NodePoolBindingName(class string) string { return NodePoolPolicy + "-" + cl
 type PolicyReconciler struct {
 	// Client reads through the manager's cache (bindings: the operator's own only).
 	Client client.Client
+	// NodePools says the apiserver serves MutatingAdmissionPolicy (Kubernetes 1.36 and later):
+	// without it there is no node pool binding, and pods of a class with a node pool must carry
+	// the pool's labels themselves (the workload policy still refuses the others).
+	NodePools bool
 }
 
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicybindings;mutatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
@@ -53,12 +57,14 @@ type PolicyReconciler struct {
 // SetupWithManager registers the controller: a class's spec, and any change of its bindings
 // (drift is repaired), bring the class back.
 func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("tenantclass-policy").
 		For(&platformv1alpha1.TenantClass{}).
-		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(classOfBinding)).
-		Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(classOfBinding)).
-		Complete(r)
+		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(classOfBinding))
+	if r.NodePools {
+		b = b.Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(classOfBinding))
+	}
+	return b.Complete(r)
 }
 
 // classOfBinding maps one of the operator's bindings to its class.
@@ -81,10 +87,13 @@ func (r *PolicyReconciler) bindings(class string) []binding {
 	var vb admissionregistrationv1.ValidatingAdmissionPolicyBinding
 	var mb admissionregistrationv1.MutatingAdmissionPolicyBinding
 	vb.Name, mb.Name = WorkloadBindingName(class), NodePoolBindingName(class)
-	return []binding{
+	out := []binding{
 		{obj: &vb, current: func(c string) bool { return bindingCurrent(&vb, c) }, apply: func(c string) runtime.ApplyConfiguration { return workloadBinding(c) }},
-		{obj: &mb, current: func(c string) bool { return nodePoolBindingCurrent(&mb, c) }, apply: func(c string) runtime.ApplyConfiguration { return nodePoolBinding(c) }},
 	}
+	if r.NodePools {
+		out = append(out, binding{obj: &mb, current: func(c string) bool { return nodePoolBindingCurrent(&mb, c) }, apply: func(c string) runtime.ApplyConfiguration { return nodePoolBinding(c) }})
+	}
+	return out
 }
 
 // Reconcile applies the class's bindings that are missing or differ, and removes the bindings

@@ -20,6 +20,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantclass"
+	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
@@ -246,4 +247,57 @@ func restartOperator(t *testing.T) {
 	var err error
 	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
 	Must(t, err)
+}
+
+// TestNodePoolWithoutMutatingAdmissionPolicy: on an apiserver that serves no
+// MutatingAdmissionPolicy (Kubernetes below 1.36), the operator starts, binds the workload
+// policy only, and a class's node pool is enforced, not added: a pod without the pool's labels
+// is refused, with the labels to set; one with them is admitted.
+func TestNodePoolWithoutMutatingAdmissionPolicy(t *testing.T) {
+	ctx := context.Background()
+	env, err := controlplane.StartEnv(ctx, controlplane.Options{APIServerArgs: map[string]string{
+		"runtime-config":            "admissionregistration.k8s.io/v1/mutatingadmissionpolicies=false,admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings=false",
+		"disable-admission-plugins": "MutatingAdmissionPolicy",
+	}}, func(o *operator.Options) { o.EnableWebhooks = false })
+	Must(t, err)
+	defer func() { _ = env.Stop() }()
+	c := env.Admin
+	Must(t, c.Create(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "old-pool"}, Spec: platformv1alpha1.TenantClassSpec{
+		Workloads: platformv1alpha1.WorkloadRules{NodePool: &platformv1alpha1.NodePool{NodeSelector: map[string]string{"pool": "old"}}}}}))
+	Must(t, c.Create(ctx, Team("old", "old-pool")))
+	Must(t, c.Create(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "old-app"},
+		Spec: platformv1alpha1.TenantNamespaceSpec{Team: "old", Class: "old-pool", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-old"}}}}))
+	Eventually(t, 30*time.Second, "the workload binding of old-pool", func() bool {
+		return c.Get(ctx, client.ObjectKey{Name: tenantclass.WorkloadBindingName("old-pool")}, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}) == nil
+	})
+	Must(t, c.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "old-pods"}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}}}))
+	Eventually(t, 30*time.Second, "the namespace old-app", func() bool {
+		return c.Get(ctx, client.ObjectKey{Name: "old-app"}, &corev1.Namespace{}) == nil
+	})
+	// No kube-controller-manager here to make the namespace's default ServiceAccount.
+	Must(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "old-app"}}))
+	Must(t, c.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "old-pods", Namespace: "old-app"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "old-pods"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "team-old"}}}))
+	cfg, err := env.CP.UserConfig("olga@example.com", "team-old")
+	Must(t, err)
+	dev, err := client.New(cfg, client.Options{Scheme: c.Scheme()})
+	Must(t, err)
+	pod := func(selector map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Namespace: "old-app"},
+			Spec: corev1.PodSpec{NodeSelector: selector, Containers: []corev1.Container{{Name: "app", Image: "nginx"}}}}
+	}
+	var last error
+	if !Within(30*time.Second, func() bool {
+		last = dev.Create(ctx, pod(nil), client.DryRunAll)
+		return last != nil && strings.Contains(last.Error(), "spec.nodeSelector: TenantClass old-pool runs its pods on its node pool (pool=old)")
+	}) {
+		t.Fatalf("a pod without the pool's labels: %v, want refused for the pool's labels", last)
+	}
+	Must(t, dev.Create(ctx, pod(map[string]string{"pool": "old"})))
+	var mbs admissionregistrationv1.MutatingAdmissionPolicyBindingList
+	if err := c.List(ctx, &mbs); err == nil {
+		t.Errorf("the apiserver serves MutatingAdmissionPolicyBindings (%d): the runtime config did not turn them off", len(mbs.Items))
+	}
 }
