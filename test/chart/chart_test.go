@@ -29,6 +29,20 @@ var helmLabels = []string{"app.kubernetes.io/managed-by", "app.kubernetes.io/ins
 // values over the chart's defaults, and returns the objects of the templates and crds/ by key.
 func render(t *testing.T, values map[string]any) map[string]*unstructured.Unstructured {
 	t.Helper()
+	return renderOn(t, values, withMutatingAdmissionPolicy())
+}
+
+// withMutatingAdmissionPolicy are the capabilities of a cluster that serves
+// MutatingAdmissionPolicy (Kubernetes 1.36 and later), as the kustomization assumes.
+func withMutatingAdmissionPolicy() *chartutil.Capabilities {
+	caps := *chartutil.DefaultCapabilities
+	caps.APIVersions = append(slices.Clone(caps.APIVersions), "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")
+	return &caps
+}
+
+// renderOn renders the chart for a cluster with the given capabilities.
+func renderOn(t *testing.T, values map[string]any, caps *chartutil.Capabilities) map[string]*unstructured.Unstructured {
+	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +56,7 @@ func render(t *testing.T, values map[string]any) map[string]*unstructured.Unstru
 	}
 	vals, err := chartutil.ToRenderValues(ch, values,
 		chartutil.ReleaseOptions{Name: "selfserve", Namespace: "selfserve-system", IsInstall: true, Revision: 1},
-		chartutil.DefaultCapabilities)
+		caps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,4 +349,19 @@ func resourceNames(t *testing.T, role *unstructured.Unstructured, resource, verb
 	}
 	sort.Strings(names)
 	return names
+}
+
+// TestChartLeavesOutWhatTheClusterDoesNotServe: on a cluster without MutatingAdmissionPolicy
+// (below Kubernetes 1.36) the chart installs everything but the node pool policy.
+func TestChartLeavesOutWhatTheClusterDoesNotServe(t *testing.T) {
+	older := renderOn(t, nil, chartutil.DefaultCapabilities)
+	newer := render(t, nil)
+	if len(older) != len(newer)-1 {
+		t.Errorf("the chart renders %d objects below 1.36 and %d from 1.36 on, want one less", len(older), len(newer))
+	}
+	for key := range older {
+		if strings.HasPrefix(key, "MutatingAdmissionPolicy ") {
+			t.Errorf("the chart renders %s for a cluster that does not serve it", key)
+		}
+	}
 }

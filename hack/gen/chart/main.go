@@ -77,10 +77,15 @@ func run(chart string) error {
 	policies, err := templated("config/policy/tenant_guard_rails.yaml", []edit{
 		{"  name: tenant-", "  name: selfserve-tenant-", 6},
 		{"  policyName: tenant-", "  policyName: selfserve-tenant-", 2},
+		// MutatingAdmissionPolicy is served from Kubernetes 1.36 on; below it the chart leaves
+		// it out (the operator then enforces node pools without adding them). It is the last
+		// document of the file.
+		{"\n---\n# Pods of a class with spec.workloads.nodePool", "\n---\n{{- if .Capabilities.APIVersions.Has \"admissionregistration.k8s.io/v1/MutatingAdmissionPolicy\" }}\n# Pods of a class with spec.workloads.nodePool", 1},
 	})
 	if err != nil {
 		return err
 	}
+	policies += "{{- end }}\n"
 	for file, content := range map[string]string{"manager_role.yaml": role, "webhooks.yaml": webhooks, "policies.yaml": policies} {
 		if err := os.WriteFile(filepath.Join(chart, "templates", file), []byte(content), 0o644); err != nil {
 			return err
