@@ -101,13 +101,14 @@ type WorkloadRules struct {
 	PriorityClasses []string `json:"priorityClasses,omitempty"`
 
 	// Registries are the prefixes the images of every container (init and ephemeral ones
-	// included) must start with, for example "europe-docker.pkg.dev/acme/"; end a prefix with
+	// included) must start with, for example "europe-docker.pkg.dev/acme/"; a prefix ends with
 	// "/" so that it names a registry or repository path, not the start of a host name. "*"
 	// allows any image. Left out: ["*"], what a class allowed before this rule existed; empty
 	// allows none.
 	// +kubebuilder:default={"*"}
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:XValidation:rule="self == '*' || self.endsWith('/')",message="a registry prefix ends with '/' (registry.example.com/ or registry.example.com/team/), or is '*': without it, registry.example.com would also allow registry.example.com.evil.io"
 	// +listType=set
 	// +optional
 	Registries []string `json:"registries"`

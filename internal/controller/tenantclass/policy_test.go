@@ -49,6 +49,12 @@ func TestWorkloadRulesAreKubeApiserversOwn(t *testing.T) {
 	if got := getClass(t, "work-open").Spec.Workloads; len(got.Registries) != 1 || got.Registries[0] != "*" || len(got.ServiceTypes) != 2 || len(got.PriorityClasses) != 0 {
 		t.Errorf("a class left at the defaults has workloads %+v, want any registry, LoadBalancer and NodePort, no priority class", got)
 	}
+	// A registry prefix that is the start of a host name would let look-alike hosts in.
+	bad := guarded.DeepCopy()
+	bad.Name, bad.Spec.Workloads.Registries = "work-lookalike", []string{"registry.example.com"}
+	if err := admin.Create(ctx, bad); err == nil || !strings.Contains(err.Error(), "a registry prefix ends with '/'") {
+		t.Errorf("a class allowing registry prefix registry.example.com: %v", err)
+	}
 	Must(t, admin.Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "work-batch"}, Value: 100}))
 	Must(t, admin.Create(ctx, Team("work", "work-guarded", "work-open")))
 	for name, class := range map[string]string{"work-g": "work-guarded", "work-o": "work-open"} {
