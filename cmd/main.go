@@ -68,6 +68,7 @@ func main() {
 	flag.Func("admin-users", "Comma-separated platform admin users; include the operator's own service account (default system:serviceaccount:selfserve-system:selfserve-controller-manager).",
 		func(v string) error { opts.AdminUsers = splitList(v); return nil })
 	flag.StringVar(&opts.DNS.NodeLocalIP, "node-local-dns-ip", opts.DNS.NodeLocalIP, "Address the NodeLocal DNSCache listens on.")
+	flag.StringVar(&opts.DNSInjection, "dns-injection", opts.DNSInjection, "How pods get their NodeLocal DNSCache settings: policy (a MutatingAdmissionPolicy, Kubernetes 1.36 and later), webhook, or auto (the policy where the apiserver serves it).")
 	flag.StringVar(&opts.DNS.ClusterDomain, "cluster-domain", opts.DNS.ClusterDomain, "The cluster's DNS domain.")
 	flag.Func("cluster-dns-service", "namespace/name of the cluster DNS Service, the fallback nameserver (default kube-system/kube-dns).",
 		func(v string) error {

@@ -141,3 +141,30 @@ func Leave(pod *corev1.Pod) string {
 	}
 	return ""
 }
+
+// The injection label's value for namespaces whose pods get the settings from the
+// MutatingAdmissionPolicy selfserve-tenant-dns instead of the webhook (InjectionEnabled), and
+// the namespace annotations it reads them from: the settings the webhook would inject, as lists.
+const (
+	InjectionPolicy          = "policy"
+	AnnotationPolicyServers  = "platform.selfserve.dev/dns-nameservers"
+	AnnotationPolicySearches = "platform.selfserve.dev/dns-searches"
+	AnnotationPolicyOptions  = "platform.selfserve.dev/dns-options"
+)
+
+// PolicyAnnotations are the namespace annotations that give the DNS policy the pod settings c:
+// nameservers and search domains comma-separated, options as name or name:value.
+func PolicyAnnotations(c *corev1.PodDNSConfig) map[string]string {
+	opts := make([]string, len(c.Options))
+	for i, o := range c.Options {
+		opts[i] = o.Name
+		if o.Value != nil {
+			opts[i] += ":" + *o.Value
+		}
+	}
+	return map[string]string{
+		AnnotationPolicyServers:  strings.Join(c.Nameservers, ","),
+		AnnotationPolicySearches: strings.Join(c.Searches, ","),
+		AnnotationPolicyOptions:  strings.Join(opts, ","),
+	}
+}

@@ -100,6 +100,11 @@ type Options struct {
 	AdminUsers  []string
 	// DNS says where the node-local DNS cache and the cluster DNS are.
 	DNS nodelocaldns.Settings
+	// DNSInjection picks how pods get their DNS settings: "policy" (the MutatingAdmissionPolicy
+	// selfserve-tenant-dns, no webhook round trip, also while the operator is down), "webhook"
+	// (the pod DNS webhook), or "auto" (the default): the policy where the apiserver serves
+	// MutatingAdmissionPolicy (Kubernetes 1.36 and later), the webhook elsewhere.
+	DNSInjection string
 
 	// DatadogPoll is how often Datadog is re-read for drift and error budgets.
 	DatadogPoll time.Duration
@@ -139,6 +144,7 @@ func DefaultOptions() Options {
 		AdminGroups:             []string{"system:masters"},
 		AdminUsers:              []string{"system:serviceaccount:selfserve-system:selfserve-controller-manager"},
 		DNS:                     nodelocaldns.DefaultSettings(),
+		DNSInjection:            "auto",
 		DatadogPoll:             10 * time.Minute,
 		SLOWorkers:              8,
 	}
@@ -176,6 +182,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	gracefulShutdown := opts.GracefulShutdownTimeout
 	nodePools, err := servesMutatingAdmissionPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dnsByPolicy, err := dnsInjectionByPolicy(opts.DNSInjection, nodePools)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +249,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			ProtectedNamespaces: opts.ProtectedNamespaces,
 			Workers:             opts.TenantWorkers,
 			DNS:                 opts.DNS,
+			DNSByPolicy:         dnsByPolicy,
 		},
 	}
 	if err := tenants.SetupWithManager(mgr); err != nil {
@@ -397,4 +408,21 @@ func servesMutatingAdmissionPolicy(cfg *rest.Config) (bool, error) {
 	}
 	ctrl.Log.Info("the apiserver serves no admissionregistration.k8s.io/v1 MutatingAdmissionPolicy: node pools are enforced, not added to pods")
 	return false, nil
+}
+
+// dnsInjectionByPolicy resolves the DNSInjection option: true for the policy.
+func dnsInjectionByPolicy(mode string, served bool) (bool, error) {
+	switch mode {
+	case "policy":
+		if !served {
+			return false, errors.New("--dns-injection=policy: the apiserver serves no admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later); use webhook or auto")
+		}
+		return true, nil
+	case "webhook":
+		return false, nil
+	case "auto", "":
+		ctrl.Log.Info("pod DNS settings", "by", map[bool]string{true: "admission policy selfserve-tenant-dns", false: "webhook"}[served])
+		return served, nil
+	}
+	return false, fmt.Errorf("--dns-injection=%s: want auto, policy or webhook", mode)
 }

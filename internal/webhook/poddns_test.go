@@ -42,9 +42,12 @@ func TestPodsOfEnabledTenantsGetNodeLocalDNS(t *testing.T) {
 		return cached.Get(ctx, client.ObjectKey{Name: "infra"}, &platformv1alpha1.TenantClass{}) == nil
 	})
 	Must(t, k8sClient.Create(ctx, tenant))
-	Eventually(t, 30*time.Second, "the namespace is labelled for injection", func() bool {
+	// This apiserver serves MutatingAdmissionPolicy: the settings come from the policy
+	// selfserve-tenant-dns, with no webhook round trip (the webhook's own rules are tested in
+	// poddns_handler_test.go, and on an apiserver without the policy in the e2e tests).
+	Eventually(t, 30*time.Second, "the namespace is labelled for injection by the policy", func() bool {
 		var ns corev1.Namespace
-		return k8sClient.Get(ctx, client.ObjectKey{Name: "edge"}, &ns) == nil && ns.Labels[nodelocaldns.LabelInjection] == nodelocaldns.InjectionEnabled
+		return k8sClient.Get(ctx, client.ObjectKey{Name: "edge"}, &ns) == nil && ns.Labels[nodelocaldns.LabelInjection] == nodelocaldns.InjectionPolicy
 	})
 
 	newPod := func(name string, mutate func(*corev1.Pod)) *corev1.Pod {

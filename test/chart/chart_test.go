@@ -96,7 +96,7 @@ func kustomize(t *testing.T, dir string) map[string]*unstructured.Unstructured {
 
 // clusterScopedUnknownToKustomize are cluster-scoped kinds that kustomize's built-in schema
 // does not know.
-var clusterScopedUnknownToKustomize = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true, "MutatingAdmissionPolicy": true}
+var clusterScopedUnknownToKustomize = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true, "MutatingAdmissionPolicy": true, "MutatingAdmissionPolicyBinding": true}
 
 // objects decodes YAML streams into objects keyed "Kind namespace/name".
 func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructured {
@@ -131,11 +131,11 @@ func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 	kust := kustomize(t, "default")
 	sameObjects(t, kust, render(t, nil))
 	// The namespace, 5 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
-	// Deployment, its disruption budget, 2 webhook configurations, 4 admission policies and
-	// the bindings of 2 (the operator binds the workload and node pool policies once per
+	// Deployment, its disruption budget, 2 webhook configurations, 5 admission policies and
+	// the bindings of 3 (the operator binds the workload and node pool policies once per
 	// TenantClass).
-	if len(kust) != 27 {
-		t.Errorf("config/default renders %d objects, want 27", len(kust))
+	if len(kust) != 29 {
+		t.Errorf("config/default renders %d objects, want 29", len(kust))
 	}
 }
 
@@ -352,15 +352,16 @@ func resourceNames(t *testing.T, role *unstructured.Unstructured, resource, verb
 }
 
 // TestChartLeavesOutWhatTheClusterDoesNotServe: on a cluster without MutatingAdmissionPolicy
-// (below Kubernetes 1.36) the chart installs everything but the node pool policy.
+// (below Kubernetes 1.36) the chart installs everything but the node pool and DNS policies
+// (and the DNS policy's binding).
 func TestChartLeavesOutWhatTheClusterDoesNotServe(t *testing.T) {
 	older := renderOn(t, nil, chartutil.DefaultCapabilities)
 	newer := render(t, nil)
-	if len(older) != len(newer)-1 {
-		t.Errorf("the chart renders %d objects below 1.36 and %d from 1.36 on, want one less", len(older), len(newer))
+	if len(older) != len(newer)-3 {
+		t.Errorf("the chart renders %d objects below 1.36 and %d from 1.36 on, want three less", len(older), len(newer))
 	}
 	for key := range older {
-		if strings.HasPrefix(key, "MutatingAdmissionPolicy ") {
+		if strings.HasPrefix(key, "MutatingAdmissionPolicy") {
 			t.Errorf("the chart renders %s for a cluster that does not serve it", key)
 		}
 	}

@@ -75,11 +75,12 @@ func run(chart string) error {
 		"    cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/selfserve-serving-cert\n"+
 		"  {{- end }}\n")
 	policies, err := templated("config/policy/tenant_guard_rails.yaml", []edit{
-		{"  name: tenant-", "  name: selfserve-tenant-", 6},
-		{"  policyName: tenant-", "  policyName: selfserve-tenant-", 2},
+		{"  name: tenant-", "  name: selfserve-tenant-", 8},
+		{"  policyName: tenant-", "  policyName: selfserve-tenant-", 3},
 		// MutatingAdmissionPolicy is served from Kubernetes 1.36 on; below it the chart leaves
-		// it out (the operator then enforces node pools without adding them). It is the last
-		// document of the file.
+		// the mutating policies and their binding out, from the node pool policy to the end of
+		// the file (the operator then enforces node pools without adding them, and injects DNS
+		// settings through its webhook).
 		{"\n---\n# Pods of a class with spec.workloads.nodePool", "\n---\n{{- if .Capabilities.APIVersions.Has \"admissionregistration.k8s.io/v1/MutatingAdmissionPolicy\" }}\n# Pods of a class with spec.workloads.nodePool", 1},
 	})
 	if err != nil {

@@ -63,6 +63,9 @@ type Options struct {
 	Workers int
 	// DNS says where the node-local cache and the cluster DNS are.
 	DNS nodelocaldns.Settings
+	// DNSByPolicy gives pods their DNS settings through the MutatingAdmissionPolicy
+	// selfserve-tenant-dns (the namespace carries them) instead of the pod DNS webhook.
+	DNSByPolicy bool
 }
 
 // Reconciler reconciles TenantNamespaces.

@@ -636,10 +636,11 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 		t.Fatalf("namespace labelled for injection (%q) while no cache pod is ready", l)
 	}
 
-	// Ready: the namespace is labelled.
+	// Ready: the namespace is labelled, for the admission policy (this apiserver serves
+	// MutatingAdmissionPolicy), with the settings it gives pods.
 	SetNodeLocalDNS(t, admin, 3, 3)
 	Eventually(t, 20*time.Second, "the namespace is labelled for injection", func() bool {
-		return injectionLabel() == nodelocaldns.InjectionEnabled && dnsCondition().Status == metav1.ConditionTrue
+		return injectionLabel() == nodelocaldns.InjectionPolicy && dnsCondition().Status == metav1.ConditionTrue
 	})
 	// Nodes come and go: the cache's pod counts move, the decision does not, and the tenant's
 	// status is not rewritten. (A tenant annotation forces a reconcile to look.)
@@ -667,6 +668,21 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 		t.Errorf("the isolation policy restricts egress (policyTypes -want +got):\n%s", diff)
 	}
 
+	// kube-apiserver gives the settings itself: with the operator stopped (and no webhook
+	// anywhere in this control plane), a new pod still gets them.
+	Must(t, op.Stop())
+	var pod *corev1.Pod
+	Eventually(t, 20*time.Second, "a pod created while the operator is down gets the cache", func() bool {
+		pod = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "web-", Namespace: "fastdns"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}}}
+		return admin.Create(ctx, pod, client.DryRunAll) == nil && pod.Spec.DNSPolicy == corev1.DNSNone
+	})
+	if pod.Spec.DNSConfig == nil || len(pod.Spec.DNSConfig.Nameservers) != 2 || pod.Spec.DNSConfig.Nameservers[0] != "169.254.20.10" || pod.Spec.DNSConfig.Nameservers[1] != ClusterDNSIP ||
+		pod.Annotations[nodelocaldns.AnnotationInjected] != "nameservers=169.254.20.10,"+ClusterDNSIP {
+		t.Errorf("the pod got dnsConfig %+v, annotations %v", pod.Spec.DNSConfig, pod.Annotations)
+	}
+	startOperator(t)
+
 	// Disabled by the tenant: the label goes.
 	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) {
 		tn.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheDisabled
@@ -680,7 +696,7 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 	Update(t, admin, tenant, func(tn *platformv1alpha1.TenantNamespace) {
 		tn.Spec.DNS.NodeLocalCache = platformv1alpha1.NodeLocalCacheEnabled
 	})
-	Eventually(t, 20*time.Second, "labelled again", func() bool { return injectionLabel() == nodelocaldns.InjectionEnabled })
+	Eventually(t, 20*time.Second, "labelled again", func() bool { return injectionLabel() == nodelocaldns.InjectionPolicy })
 	DeleteNodeLocalDNS(t, admin)
 	Eventually(t, 20*time.Second, "the label follows the cache away", func() bool { return injectionLabel() == "" })
 }

@@ -135,6 +135,9 @@ func (r *Reconciler) desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfigur
 	labels[labelPSAAudit] = level
 	if s.injectDNS {
 		labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionEnabled
+		if s.dnsAnnotations != nil {
+			labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionPolicy
+		}
 	}
 	ns := corev1ac.Namespace(s.tenant.Name).WithLabels(labels)
 	// The guard rails' annotations win over the tenant's (whose schema reserves the prefix).
@@ -143,6 +146,7 @@ func (r *Reconciler) desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfigur
 		annotations = map[string]string{}
 	}
 	maps.Copy(annotations, r.guardRailAnnotations(s))
+	maps.Copy(annotations, s.dnsAnnotations)
 	if len(annotations) > 0 {
 		ns.WithAnnotations(annotations)
 	}

@@ -33,8 +33,10 @@ type scope struct {
 	// it asks.
 	overBudget string
 
-	// injectDNS labels the namespace for the DNS webhook.
-	injectDNS bool
+	// injectDNS labels the namespace for the DNS webhook, or (dnsByPolicy) for the DNS policy,
+	// with the pod settings it gives as annotations.
+	injectDNS      bool
+	dnsAnnotations map[string]string
 
 	// created is set when this reconcile created the namespace, for the event.
 	created bool
