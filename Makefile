@@ -80,7 +80,7 @@ bench-tenants: controlplane ## 1,000 TenantNamespaces: the operator (own process
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench/tenants $(BENCH_FLAGS)
 
 .PHONY: bench-dns
-bench-dns: controlplane ## Pod DNS webhook: p50/p99 pod creation latency with and without injection, 200 pods/s for 30 s.
+bench-dns: controlplane ## Pod DNS injection (the admission policy; BENCH_FLAGS=-injection=webhook for the webhook): p50/p99 pod creation latency with and without, 200 pods/s for 30 s.
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))" go run ./hack/bench/dns $(BENCH_FLAGS)
 
 .PHONY: bench-slos

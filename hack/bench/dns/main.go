@@ -123,7 +123,7 @@ Pod DNS injection by %s: admission latency, %d pods in %.1f s (%.0f/s sustained)
   namespace   pods    p50       p99
   with DNS    %5d   %6.1f ms %6.1f ms
   without     %5d   %6.1f ms %6.1f ms
-  added       p50 %+.1f ms, p99 %+.1f ms (goal: p99 added <= 5 ms)
+  added       p50 %+.1f ms, p99 %+.1f ms (goal: p99 added <= 1 ms quiet, <= 2 ms under --build-load by policy; <= 5 ms by webhook)
 `, injection, sent, elapsed.Seconds(), float64(sent)/elapsed.Seconds(), failed,
 		len(latencies["fast"]), ms(fast[0]), ms(fast[1]), len(latencies["plain"]), ms(plain[0]), ms(plain[1]),
 		ms(fast[0]-plain[0]), ms(fast[1]-plain[1]))
@@ -246,7 +246,7 @@ func setUp(ctx context.Context, c client.Client) error {
 	for _, name := range []string{"fast", "plain"} {
 		t := &platformv1alpha1.TenantNamespace{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "bench"}}},
+			Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-bench"}}},
 		}
 		if name == "fast" {
 			t.Spec.DNS = &platformv1alpha1.DNSConfig{NodeLocalCache: platformv1alpha1.NodeLocalCacheEnabled}

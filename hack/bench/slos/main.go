@@ -166,7 +166,7 @@ func tenant(ctx context.Context, c client.Client) error {
 	}
 	if err := c.Create(ctx, &platformv1alpha1.TenantNamespace{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench"},
-		Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "bench"}}},
+		Spec:       platformv1alpha1.TenantNamespaceSpec{Team: "bench", Owners: []platformv1alpha1.Subject{{Kind: "Group", Name: "team-bench"}}},
 	}); err != nil {
 		return err
 	}
