@@ -166,3 +166,11 @@ func StartEnv(ctx context.Context, cpOpts Options, configure func(*operator.Opti
 func (e *Env) Stop() error {
 	return errors.Join(e.Operator.Stop(), e.CP.Stop())
 }
+
+// StartOperatorWithoutWebhooks starts the operator with TestOptions and its webhooks off, as the
+// controller tests run it (again, after a test stopped it).
+func (cp *ControlPlane) StartOperatorWithoutWebhooks() (*Operator, error) {
+	opts := TestOptions()
+	opts.EnableWebhooks = false
+	return cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+}

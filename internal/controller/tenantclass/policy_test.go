@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -248,10 +247,8 @@ func TestWorkloadRulesAreKubeApiserversOwn(t *testing.T) {
 // restartOperator starts the operator again after a test stopped it.
 func restartOperator(t *testing.T) {
 	t.Helper()
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
 	var err error
-	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	op, err = cp.StartOperatorWithoutWebhooks()
 	Must(t, err)
 }
 

@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -71,10 +70,8 @@ func run(m *testing.M) int {
 // startOperator starts the operator again (webhooks off, as in TestMain), after a test stopped it.
 func startOperator(t *testing.T) {
 	t.Helper()
-	opts := controlplane.TestOptions()
-	opts.EnableWebhooks = false
 	var err error
-	op, err = cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), opts)
+	op, err = cp.StartOperatorWithoutWebhooks()
 	Must(t, err)
 }
 
