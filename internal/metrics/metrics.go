@@ -48,8 +48,17 @@ var UpgradeAllowed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "1 while the ClusterUpgradePolicy allows upgrades, 0 otherwise.",
 }, []string{"policy"})
 
+// AdmissionByPolicy says which guard rails kube-apiserver applies itself, by feature: 1 where
+// a MutatingAdmissionPolicy does it (dns: pods' DNS settings; node_pool: a class's node pool
+// added to its pods), 0 where the operator's webhook (dns) or nothing (node_pool: only enforced)
+// does instead, on an apiserver that serves no MutatingAdmissionPolicy or by flag.
+var AdmissionByPolicy = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "selfserve_admission_by_policy",
+	Help: "1 where kube-apiserver applies the feature itself through a MutatingAdmissionPolicy, 0 otherwise, by feature (dns, node_pool).",
+}, []string{"feature"})
+
 // all are the project's own metrics, every one registered here, in one place.
-var all = []prometheus.Collector{DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls, DatadogRequests, UpgradeAllowed, tenants}
+var all = []prometheus.Collector{DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls, DatadogRequests, UpgradeAllowed, AdmissionByPolicy, tenants}
 
 func init() { registry().MustRegister(all...) }
 

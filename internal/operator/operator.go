@@ -189,6 +189,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	metrics.AdmissionByPolicy.WithLabelValues("dns").Set(map[bool]float64{true: 1}[dnsByPolicy])
+	metrics.AdmissionByPolicy.WithLabelValues("node_pool").Set(map[bool]float64{true: 1}[nodePools])
 	mgrOpts := ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsOpts,

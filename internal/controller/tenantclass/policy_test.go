@@ -264,6 +264,11 @@ func TestNodePoolWithoutMutatingAdmissionPolicy(t *testing.T) {
 	}}, func(o *operator.Options) { o.EnableWebhooks = false })
 	Must(t, err)
 	defer func() { _ = env.Stop() }()
+	for _, feature := range []string{"dns", "node_pool"} {
+		if v, err := controlplane.Metric("selfserve_admission_by_policy", map[string]string{"feature": feature}); err != nil || v != 0 {
+			t.Errorf("selfserve_admission_by_policy{feature=%q} = %v (%v), want 0 on an apiserver without the policy API", feature, v, err)
+		}
+	}
 	c := env.Admin
 	Must(t, c.Create(ctx, &platformv1alpha1.TenantClass{ObjectMeta: metav1.ObjectMeta{Name: "old-pool"}, Spec: platformv1alpha1.TenantClassSpec{
 		Workloads: platformv1alpha1.WorkloadRules{NodePool: &platformv1alpha1.NodePool{NodeSelector: map[string]string{"pool": "old"}}}}}))

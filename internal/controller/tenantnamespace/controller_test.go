@@ -665,6 +665,9 @@ func TestNodeLocalDNSInjectionOnlyWhileTheCacheIsThere(t *testing.T) {
 		t.Errorf("the isolation policy restricts egress (policyTypes -want +got):\n%s", diff)
 	}
 
+	if v, err := controlplane.Metric("selfserve_admission_by_policy", map[string]string{"feature": "dns"}); err != nil || v != 1 {
+		t.Errorf("selfserve_admission_by_policy{feature=dns} = %v (%v), want 1", v, err)
+	}
 	// kube-apiserver gives the settings itself: with the operator stopped (and no webhook
 	// anywhere in this control plane), a new pod still gets them.
 	Must(t, op.Stop())
