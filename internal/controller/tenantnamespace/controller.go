@@ -83,6 +83,10 @@ type Reconciler struct {
 	lastDesired lastDesired
 	// budgets hands out the places of teams' budgets.
 	budgets budgets
+	// pressure is the quota pressure level last decided for each tenant (by UID): the next
+	// reconcile may read a cache that has not seen the status write yet, and must neither
+	// announce the level again nor forget it.
+	pressure sync.Map
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch;update;patch

@@ -39,6 +39,7 @@ const ReasonReleased = "NamespaceReleased"
 // Only a namespace that carries this tenant's label is ever touched.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
 	t := s.tenant
+	r.pressure.Delete(t.UID)
 	if !controllerutil.ContainsFinalizer(t, Finalizer) {
 		return ctrl.Result{}, nil
 	}

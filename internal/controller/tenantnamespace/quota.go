@@ -34,6 +34,7 @@ func (r *Reconciler) reconcileQuota(ctx context.Context, s *scope) (ctrl.Result,
 	if len(s.Quota) == 0 {
 		s.setQuotaUsage(nil)
 		s.setCondition(platformv1alpha1.ConditionQuotaPressure, metav1.ConditionFalse, tenancy.ReasonQuotaBelowThresholds, "the namespace has no quota")
+		r.pressure.Store(s.tenant.UID, tenancy.BelowThresholds)
 		metrics.QuotaUsedRatio.DeletePartialMatch(prometheus.Labels{"tenant": s.tenant.Name})
 		if err := r.notRequested(ctx, s, exists, &cur, platformv1alpha1.ConditionQuotaReady, "neither the tenant nor its class sets a quota"); err != nil {
 			return ctrl.Result{}, err
@@ -81,6 +82,10 @@ func (r *Reconciler) reportQuotaUsage(s *scope, rq corev1.ResourceQuotaStatus, n
 	if cond != nil {
 		prevLevel = tenancy.LevelOf(cond.Reason)
 	}
+	announced := cond != nil
+	if level, ok := r.pressure.Load(s.tenant.UID); ok {
+		prevLevel, announced = level.(tenancy.Level), true
+	}
 	p := tenancy.PressureOf(prevLevel, rq.Hard, rq.Used, tenancy.ThresholdsFor(s.team, s.class))
 	for name, ratio := range p.Ratio {
 		metrics.QuotaUsedRatio.WithLabelValues(s.tenant.Spec.Team, s.tenant.Name, string(name)).Set(ratio)
@@ -104,7 +109,8 @@ func (r *Reconciler) reportQuotaUsage(s *scope, rq corev1.ResourceQuotaStatus, n
 		status = metav1.ConditionFalse
 	}
 	s.setCondition(platformv1alpha1.ConditionQuotaPressure, status, p.Level.Reason(), p.Message)
-	if p.Level != prevLevel && (cond != nil || p.Level != tenancy.BelowThresholds) {
+	r.pressure.Store(s.tenant.UID, p.Level)
+	if p.Level != prevLevel && (announced || p.Level != tenancy.BelowThresholds) {
 		typ := corev1.EventTypeNormal
 		if p.Level > prevLevel {
 			typ = corev1.EventTypeWarning
