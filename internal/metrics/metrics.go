@@ -57,6 +57,15 @@ var AdmissionByPolicy = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "1 where kube-apiserver applies the feature itself through a MutatingAdmissionPolicy, 0 otherwise, by feature (dns, node_pool).",
 }, []string{"feature"})
 
+// SetAdmissionByPolicy sets AdmissionByPolicy of a feature.
+func SetAdmissionByPolicy(feature string, byPolicy bool) {
+	v := 0.0
+	if byPolicy {
+		v = 1
+	}
+	AdmissionByPolicy.WithLabelValues(feature).Set(v)
+}
+
 // all are the project's own metrics, every one registered here, in one place.
 var all = []prometheus.Collector{DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls, DatadogRequests, UpgradeAllowed, AdmissionByPolicy, tenants}
 

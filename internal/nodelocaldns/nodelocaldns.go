@@ -1,6 +1,7 @@
 package nodelocaldns
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
@@ -167,4 +169,17 @@ func PolicyAnnotations(c *corev1.PodDNSConfig) map[string]string {
 		AnnotationPolicySearches: strings.Join(c.Searches, ","),
 		AnnotationPolicyOptions:  strings.Join(opts, ","),
 	}
+}
+
+// ClusterDNSIP is the address of the cluster DNS Service, the pods' fallback nameserver; empty
+// when the Service is missing or has none (headless): then nothing is injected.
+func (s Settings) ClusterDNSIP(ctx context.Context, r client.Reader) (string, error) {
+	var svc corev1.Service
+	if err := r.Get(ctx, s.ClusterDNSService, &svc); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		return "", nil
+	}
+	return svc.Spec.ClusterIP, nil
 }

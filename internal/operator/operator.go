@@ -181,7 +181,11 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	gracefulShutdown := opts.GracefulShutdownTimeout
-	nodePools, err := servesMutatingAdmissionPolicy(cfg)
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nodePools, err := servesMutatingAdmissionPolicy(disco)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +193,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics.AdmissionByPolicy.WithLabelValues("dns").Set(map[bool]float64{true: 1}[dnsByPolicy])
-	metrics.AdmissionByPolicy.WithLabelValues("node_pool").Set(map[bool]float64{true: 1}[nodePools])
+	metrics.SetAdmissionByPolicy("dns", dnsByPolicy)
+	metrics.SetAdmissionByPolicy("node_pool", nodePools)
 	mgrOpts := ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsOpts,
@@ -266,7 +270,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the TenantClass policy controller: %w", err)
 	}
 	if err := (&team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Protected: append(tenancy.Protected{opts.OperatorNamespace}, opts.ProtectedNamespaces...)}).SetupWithManager(mgr); err != nil {
+		Protected: opts.protected()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
@@ -279,10 +283,6 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := slos.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceSLO controller: %w", err)
-	}
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
 	}
 	clock := opts.Clock
 	if clock == nil {
@@ -315,7 +315,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			AdminGroups: opts.AdminGroups,
 			AdminUsers:  opts.AdminUsers,
 			// The operator's namespace is protected like default and kube-*.
-			ProtectedNamespaces: append([]string{opts.OperatorNamespace}, opts.ProtectedNamespaces...),
+			ProtectedNamespaces: opts.protected(),
 		}
 		if err := ssewebhook.SetupTeamWebhook(mgr, access); err != nil {
 			return nil, fmt.Errorf("setting up Team webhook: %w", err)
@@ -394,11 +394,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 // servesMutatingAdmissionPolicy asks the apiserver whether it serves
 // admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later). Below
 // it, a class's node pool is enforced, not added to pods.
-func servesMutatingAdmissionPolicy(cfg *rest.Config) (bool, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return false, err
-	}
+func servesMutatingAdmissionPolicy(dc discovery.DiscoveryInterface) (bool, error) {
 	resources, err := dc.ServerResourcesForGroupVersion(admissionregistrationv1.SchemeGroupVersion.String())
 	if err != nil {
 		return false, fmt.Errorf("asking whether the apiserver serves MutatingAdmissionPolicy: %w", err)
@@ -427,4 +423,10 @@ func dnsInjectionByPolicy(mode string, served bool) (bool, error) {
 		return served, nil
 	}
 	return false, fmt.Errorf("--dns-injection=%s: want auto, policy or webhook", mode)
+}
+
+// protected are the namespaces no tenant may take besides default and kube-*: the operator's
+// own and the configured ones.
+func (o Options) protected() tenancy.Protected {
+	return append(tenancy.Protected{o.OperatorNamespace}, o.ProtectedNamespaces...)
 }

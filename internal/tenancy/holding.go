@@ -56,10 +56,9 @@ func holds(e *field.Error, h Holding) bool {
 	if !ok {
 		return false
 	}
-	if a.list == askClusterRole {
-		return slices.Contains(h.ClusterRoles, a.role)
-	}
 	switch a.list {
+	case askClusterRole:
+		return slices.Contains(h.ClusterRoles, a.role)
 	case askQuota:
 		held, ok := h.Quota[a.name]
 		return ok && a.value.Cmp(held) <= 0

@@ -112,13 +112,13 @@ func (h *PodDNS) answer(ctx context.Context, namespace string, pod *corev1.Pod) 
 	if !nodelocaldns.Enabled(cfg) {
 		return nil, "NodeLocal DNSCache is disabled for this tenant"
 	}
-	var svc corev1.Service
-	if err := h.Reader.Get(ctx, h.DNS.ClusterDNSService, &svc); err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+	ip, err := h.DNS.ClusterDNSIP(ctx, h.Reader)
+	if err != nil || ip == "" {
 		// Without the fallback address the pod would depend on the cache alone.
 		return nil, "cluster DNS Service not found; left alone"
 	}
 
-	dnsConfig := h.DNS.PodDNSConfig(namespace, svc.Spec.ClusterIP, cfg)
+	dnsConfig := h.DNS.PodDNSConfig(namespace, ip, cfg)
 	// The three changes as a JSON patch written directly: marshalling the whole pod and diffing
 	// it against the request cost more than everything else the webhook does. ("add" replaces a
 	// member that exists.)
@@ -132,7 +132,7 @@ func (h *PodDNS) answer(ctx context.Context, namespace string, pod *corev1.Pod) 
 	} else {
 		ops = append(ops, jsonpatch.JsonPatchOperation{Operation: "add", Path: "/metadata/annotations/" + pointerEscape(nodelocaldns.AnnotationInjected), Value: injected})
 	}
-	patch, err := json.Marshal(ops)
+	patch, err = json.Marshal(ops)
 	if err != nil {
 		return nil, "building the patch: " + err.Error()
 	}

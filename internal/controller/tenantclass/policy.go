@@ -112,12 +112,14 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 		exists := err == nil
 		switch {
-		case gone && exists:
+		case gone:
+			if !exists {
+				continue
+			}
 			if err := r.removeUnused(ctx, req.Name, b.obj); err != nil {
 				return ctrl.Result{}, err
 			}
-		case gone, exists && b.current(req.Name):
-		default:
+		case !exists || !b.current(req.Name):
 			if err := r.Client.Apply(ctx, b.apply(req.Name), client.FieldOwner(policyFieldOwner), client.ForceOwnership); err != nil {
 				return ctrl.Result{}, fmt.Errorf("applying %s: %w", b.obj.GetName(), err)
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -50,23 +49,22 @@ func (r *Reconciler) reconcileDNS(ctx context.Context, s *scope) error {
 			fmt.Sprintf("DaemonSet %s/%s has no ready pods; new pods keep the cluster DNS until it has", dns.DaemonSetNamespace, list.Items[0].Name))
 		return nil
 	}
-	path := "the pod DNS webhook"
+	injection, path := nodelocaldns.InjectionEnabled, "the pod DNS webhook"
 	if r.Options.DNSByPolicy {
 		// The policy reads the settings from the namespace: they need the cluster DNS address.
-		var svc corev1.Service
-		err := r.Client.Get(ctx, dns.ClusterDNSService, &svc)
-		if client.IgnoreNotFound(err) != nil {
+		ip, err := dns.ClusterDNSIP(ctx, r.Client)
+		if err != nil {
 			return fmt.Errorf("reading the cluster DNS Service: %w", err)
 		}
-		if err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		if ip == "" {
 			s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionFalse, ReasonNodeLocalDNSMissing,
 				fmt.Sprintf("the cluster DNS Service %s has no address; new pods keep the cluster DNS until it has", dns.ClusterDNSService))
 			return nil
 		}
-		s.dnsAnnotations = nodelocaldns.PolicyAnnotations(dns.PodDNSConfig(s.tenant.Name, svc.Spec.ClusterIP, cfg))
-		path = "the admission policy selfserve-tenant-dns"
+		s.dnsAnnotations = nodelocaldns.PolicyAnnotations(dns.PodDNSConfig(s.tenant.Name, ip, cfg))
+		injection, path = nodelocaldns.InjectionPolicy, "the admission policy selfserve-tenant-dns"
 	}
-	s.injectDNS = true
+	s.dnsInjection = injection
 	s.setCondition(platformv1alpha1.ConditionDNSReady, metav1.ConditionTrue, ReasonInjecting,
 		fmt.Sprintf("new pods resolve through the node-local cache %s, with the cluster DNS as fallback (set by %s); running pods change when restarted", dns.NodeLocalIP, path))
 	return nil

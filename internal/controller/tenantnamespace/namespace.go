@@ -133,11 +133,8 @@ func (r *Reconciler) desiredNamespace(s *scope) *corev1ac.NamespaceApplyConfigur
 	labels[labelPSAEnforce] = level
 	labels[labelPSAWarn] = level
 	labels[labelPSAAudit] = level
-	if s.injectDNS {
-		labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionEnabled
-		if s.dnsAnnotations != nil {
-			labels[nodelocaldns.LabelInjection] = nodelocaldns.InjectionPolicy
-		}
+	if s.dnsInjection != "" {
+		labels[nodelocaldns.LabelInjection] = s.dnsInjection
 	}
 	ns := corev1ac.Namespace(s.tenant.Name).WithLabels(labels)
 	// The guard rails' annotations win over the tenant's (whose schema reserves the prefix).

@@ -33,9 +33,10 @@ type scope struct {
 	// it asks.
 	overBudget string
 
-	// injectDNS labels the namespace for the DNS webhook, or (dnsByPolicy) for the DNS policy,
-	// with the pod settings it gives as annotations.
-	injectDNS      bool
+	// dnsInjection is the namespace's injection label: empty for none, enabled for the DNS
+	// webhook, policy for the DNS admission policy, which reads the pod settings from the
+	// namespace's annotations (dnsAnnotations).
+	dnsInjection   string
 	dnsAnnotations map[string]string
 
 	// created is set when this reconcile created the namespace, for the event.
