@@ -40,6 +40,18 @@ type TeamSpec struct {
 	// +optional
 	Notify []string `json:"notify,omitempty"`
 
+	// Hosts are the host names the team's Ingresses and Gateway API routes may serve: a name
+	// ("pay.example.com") or a wildcard ("*.pay.example.com": every name under
+	// pay.example.com, at any depth, and wildcards inside it). Left out or empty, the team may
+	// serve no host. A host another team's object already serves stays that team's, even
+	// where patterns overlap: the first claim wins.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`
+	// +listType=set
+	// +optional
+	Hosts []string `json:"hosts,omitempty"`
+
 	// QuotaPressure sets when the team's tenants are warned that their quota fills up; it wins
 	// over the class's thresholds. Left out: the class's, else 80 % warning, 95 % critical.
 	// +optional

@@ -1170,6 +1170,11 @@ func (in *TeamSpec) DeepCopyInto(out *TeamSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.Hosts != nil {
+		in, out := &in.Hosts, &out.Hosts
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.QuotaPressure != nil {
 		in, out := &in.QuotaPressure, &out.QuotaPressure
 		*out = new(QuotaThresholds)

@@ -13,9 +13,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/discovery"
@@ -193,6 +195,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	var routes []schema.GroupVersionKind
+	if opts.EnableWebhooks {
+		if routes, err = ssewebhook.ServedRoutes(disco); err != nil {
+			return nil, err
+		}
+	}
 	metrics.SetAdmissionByPolicy("dns", dnsByPolicy)
 	metrics.SetAdmissionByPolicy("node_pool", nodePools)
 	mgrOpts := ctrl.Options{
@@ -205,7 +213,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
-		Cache:                         cacheOptions(opts.DNS, nodePools),
+		Cache:                         cacheOptions(opts.DNS, nodePools, routes),
 		Controller:                    config.Controller{SkipNameValidation: &opts.SkipNameValidation},
 	}
 	var certs *webhookcert.Manager
@@ -327,6 +335,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			Handler: &ssewebhook.ChildGuard{Access: access, APIReader: mgr.GetAPIReader()},
 		})
 		mgr.GetWebhookServer().Register(ssewebhook.ApprovalPath, &webhook.Admission{Handler: &ssewebhook.ApprovalGuard{Access: access}})
+		if err := ssewebhook.IndexHosts(context.Background(), mgr.GetFieldIndexer(), routes); err != nil {
+			return nil, fmt.Errorf("indexing Ingresses and routes by host: %w", err)
+		}
+		mgr.GetWebhookServer().Register(ssewebhook.HostGuardPath, &webhook.Admission{Handler: &ssewebhook.HostGuard{
+			Reader: tenancy.CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}, Claims: mgr.GetCache(), Routes: routes,
+		}})
 		mgr.GetWebhookServer().Register(ssewebhook.PodDNSPath, &ssewebhook.PodDNS{Reader: mgr.GetClient(), DNS: opts.DNS})
 		// Ready only once the webhook server answers, so the Service never routes admission
 		// requests to a replica that would refuse them.
@@ -345,7 +359,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:
 // in a cluster with thousands of namespaces and bindings, only the tenants' own are held in
 // memory and watched. The apiserver is asked directly about anything else.
-func cacheOptions(dns nodelocaldns.Settings, nodePools bool) cache.Options {
+func cacheOptions(dns nodelocaldns.Settings, nodePools bool, routes []schema.GroupVersionKind) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue})
 	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		// Only the node-local-dns DaemonSet and the cluster DNS Service.
@@ -374,6 +388,14 @@ func cacheOptions(dns nodelocaldns.Settings, nodePools bool) cache.Options {
 		// The workload policy's binding of each TenantClass (and the node pool one, below).
 		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}: {Label: managed, Transform: cache.TransformStripManagedFields()},
 	}}
+	// Ingresses and Gateway API routes, every namespace's, as their hosts only: the host
+	// webhook's index (held only when the webhooks are served).
+	opts.ByObject[&networkingv1.Ingress{}] = cache.ByObject{Transform: ssewebhook.IngressHosts}
+	for _, gvk := range routes {
+		route := &unstructured.Unstructured{}
+		route.SetGroupVersionKind(gvk)
+		opts.ByObject[route] = cache.ByObject{Transform: ssewebhook.RouteHosts}
+	}
 	if nodePools {
 		opts.ByObject[&admissionregistrationv1.MutatingAdmissionPolicyBinding{}] = cache.ByObject{Label: managed, Transform: cache.TransformStripManagedFields()}
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,15 +39,49 @@ func SetupTeamWebhook(mgr ctrl.Manager, access Access) error {
 
 // ValidateCreate checks the members of a new Team.
 func (v *TeamValidator) ValidateCreate(ctx context.Context, team *platformv1alpha1.Team) (admission.Warnings, error) {
-	return nil, v.validateMembers(ctx, team)
+	if err := v.validateMembers(ctx, team); err != nil {
+		return nil, err
+	}
+	return v.sharedHosts(ctx, team), nil
 }
 
 // ValidateUpdate checks the members when they change; a status or label change passes.
 func (v *TeamValidator) ValidateUpdate(ctx context.Context, old, team *platformv1alpha1.Team) (admission.Warnings, error) {
-	if equality.Semantic.DeepEqual(old.Spec.Members, team.Spec.Members) {
+	if !equality.Semantic.DeepEqual(old.Spec.Members, team.Spec.Members) {
+		if err := v.validateMembers(ctx, team); err != nil {
+			return nil, err
+		}
+	}
+	if equality.Semantic.DeepEqual(old.Spec.Hosts, team.Spec.Hosts) {
 		return nil, nil
 	}
-	return nil, v.validateMembers(ctx, team)
+	return v.sharedHosts(ctx, team), nil
+}
+
+// sharedHosts warns about host patterns that overlap another Team's: allowed (two teams may
+// share a domain on purpose), but then each host goes to whichever team serves it first.
+func (v *TeamValidator) sharedHosts(ctx context.Context, team *platformv1alpha1.Team) admission.Warnings {
+	if len(team.Spec.Hosts) == 0 {
+		return nil
+	}
+	var teams platformv1alpha1.TeamList
+	if err := v.Reader.List(ctx, &teams); err != nil {
+		return admission.Warnings{"could not compare spec.hosts with the other Teams': " + err.Error()}
+	}
+	var warnings admission.Warnings
+	for i, h := range team.Spec.Hosts {
+		for _, other := range teams.Items {
+			if other.Name == team.Name {
+				continue
+			}
+			for _, oh := range other.Spec.Hosts {
+				if tenancy.HostsOverlap(h, oh) {
+					warnings = append(warnings, fmt.Sprintf("spec.hosts[%d]: %q overlaps %q of Team %s: each host in both goes to the team whose Ingress or route serves it first", i, h, oh, other.Name))
+				}
+			}
+		}
+	}
+	return warnings
 }
 
 // ValidateDelete lets a Team go: its tenants wait (TeamNotFound) until it is back.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
@@ -43,6 +44,12 @@ func runWithOperator(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = cp.Stop() }()
+	// The Gateway API's HTTPRoute is served before the operator starts, as in a cluster that
+	// has it: the host webhook indexes routes of the kinds served at its start.
+	if _, err := envtest.InstallCRDs(cp.Config, envtest.CRDInstallOptions{Paths: []string{"testdata/httproutes.yaml"}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	op, err := cp.StartOperator(ctrl.LoggerInto(context.Background(), ctrl.Log), controlplane.TestOptions())
 	if err != nil {
