@@ -245,6 +245,62 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	if err != nil || !strings.Contains(out, "None") || !strings.Contains(out, "169.254.20.10") {
 		t.Errorf("the pod's DNS settings: %v %s", err, out)
 	}
+	// The README tour's refusals: hosts (the webhook), Service types, and the pci class's
+	// registry, node pool and storage class (kube-apiserver itself), each with its message.
+	apply := func(name, manifest string, as func(...string) (string, error), args ...string) (string, error) {
+		path := filepath.Join(tmp, name+".yaml")
+		Must(t, os.WriteFile(path, []byte(manifest), 0o600))
+		return as(append(args, "-f", path)...)
+	}
+	restricted := "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}\n" +
+		"  containers: [{name: app, image: %s, securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}]\n%s\n"
+	for _, c := range []struct {
+		what string
+		run  func() (string, error)
+		want string // "" for allowed
+	}{
+		{"an Ingress for a payments host", func() (string, error) {
+			return alice("create", "ingress", "web", "-n", "checkout", "--rule=shop.pay.example.com/*=web:80")
+		}, ""},
+		{"an Ingress for a search host", func() (string, error) {
+			return alice("create", "ingress", "steal", "-n", "checkout", "--rule=www.search.example.com/*=web:80")
+		}, `spec.rules[0].host: Forbidden: "www.search.example.com" is not a host of Team payments: its hosts are pay.example.com, *.pay.example.com`},
+		{"a NodePort Service", func() (string, error) {
+			return alice("create", "service", "nodeport", "web", "--tcp=80", "-n", "checkout")
+		},
+			"spec.type: NodePort is not a Service type TenantClass standard allows (workloads.serviceTypes: ClusterIP, LoadBalancer)"},
+		{"a pci tenant", func() (string, error) {
+			if out, err := apply("cards", "apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: cards}\nspec: {team: payments, class: pci, owners: [{kind: Group, name: team-payments}]}\n", alice, "apply"); err != nil {
+				return out, err
+			}
+			return kubectl("wait", "--for=condition=Ready", "--timeout=60s", "tenantnamespace/cards")
+		}, ""},
+		{"a pci pod from docker.io", func() (string, error) {
+			return apply("pci-docker", fmt.Sprintf(restricted, "docker.io/library/nginx", ""), alice, "create", "-n", "cards")
+		}, "spec.containers[*].image: docker.io/library/nginx not from a registry TenantClass pci allows (workloads.registries: europe-docker.pkg.dev/acme-pci/)"},
+		{"a pci pod on another pool", func() (string, error) {
+			return apply("pci-pool", fmt.Sprintf(restricted, "europe-docker.pkg.dev/acme-pci/web", "  nodeSelector: {cloud.google.com/gke-nodepool: general}"), alice, "create", "-n", "cards")
+		}, "spec.nodeSelector: TenantClass pci runs its pods on its node pool (cloud.google.com/gke-nodepool=pci); a pod may not ask for other nodes"},
+		{"a pci claim on standard-rwo", func() (string, error) {
+			return apply("pci-pvc", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {storageClassName: standard-rwo, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n", alice, "create", "-n", "cards")
+		}, "spec.storageClassName: standard-rwo is not a storage class TenantClass pci allows (workloads.storageClasses: premium-rwo)"},
+		{"a pci pod as the class wants it", func() (string, error) {
+			return apply("pci-ok", fmt.Sprintf(restricted, "europe-docker.pkg.dev/acme-pci/web", ""), alice, "create", "-n", "cards")
+		}, ""},
+	} {
+		out, err := c.run()
+		if c.want == "" && err != nil {
+			t.Errorf("%s: refused: %v\n%s", c.what, err, out)
+		}
+		if c.want != "" && (err == nil || !strings.Contains(strings.Join(strings.Fields(out), " "), c.want)) {
+			t.Errorf("%s: want refused with %q: err=%v\n%s", c.what, c.want, err, out)
+		}
+	}
+	out, err = kubectl("get", "pod", "web", "-n", "cards", "-o", "jsonpath={.spec.nodeSelector} {.spec.tolerations}")
+	if err != nil || !strings.Contains(out, `"cloud.google.com/gke-nodepool":"pci"`) || !strings.Contains(out, `"value":"pci"`) {
+		t.Errorf("the pci pod did not get the pool's node selector and toleration: %v %s", err, out)
+	}
+
 	other := filepath.Join(tmp, "other-team.yaml")
 	Must(t, os.WriteFile(other, []byte("apiVersion: platform.selfserve.dev/v1alpha1\nkind: TenantNamespace\nmetadata: {name: search}\nspec: {team: search, owners: [{kind: Group, name: team-search}]}\n"), 0o600))
 	if out, err := alice("apply", "-f", other); err == nil || !strings.Contains(out, "not a member of Team search") {
