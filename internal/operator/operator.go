@@ -338,8 +338,14 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		if err := ssewebhook.IndexHosts(context.Background(), mgr.GetFieldIndexer(), routes); err != nil {
 			return nil, fmt.Errorf("indexing Ingresses and routes by host: %w", err)
 		}
+		// The Lease of recent host claims is read and written at the apiserver, never cached.
+		records, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), HTTPClient: mgr.GetHTTPClient(), Mapper: mgr.GetRESTMapper()})
+		if err != nil {
+			return nil, err
+		}
 		mgr.GetWebhookServer().Register(ssewebhook.HostGuardPath, &webhook.Admission{Handler: &ssewebhook.HostGuard{
-			Reader: tenancy.CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}, Claims: mgr.GetCache(), Routes: routes,
+			Reader: tenancy.CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}, Claims: mgr.GetCache(),
+			Records: records, Namespace: opts.OperatorNamespace, Routes: routes,
 		}})
 		mgr.GetWebhookServer().Register(ssewebhook.PodDNSPath, &ssewebhook.PodDNS{Reader: mgr.GetClient(), DNS: opts.DNS})
 		// Ready only once the webhook server answers, so the Service never routes admission

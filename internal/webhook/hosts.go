@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,6 +56,15 @@ var RouteKinds = []string{"HTTPRoute", "GRPCRoute", "TLSRoute"}
 // teams racing for one host are answered one after the other, and the second sees the first.
 const pendingFor = 30 * time.Second
 
+// HostClaimsLease is the Lease, in the operator's namespace, that holds the claims admitted in
+// the last pendingFor, for every replica: each admission that adds hosts reads it, checks, and
+// writes it back with its claim; a concurrent write fails on the resourceVersion and is
+// checked again, so replicas answer one after the other as one would.
+const HostClaimsLease = "selfserve-host-claims"
+
+// annotationClaims on HostClaimsLease holds the recent claims (JSON).
+const annotationClaims = "platform.selfserve.dev/host-claims"
+
 // HostGuard admits an Ingress or route of a tenant namespace only if every host it adds is one
 // of its Team's hosts (Team spec.hosts) and no object of another team (or of a namespace that
 // is no tenant's) serves an overlapping host; objects being deleted serve nothing.
@@ -62,18 +73,30 @@ type HostGuard struct {
 	Reader client.Reader
 	// Claims lists the cached Ingresses and routes by HostIndex.
 	Claims client.Reader
+	// Records reads and writes HostClaimsLease, at the apiserver.
+	Records client.Client
+	// Namespace holds HostClaimsLease: the operator's.
+	Namespace string
 	// Routes are the route kinds the apiserver served when the operator started, with the
 	// version cached; a route of another kind is refused, since its hosts cannot be checked.
 	Routes []schema.GroupVersionKind
 
-	mu      sync.Mutex
-	pending map[string][]pendingClaim
+	// mu orders this replica's requests, so that they do not fail each other's Lease writes.
+	mu sync.Mutex
 }
 
 // pendingClaim is a claim admitted but maybe not yet in the cache.
 type pendingClaim struct {
-	claim
-	expires time.Time
+	Kind      string    `json:"kind"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name,omitempty"`
+	Team      string    `json:"team"`
+	Hosts     []string  `json:"hosts"`
+	Expires   time.Time `json:"expires"`
+}
+
+func (p pendingClaim) claim() claim {
+	return claim{kind: p.Kind, namespace: p.Namespace, name: p.Name, team: p.Team}
 }
 
 // claim is an object that serves a host.
@@ -132,23 +155,36 @@ func (g *HostGuard) Handle(ctx context.Context, req admission.Request) admission
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var errs field.ErrorList
-	for _, ref := range added {
-		other, err := g.conflict(ctx, self, ref.host)
+	for attempt := 1; ; attempt++ {
+		lease, pending, err := g.recent(ctx)
 		if err != nil {
 			return admission.Errored(http.StatusInternalServerError, err)
 		}
-		if other != nil {
-			errs = append(errs, field.Forbidden(ref.path, fmt.Sprintf("%q is already served by %s: a host stays with the first object that claims it", ref.host, other)))
+		var errs field.ErrorList
+		for _, ref := range added {
+			other, err := g.conflict(ctx, self, ref.host, pending)
+			if err != nil {
+				return admission.Errored(http.StatusInternalServerError, err)
+			}
+			if other != nil {
+				errs = append(errs, field.Forbidden(ref.path, fmt.Sprintf("%q is already served by %s: a host stays with the first object that claims it", ref.host, other)))
+			}
 		}
+		if len(errs) > 0 {
+			return refused(req, errs)
+		}
+		if req.DryRun != nil && *req.DryRun {
+			return admission.Allowed("")
+		}
+		err = g.record(ctx, lease, pending, self, added)
+		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < 10 {
+			continue // another replica recorded a claim meanwhile: check again
+		}
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("recording the claim in Lease %s/%s: %w", g.Namespace, HostClaimsLease, err))
+		}
+		return admission.Allowed("")
 	}
-	if len(errs) > 0 {
-		return refused(req, errs)
-	}
-	if req.DryRun == nil || !*req.DryRun {
-		g.reserve(self, added)
-	}
-	return admission.Allowed("")
 }
 
 // addedHosts returns the hosts obj names that old did not (all of them on a create).
@@ -238,20 +274,21 @@ func (g *HostGuard) teamOf(ctx context.Context, namespace string) (string, error
 
 // conflict returns an object of another team (or of no tenant) that serves a host overlapping
 // host, or nil.
-func (g *HostGuard) conflict(ctx context.Context, self claim, host string) (*claim, error) {
-	now := time.Now()
-	for _, key := range tenancy.ConflictKeys(host) {
-		for _, p := range g.pending[key] {
-			if now.Before(p.expires) && p.team != self.team && !p.same(self) {
-				seen, err := g.cached(ctx, p.claim)
-				if err != nil {
-					return nil, err
-				}
-				if !seen {
-					return &p.claim, nil
-				}
-			}
+func (g *HostGuard) conflict(ctx context.Context, self claim, host string, pending []pendingClaim) (*claim, error) {
+	for _, p := range pending {
+		other := p.claim()
+		if other.team == self.team || other.same(self) || !slices.ContainsFunc(p.Hosts, func(h string) bool { return tenancy.HostsOverlap(h, host) }) {
+			continue
 		}
+		seen, err := g.cached(ctx, other)
+		if err != nil {
+			return nil, err
+		}
+		if !seen {
+			return &other, nil
+		}
+	}
+	for _, key := range tenancy.ConflictKeys(host) {
 		claims, err := g.claims(ctx, key)
 		if err != nil {
 			return nil, err
@@ -327,26 +364,49 @@ func (g *HostGuard) claims(ctx context.Context, key string) ([]claim, error) {
 	return out, nil
 }
 
-// reserve records an admitted object's new hosts until the cache shows it, and forgets the
-// expired reservations.
-func (g *HostGuard) reserve(self claim, added []hostRef) {
+// recent returns HostClaimsLease as the apiserver has it (a new one if there is none) and the
+// claims in it that have not expired.
+func (g *HostGuard) recent(ctx context.Context) (*coordinationv1.Lease, []pendingClaim, error) {
+	lease := &coordinationv1.Lease{}
+	err := g.Records.Get(ctx, client.ObjectKey{Namespace: g.Namespace, Name: HostClaimsLease}, lease)
+	if apierrors.IsNotFound(err) {
+		return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: g.Namespace, Name: HostClaimsLease}}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the recent host claims (Lease %s/%s): %w", g.Namespace, HostClaimsLease, err)
+	}
+	var all []pendingClaim
+	if data := lease.Annotations[annotationClaims]; data != "" {
+		if err := json.Unmarshal([]byte(data), &all); err != nil {
+			all = nil // written by no one we know: nothing in it is trusted, the index still is
+		}
+	}
 	now := time.Now()
-	if g.pending == nil {
-		g.pending = map[string][]pendingClaim{}
-	}
-	for key, ps := range g.pending {
-		ps = slices.DeleteFunc(ps, func(p pendingClaim) bool { return !now.Before(p.expires) })
-		if len(ps) == 0 {
-			delete(g.pending, key)
-		} else {
-			g.pending[key] = ps
-		}
-	}
+	return lease, slices.DeleteFunc(all, func(p pendingClaim) bool { return !now.Before(p.Expires) }), nil
+}
+
+// record writes the recent claims and self's new hosts into the Lease; the write fails with a
+// conflict if another request recorded a claim since the Lease was read.
+func (g *HostGuard) record(ctx context.Context, lease *coordinationv1.Lease, pending []pendingClaim, self claim, added []hostRef) error {
+	p := pendingClaim{Kind: self.kind, Namespace: self.namespace, Name: self.name, Team: self.team, Expires: time.Now().Add(pendingFor).UTC()}
 	for _, ref := range added {
-		for _, key := range tenancy.ClaimKeys(ref.host) {
-			g.pending[key] = append(g.pending[key], pendingClaim{claim: self, expires: now.Add(pendingFor)})
-		}
+		p.Hosts = append(p.Hosts, ref.host)
 	}
+	data, err := json.Marshal(append(pending, p))
+	if err != nil {
+		return err
+	}
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
+	}
+	lease.Annotations[annotationClaims] = string(data)
+	if lease.Labels == nil {
+		lease.Labels = map[string]string{platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}
+	}
+	if lease.ResourceVersion == "" {
+		return g.Records.Create(ctx, lease)
+	}
+	return g.Records.Update(ctx, lease)
 }
 
 // refused answers with the field errors, as an Invalid status like the other admission errors.

@@ -2,20 +2,28 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/webhook"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -55,9 +63,9 @@ func TestIngressAndRouteHosts(t *testing.T) {
 	ctx := context.Background()
 	Must(t, k8sClient.Create(ctx, guardedClassNamed("hosts")))
 	pay := Team("hosts-pay", "hosts")
-	pay.Spec.Hosts = []string{"pay.example.com", "*.pay.example.com", "shop.example.com", "race.example.com"}
+	pay.Spec.Hosts = []string{"pay.example.com", "*.pay.example.com", "shop.example.com", "race.example.com", "twin.example.com"}
 	search := Team("hosts-search", "hosts")
-	search.Spec.Hosts = []string{"*.search.example.com", "shop.example.com", "race.example.com"}
+	search.Spec.Hosts = []string{"*.search.example.com", "shop.example.com", "race.example.com", "twin.example.com"}
 	Must(t, k8sClient.Create(ctx, pay))
 	Eventually(t, 10*time.Second, "the cache holds the class and team pay", func() bool {
 		return cached.Get(ctx, client.ObjectKey{Name: "hosts"}, &platformv1alpha1.TenantClass{}) == nil &&
@@ -172,6 +180,36 @@ func TestIngressAndRouteHosts(t *testing.T) {
 		if len(admitted) != 1 {
 			t.Errorf("race.example.com admitted for %v, want one team only", admitted)
 		}
+	})
+
+	t.Run("two replicas", func(t *testing.T) {
+		// A second replica: its own cache and index, the same apiserver. It admits search's
+		// Ingress for twin.example.com, whose create has not reached the apiserver yet (it never
+		// will here); the first replica, asked next for pay's, must know.
+		second, err := cache.New(cp.Config, cache.Options{Scheme: k8sClient.Scheme()})
+		Must(t, err)
+		routes := []schema.GroupVersionKind{{Group: webhook.GatewayGroup, Version: "v1", Kind: "HTTPRoute"}}
+		Must(t, webhook.IndexHosts(ctx, second, routes))
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { _ = second.Start(cctx) }()
+		if !second.WaitForCacheSync(cctx) {
+			t.Fatal("the second replica's cache did not sync")
+		}
+		replica := &webhook.HostGuard{Reader: k8sClient, Claims: second, Records: k8sClient, Namespace: controlplane.TestOptions().OperatorNamespace, Routes: routes}
+		twin := ingress("hosts-search-web", "twin", "twin.example.com")
+		twin.APIVersion, twin.Kind = "networking.k8s.io/v1", "Ingress" // as the apiserver sends it
+		raw, err := json.Marshal(twin)
+		Must(t, err)
+		resp := replica.Handle(ctx, admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+			UID: "twin", Kind: metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+			Namespace: "hosts-search-web", Name: "twin", Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
+		}})
+		if !resp.Allowed {
+			t.Fatalf("the second replica refused search's twin.example.com: %+v", resp.Result)
+		}
+		refusedWith(t, "pay taking the host the other replica just admitted", alice.Create(ctx, ingress("hosts-pay-web", "twin", "twin.example.com")),
+			"spec.rules[0].host", `"twin.example.com" is already served by Ingress hosts-search-web/twin of team hosts-search`)
 	})
 
 	t.Run("Gateway API routes", func(t *testing.T) {

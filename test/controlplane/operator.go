@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,6 +79,10 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func (cp *ControlPlane) StartOperator(ctx context.Context, opts operator.Options) (*Operator, error) {
 	if opts.EnableWebhooks {
 		opts.WebhookHost, opts.WebhookPort, opts.WebhookCertDir = cp.WebhookServing()
+		// The operator's namespace, as an install has it: the host webhook keeps a Lease there.
+		if err := cp.ensureNamespace(ctx, opts.OperatorNamespace); err != nil {
+			return nil, err
+		}
 	}
 	counter := &RequestCounter{}
 	cfg := rest.CopyConfig(cp.Config)
@@ -92,6 +99,17 @@ func (cp *ControlPlane) StartOperator(ctx context.Context, opts operator.Options
 		return nil, fmt.Errorf("the operator's cache did not sync")
 	}
 	return op, nil
+}
+
+func (cp *ControlPlane) ensureNamespace(ctx context.Context, name string) error {
+	c, err := cp.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 // TestOptions are operator options for tests: webhooks on, metrics, probes and leader election

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,8 +50,10 @@ func TestDNSThroughTheWebhookWithoutMutatingAdmissionPolicy(t *testing.T) {
 		var ns corev1.Namespace
 		return c.Get(ctx, client.ObjectKey{Name: "old-web"}, &ns) == nil && ns.Labels[nodelocaldns.LabelInjection] == nodelocaldns.InjectionEnabled
 	})
-	// No kube-controller-manager here to make the namespace's default ServiceAccount.
-	Must(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "old-web", Name: "default"}}))
+	// A developer of team old (no kube-controller-manager here: this also makes the
+	// namespace's default ServiceAccount).
+	dev, err := env.CP.PodCreator(ctx, "old-web", "dev@example.com", "team-old")
+	Must(t, err)
 
 	pod := func(name string, mutate func(*corev1.Pod)) *corev1.Pod {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "old-web", Name: name},
@@ -83,15 +84,6 @@ func TestDNSThroughTheWebhookWithoutMutatingAdmissionPolicy(t *testing.T) {
 	}
 	// The class allows no priority class: kube-apiserver refuses one to a developer (cluster
 	// admins are exempt), with the operator stopped.
-	Must(t, c.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "old-web", Name: "pods"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}}}))
-	Must(t, c.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "old-web", Name: "pods"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pods"},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "dev@example.com"}}}))
-	cfg, err := env.CP.UserConfig("dev@example.com", "team-old")
-	Must(t, err)
-	dev, err := client.New(cfg, client.Options{Scheme: c.Scheme()})
-	Must(t, err)
 	Must(t, env.Operator.Stop())
 	hog := pod("hog", func(p *corev1.Pod) { p.Spec.PriorityClassName = "system-cluster-critical" })
 	Eventually(t, 30*time.Second, "the workload policy refuses system-cluster-critical", func() bool {

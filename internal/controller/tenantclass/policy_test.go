@@ -278,19 +278,10 @@ func TestNodePoolWithoutMutatingAdmissionPolicy(t *testing.T) {
 	Eventually(t, 30*time.Second, "the workload binding of old-pool", func() bool {
 		return c.Get(ctx, client.ObjectKey{Name: tenantclass.WorkloadBindingName("old-pool")}, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}) == nil
 	})
-	Must(t, c.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "old-pods"}, Rules: []rbacv1.PolicyRule{{
-		APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}}}))
 	Eventually(t, 30*time.Second, "the namespace old-app", func() bool {
 		return c.Get(ctx, client.ObjectKey{Name: "old-app"}, &corev1.Namespace{}) == nil
 	})
-	// No kube-controller-manager here to make the namespace's default ServiceAccount.
-	Must(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "old-app"}}))
-	Must(t, c.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "old-pods", Namespace: "old-app"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "old-pods"},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "team-old"}}}))
-	cfg, err := env.CP.UserConfig("olga@example.com", "team-old")
-	Must(t, err)
-	dev, err := client.New(cfg, client.Options{Scheme: c.Scheme()})
+	dev, err := env.CP.PodCreator(ctx, "old-app", "olga@example.com", "team-old")
 	Must(t, err)
 	pod := func(selector map[string]string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Namespace: "old-app"},
