@@ -13,6 +13,8 @@ import (
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+
+	"github.com/selfserve-dev/selfserve/internal/metrics"
 )
 
 // Kind classifies a failed Datadog call by its status code.
@@ -131,7 +133,8 @@ func (c *Client) ListSLOs(ctx context.Context, tag string) ([]datadogV1.ServiceL
 	var out []datadogV1.ServiceLevelObjective
 	seen := map[string]bool{}
 	offset := int64(0)
-	for range maxPages {
+	p := pager{op: "list SLOs"}
+	for {
 		resp, httpResp, err := c.slos.ListSLOs(ctx, *datadogV1.NewListSLOsOptionalParameters().
 			WithTagsQuery(tag).WithLimit(int64(c.PageSize)).WithOffset(offset))
 		if err != nil {
@@ -145,26 +148,57 @@ func (c *Client) ListSLOs(ctx context.Context, tag string) ([]datadogV1.ServiceL
 				fresh++
 			}
 		}
-		// The server's page may be smaller than asked: move on by what it gave. Stop on an
-		// empty page, on a page with nothing new (a server whose pages do not move), or once
-		// past the number of matches Datadog reports.
-		offset += int64(len(resp.Data))
-		total, known := int64(0), false
-		if p := resp.GetMetadata().Page; p != nil && p.TotalFilteredCount != nil {
-			total, known = *p.TotalFilteredCount, true
+		// metadata.page.total_filtered_count is not read: Datadog reports the page's size
+		// there, not the matches. The server's page may be smaller than asked: move on by what
+		// it gave.
+		more, move, err := p.next(len(resp.Data), fresh)
+		if !more || err != nil {
+			return out, err
 		}
-		if fresh == 0 || known && offset >= total || !known && len(resp.Data) < c.PageSize {
-			return out, nil
+		if move {
+			offset += int64(len(resp.Data))
 		}
 	}
-	return nil, tooManyPages("list SLOs")
 }
 
 // maxPages bounds every paginated read: a server that pages forever gets an error, not a loop.
 const maxPages = 1000
 
-func tooManyPages(op string) error {
-	return &Error{Op: op, Kind: KindRetryable, Message: fmt.Sprintf("still paging after %d pages; giving up on this read", maxPages)}
+// maxRepeats is how many times in a row a page may come back with nothing new before a read
+// gives up.
+const maxRepeats = 5
+
+// pager decides how a paginated read goes on. Only an empty page ends it: totals and "last
+// page" fields are hints a service gets wrong (Datadog's SLO list counts the page in
+// total_filtered_count), and a page may be shorter than asked. A page that holds only what was
+// read before is one the service answered again in place of the one asked for: that page is
+// asked again (moving past it would skip what it stood for), at most maxRepeats times in a
+// row, each counted in selfserve_datadog_repeated_pages_total; then the read fails rather than
+// end short, since a short read would make an object look missing.
+type pager struct {
+	op             string
+	calls, repeats int
+}
+
+// next says, after a page of held objects of which fresh were new, whether to read on, and
+// whether the next request moves to the next page or asks this one again.
+func (p *pager) next(held, fresh int) (more, move bool, err error) {
+	p.calls++
+	switch {
+	case held == 0:
+		return false, false, nil
+	case p.calls >= maxPages:
+		return false, false, &Error{Op: p.op, Kind: KindRetryable, Message: fmt.Sprintf("still paging after %d pages; giving up on this read", maxPages)}
+	case fresh > 0:
+		p.repeats = 0
+		return true, true, nil
+	}
+	p.repeats++
+	metrics.DatadogRepeatedPages.WithLabelValues(p.op).Inc()
+	if p.repeats > maxRepeats {
+		return false, false, &Error{Op: p.op, Kind: KindRetryable, Message: fmt.Sprintf("%d pages in a row held nothing new: the pages do not move; giving up on this read", p.repeats)}
+	}
+	return true, false, nil
 }
 
 // CreateSLO creates an SLO and returns it with its ID.
@@ -239,7 +273,8 @@ func (c *Client) ListMonitors(ctx context.Context, tags []string) ([]datadogV1.M
 	}
 	var out []datadogV1.Monitor
 	seen := map[int64]bool{}
-	for page := int64(0); page < maxPages; page++ {
+	p := pager{op: "list monitors"}
+	for page := int64(0); ; {
 		resp, httpResp, err := c.monitors.ListMonitors(ctx, *datadogV1.NewListMonitorsOptionalParameters().
 			WithMonitorTags(strings.Join(tags, ",")).WithPage(page).WithPageSize(int32(c.PageSize)))
 		if err != nil {
@@ -253,13 +288,14 @@ func (c *Client) ListMonitors(ctx context.Context, tags []string) ([]datadogV1.M
 				fresh++
 			}
 		}
-		// The list carries no totals, and a server may cap page_size below what was asked: only
-		// an empty page, or one with nothing new, ends it.
-		if fresh == 0 {
-			return out, nil
+		more, move, err := p.next(len(resp), fresh)
+		if !more || err != nil {
+			return out, err
+		}
+		if move {
+			page++
 		}
 	}
-	return nil, tooManyPages("list monitors")
 }
 
 // CreateMonitor creates a monitor and returns it with its ID.
@@ -327,7 +363,8 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 	}
 	out := map[string][]SLOStatus{}
 	const size = 100
-	for page := int64(0); page < maxPages; page++ {
+	p := pager{op: "search SLOs"}
+	for page := int64(0); ; {
 		resp, httpResp, err := c.slos.SearchSLO(ctx, *datadogV1.NewSearchSLOOptionalParameters().
 			WithQuery(query).WithPageSize(size).WithPageNumber(page))
 		if err != nil {
@@ -358,16 +395,13 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 			}
 			out[s.Data.GetId()] = sts
 		}
-		// Follow meta.pagination: the server says which page is the last, and its pages may be
-		// smaller than asked. Without it, a short page is the last. A page with nothing new ends
-		// the read whatever the meta says.
-		last, known := int64(0), false
-		if m := resp.Meta; m != nil && m.Pagination != nil && m.Pagination.LastNumber != nil {
-			last, known = *m.Pagination.LastNumber, true
+		// meta.pagination is a hint, like every total.
+		more, move, err := p.next(len(slos), fresh)
+		if !more || err != nil {
+			return out, err
 		}
-		if fresh == 0 || known && page >= last || !known && len(slos) < size {
-			return out, nil
+		if move {
+			page++
 		}
 	}
-	return nil, tooManyPages("search SLOs")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
 )
 
@@ -32,7 +33,9 @@ func seed(t *testing.T, c *datadog.Client, n int) {
 }
 
 // TestPagingReadsEverythingWhenPagesAreSmallerThanAsked: a server with its own, smaller page
-// size answers every read with short pages; every object is still read.
+// size answers every read with short pages, and its SLO list reports the page size asked for
+// as total_filtered_count (20 of 50, as Datadog does); every object is still read, and each
+// read ends on its first empty page.
 func TestPagingReadsEverythingWhenPagesAreSmallerThanAsked(t *testing.T) {
 	fake := datadogfake.New(datadogfake.Options{PageSize: 7})
 	c := client(t, fake)
@@ -51,34 +54,85 @@ func TestPagingReadsEverythingWhenPagesAreSmallerThanAsked(t *testing.T) {
 	if err != nil || len(status) != 50 {
 		t.Errorf("SLO search: %d SLOs (%v), want 50", len(status), err)
 	}
-	// 50 in pages of 7: 8 pages each (the monitor list, which has no totals, one more, empty).
-	for route, want := range map[string]int{"GET /api/v1/slo": 8, "GET /api/v1/monitor": 9, "GET /api/v1/slo/search": 8} {
+	// 50 in pages of 7: 8 pages each, and one more, empty.
+	for route, want := range map[string]int{"GET /api/v1/slo": 9, "GET /api/v1/monitor": 9, "GET /api/v1/slo/search": 9} {
 		if got := fake.Requests()[route]; got != want {
 			t.Errorf("%s: %d calls, want %d", route, got, want)
 		}
 	}
 }
 
-// TestPagingEndsWhenPagesDoNotMove: a server that answers every page as the first one ends
-// every read after the second call, instead of a read that never ends.
-func TestPagingEndsWhenPagesDoNotMove(t *testing.T) {
+// TestPagingGivesUpWhenPagesDoNotMove: a server that answers every page as the first one
+// makes every read fail after a bounded number of calls, each repeat counted, instead of a
+// read that never ends or one that ends short (which would make objects look missing).
+func TestPagingGivesUpWhenPagesDoNotMove(t *testing.T) {
 	fake := datadogfake.New(datadogfake.Options{PageSize: 5, RepeatPages: true})
 	c := client(t, fake)
 	c.PageSize = 5
 	seed(t, c, 12)
 	ctx := context.Background()
-	if _, err := c.ListSLOs(ctx, datadog.TagManaged); err != nil {
-		t.Errorf("SLO list: %v", err)
+	before := repeated(t)
+	if _, err := c.ListSLOs(ctx, datadog.TagManaged); !datadog.IsKind(err, datadog.KindRetryable) {
+		t.Errorf("SLO list: %v, want a retryable error", err)
 	}
-	if _, err := c.ListMonitors(ctx, []string{datadog.TagManaged}); err != nil {
-		t.Errorf("monitor list: %v", err)
+	if _, err := c.ListMonitors(ctx, []string{datadog.TagManaged}); !datadog.IsKind(err, datadog.KindRetryable) {
+		t.Errorf("monitor list: %v, want a retryable error", err)
 	}
-	if _, err := c.SearchSLOStatus(ctx, datadog.TagManaged); err != nil {
-		t.Errorf("SLO search: %v", err)
+	if _, err := c.SearchSLOStatus(ctx, datadog.TagManaged); !datadog.IsKind(err, datadog.KindRetryable) {
+		t.Errorf("SLO search: %v, want a retryable error", err)
 	}
 	for _, route := range []string{"GET /api/v1/slo", "GET /api/v1/monitor", "GET /api/v1/slo/search"} {
-		if got := fake.Requests()[route]; got > 2 {
-			t.Errorf("%s: %d calls for pages that never move; want the read to end at the second", route, got)
+		if got := fake.Requests()[route]; got != 7 {
+			t.Errorf("%s: %d calls for pages that never move; want 7 (the first, then 6 repeats)", route, got)
 		}
 	}
+	if got := repeated(t) - before; got != 18 {
+		t.Errorf("selfserve_datadog_repeated_pages_total rose by %v, want 18", got)
+	}
+}
+
+// TestPagingReadsEverythingWhenPagesRepeat: 30 % of page reads answer the page before; every
+// read still returns every object, asking each repeated page again, at the cost of the
+// repeats only.
+func TestPagingReadsEverythingWhenPagesRepeat(t *testing.T) {
+	fake := datadogfake.New(datadogfake.Options{PageSize: 7, RepeatPageRate: 0.3, Seed: 7})
+	c := client(t, fake)
+	c.PageSize = 20
+	seed(t, c, 50)
+	ctx := context.Background()
+	before := repeated(t)
+	const reads = 20
+	for range reads {
+		slos, err := c.ListSLOs(ctx, datadog.TagManaged)
+		if err != nil || len(slos) != 50 {
+			t.Fatalf("SLO list: %d SLOs (%v), want 50", len(slos), err)
+		}
+		monitors, err := c.ListMonitors(ctx, []string{datadog.TagManaged})
+		if err != nil || len(monitors) != 50 {
+			t.Fatalf("monitor list: %d monitors (%v), want 50", len(monitors), err)
+		}
+		status, err := c.SearchSLOStatus(ctx, datadog.TagManaged)
+		if err != nil || len(status) != 50 {
+			t.Fatalf("SLO search: %d SLOs (%v), want 50", len(status), err)
+		}
+	}
+	repeats := repeated(t) - before
+	calls := 0
+	for _, route := range []string{"GET /api/v1/slo", "GET /api/v1/monitor", "GET /api/v1/slo/search"} {
+		calls += fake.Requests()[route]
+	}
+	if repeats == 0 || float64(calls) != 3*reads*9+repeats {
+		t.Errorf("%d calls and %v repeated pages for %d reads of 3 lists of 9 pages: want the 9 pages plus the repeats", calls, repeats, reads)
+	}
+	t.Logf("%d calls, %v of them repeats", calls, repeats)
+}
+
+// repeated sums selfserve_datadog_repeated_pages_total.
+func repeated(t *testing.T) float64 {
+	t.Helper()
+	v, err := controlplane.Metric("selfserve_datadog_repeated_pages_total", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -42,6 +42,13 @@ var DatadogRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Datadog API requests by endpoint, method and status code (0: no answer).",
 }, []string{"endpoint", "method", "code"})
 
+// DatadogRepeatedPages counts pages of a Datadog list that held nothing new (the service
+// answered an earlier page again) and were asked again, by read.
+var DatadogRepeatedPages = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "selfserve_datadog_repeated_pages_total",
+	Help: "Pages of a Datadog list or search that repeated what was read before and were asked again, by read.",
+}, []string{"read"})
+
 // UpgradeAllowed is 1 while a ClusterUpgradePolicy allows upgrades.
 var UpgradeAllowed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "selfserve_upgrade_allowed",
@@ -67,7 +74,7 @@ func SetAdmissionByPolicy(feature string, byPolicy bool) {
 }
 
 // all are the project's own metrics, every one registered here, in one place.
-var all = []prometheus.Collector{DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls, DatadogRequests, UpgradeAllowed, AdmissionByPolicy, tenants}
+var all = []prometheus.Collector{DriftCorrections, DuplicatesDeleted, QuotaUsedRatio, DatadogPolls, DatadogRequests, DatadogRepeatedPages, UpgradeAllowed, AdmissionByPolicy, tenants}
 
 func init() { registry().MustRegister(all...) }
 

@@ -3,6 +3,7 @@ package datadogfake_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -183,3 +185,78 @@ func missingKeys(prefix string, recorded, answered any) []string {
 // ignoredKeys are recorded fields that depend on the account or on features selfserve does not
 // use (restriction policies, downtimes, display presets).
 var ignoredKeys = []string{"restriction_policy", "matching_downtimes", "notification_preset_name", "assets", "draft_status", "*"}
+
+// TestFakePagesLikeRecordedDatadog replays the recorded paginated SLO list (3 SLOs read with
+// limit=2) against a fake holding as many SLOs: each page must hold as many SLOs as Datadog's
+// did, and report the same metadata.page, total_filtered_count included (Datadog reports the
+// page size asked for there, not the matches).
+func TestFakePagesLikeRecordedDatadog(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(root, "..", "shared", "reference", "datadog-api", "cassettes", "slo", "Scenario_Get_all_SLOs_returns_OK_response_with_pagination.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Skipf("no recorded Datadog pagination at %s (only present beside the team's checkout, not in a fresh clone)", file)
+	}
+	var c cassette
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	type listed struct {
+		Data     []any `json:"data"`
+		Metadata struct {
+			Page map[string]any `json:"page"`
+		} `json:"metadata"`
+	}
+	var pages []listed
+	for _, it := range c.Interactions {
+		var l listed
+		if err := json.Unmarshal([]byte(it.Response.Body), &l); err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, l)
+	}
+	if len(pages) == 0 || pages[0].Metadata.Page["total_count"] == nil {
+		t.Fatalf("%s: no page with metadata.page.total_count", file)
+	}
+	srv := datadogfake.New(datadogfake.Options{}).Start()
+	defer srv.Close()
+	do := func(method, path, body string) []byte {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("DD-API-KEY", datadogfake.DefaultAPIKey)
+		req.Header.Set("DD-APPLICATION-KEY", datadogfake.DefaultAppKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	for i := range int(pages[0].Metadata.Page["total_count"].(float64)) {
+		do(http.MethodPost, "/api/v1/slo", `{"name":"slo `+strconv.Itoa(i)+`","type":"metric","thresholds":[{"timeframe":"7d","target":90}],`+
+			`"query":{"numerator":"sum:good{*}.as_count()","denominator":"sum:all{*}.as_count()"}}`)
+	}
+	for i, it := range c.Interactions {
+		path := strings.TrimPrefix(it.Request.URL, "https://api.datadoghq.com")
+		var got listed
+		if err := json.Unmarshal(do(it.Request.Method, path, ""), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Data) != len(pages[i].Data) {
+			t.Errorf("%s: %d SLOs, Datadog answered %d", path, len(got.Data), len(pages[i].Data))
+		}
+		if fmt.Sprint(got.Metadata.Page) != fmt.Sprint(pages[i].Metadata.Page) {
+			t.Errorf("%s: metadata.page %v, Datadog answered %v", path, got.Metadata.Page, pages[i].Metadata.Page)
+		}
+	}
+}

@@ -280,7 +280,7 @@ func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {
 		out = append(out, m.fields)
 	}
 	if pageSize > 0 || s.opts.PageSize > 0 {
-		pageSize, pageNum = s.paged(pageSize, pageNum)
+		pageSize, pageNum = s.paged(pageSize, pageNum, false)
 		out = page(out, pageNum*pageSize, pageSize)
 	}
 	writeJSON(w, http.StatusOK, orEmpty(out))

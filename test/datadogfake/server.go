@@ -3,6 +3,7 @@ package datadogfake
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -35,6 +36,11 @@ type Options struct {
 	// RepeatPages makes every page answer as the first one does: a server whose pages never
 	// shrink, which a client that stops only on a short page would read forever.
 	RepeatPages bool
+	// RepeatPageRate is the share of page reads past the first answered with the page before
+	// (as an index whose pages shift between reads does): a client that ends its read there
+	// misses the rest. Seed seeds the draw.
+	RepeatPageRate float64
+	Seed           uint64
 }
 
 // SetPageSize changes Options.PageSize of a running fake.
@@ -44,13 +50,21 @@ func (s *Server) SetPageSize(n int) {
 	s.opts.PageSize = n
 }
 
-// paged applies the options to a page request: the size it may have, the index it reads.
-func (s *Server) paged(size, index int) (int, int) {
+// paged applies the options to a page request: the size it may have, the index it reads (an
+// offset when offsets is set, else a page number). Callers hold s.mu.
+func (s *Server) paged(size, index int, offsets bool) (int, int) {
 	if s.opts.PageSize > 0 && (size < 0 || size > s.opts.PageSize) {
 		size = s.opts.PageSize
 	}
 	if s.opts.RepeatPages {
 		index = 0
+	}
+	if index > 0 && s.opts.RepeatPageRate > 0 && s.rng.Float64() < s.opts.RepeatPageRate {
+		if offsets {
+			index = max(index-size, 0)
+		} else {
+			index--
+		}
 	}
 	return size, index
 }
@@ -74,6 +88,7 @@ type Server struct {
 	throttledTil time.Time
 	orgID        int64
 	creatorEmail string
+	rng          *rand.Rand
 }
 
 type rateWindow struct {
@@ -111,6 +126,7 @@ func New(opts Options) *Server {
 		lose:         map[string]*loss{},
 		orgID:        321813,
 		creatorEmail: "selfserve@example.com",
+		rng:          rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
 	}
 	s.routeSLOs()
 	s.routeMonitors()

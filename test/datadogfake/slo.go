@@ -149,8 +149,13 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, o.fields)
 	}
+	// As recorded from Datadog: total_filtered_count is the page size asked for, capped at the
+	// matches, not the number of matches.
 	filtered := len(out)
-	limit, offset = s.paged(limit, offset)
+	if limit >= 0 {
+		filtered = min(filtered, limit)
+	}
+	limit, offset = s.paged(limit, offset, true)
 	out = page(out, offset, limit)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"data":     orEmpty(out),
@@ -192,7 +197,7 @@ func (s *Server) searchSLOs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	total := len(matched)
-	size, read := s.paged(size, number)
+	size, read := s.paged(size, number, false)
 	pageItems := page(matched, read*size, size)
 	last := 0
 	if total > 0 {
