@@ -90,6 +90,10 @@ func main() {
 		})
 	flag.DurationVar(&opts.DatadogPoll, "datadog-poll-interval", opts.DatadogPoll,
 		"How often Datadog is re-read (in a few batched calls for all ServiceSLOs) for drift and error budgets; jittered by 10%.")
+	flag.DurationVar(&opts.DatadogTimeout, "datadog-timeout", opts.DatadogTimeout,
+		"The longest one Datadog request may take, retries included; a create without an answer by then has an unknown outcome.")
+	flag.DurationVar(&opts.DatadogSettle, "datadog-settle-window", opts.DatadogSettle,
+		"How long after a create's time-out Datadog may still store it or not list it yet: nothing is created in its place, nor its ServiceSLO released, before a look-up after that.")
 	flag.StringVar(&opts.GKEEndpoint, "gke-endpoint", opts.GKEEndpoint,
 		"GKE API endpoint override (a proxy or a fake); empty uses Google's with Application Default Credentials.")
 	flag.IntVar(&opts.SLOWorkers, "slo-workers", opts.SLOWorkers, "ServiceSLOs reconciled at once.")

@@ -257,6 +257,17 @@ type MonitorRef struct {
 	ID int64 `json:"id"`
 }
 
+// UnknownCreate is a create sent to Datadog whose outcome is unknown (no answer, a 5xx, a
+// time-out): Datadog may have stored the object, or may store it later. It is neither sent
+// again nor forgotten until a look-up made after the settle window (the client time-out plus
+// --datadog-settle-window after SentAt) finds nothing; the ServiceSLO is not released before.
+type UnknownCreate struct {
+	// Object is "slo" for the SLO, or the tier of a burn-rate monitor.
+	Object string `json:"object"`
+	// SentAt is when the create was sent.
+	SentAt metav1.Time `json:"sentAt"`
+}
+
 // ServiceSLOStatus is what the operator observed in Datadog.
 type ServiceSLOStatus struct {
 	// Conditions: Synced and the summary Ready.
@@ -278,6 +289,12 @@ type ServiceSLOStatus struct {
 	// +listMapKey=tier
 	// +optional
 	Monitors []MonitorRef `json:"monitors,omitempty"`
+
+	// UnknownCreates are the creates whose outcome is not known yet.
+	// +listType=map
+	// +listMapKey=object
+	// +optional
+	UnknownCreates []UnknownCreate `json:"unknownCreates,omitempty"`
 
 	// ErrorBudget is the remaining error budget per objective, as Datadog last reported it;
 	// empty (not absent) until Datadog has answered.

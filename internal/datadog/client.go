@@ -115,7 +115,7 @@ func NewClient(s Settings, pacer *Pacer) *Client {
 	cfg := datadog.NewConfiguration()
 	cfg.RetryConfiguration.EnableRetry = false // the Transport retries, paced
 	cfg.HTTPClient = &http.Client{
-		Timeout:   cmp.Or(s.Timeout, 30*time.Second),
+		Timeout:   cmp.Or(s.Timeout, DefaultTimeout),
 		Transport: &Transport{Base: http.DefaultTransport, Pacer: pacer, MaxAttempts: 5, Backoff: 250 * time.Millisecond, MaxWait: 2 * time.Second},
 	}
 	api := datadog.NewAPIClient(cfg)
@@ -123,6 +123,9 @@ func NewClient(s Settings, pacer *Pacer) *Client {
 }
 
 func (c *Client) ctx(ctx context.Context) (context.Context, error) { return c.settings.Context(ctx) }
+
+// Settings are the settings the client was made with.
+func (c *Client) Settings() Settings { return c.settings }
 
 // ListSLOs lists the SLOs carrying a tag, every page.
 func (c *Client) ListSLOs(ctx context.Context, tag string) ([]datadogV1.ServiceLevelObjective, error) {

@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -20,6 +21,8 @@ type Connection struct {
 	Pacer  *Pacer
 	// Override, when set, is used instead of the Secret and the environment (tests, benchmarks).
 	Override *Settings
+	// Timeout and Settle are the operator's flags, for settings that do not set them.
+	Timeout, Settle time.Duration
 
 	mu       sync.Mutex
 	settings Settings
@@ -44,6 +47,7 @@ func (c *Connection) Get(ctx context.Context) (*Client, Settings, error) {
 			return nil, Settings{}, err
 		}
 	}
+	s.Timeout, s.Settle = cmp.Or(s.Timeout, c.Timeout), cmp.Or(s.Settle, c.Settle)
 	if c.loaded.IsZero() || s != c.settings {
 		c.client = nil
 		if s.Configured() {

@@ -2,9 +2,11 @@ package datadog
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	"github.com/google/go-cmp/cmp"
@@ -44,47 +46,87 @@ type Observation[ID string | int64] struct {
 }
 
 // Pending remembers the creates whose outcome is unknown (a 5xx, a reset, a time-out: Datadog
-// may have stored the object), by CR UID and tier ("" for the SLO), so that the next Observe
-// looks for the object in Datadog by its tags before anything is created again (crossplane's
-// "create pending", held in memory: after a restart the first inventory refresh, which every
-// reconcile waits for, plays that part).
+// may have stored the object, or may store it later), by CR UID and tier ("" for the SLO), with
+// when each was sent. Until it has settled (Settings.SettlesAt), nothing is created in its
+// place and the CR is not released; a look-up after that which finds nothing ends it. The
+// controller keeps the records in the CR's status too (Records, Restore), so a restart
+// forgets none.
 type Pending struct {
 	mu   sync.Mutex
-	keys map[string]bool
+	sent map[string]time.Time
 }
 
 func pendingKey(uid, tier string) string { return uid + "/" + tier }
 
-func (p *Pending) mark(uid, tier string) {
+// mark records a create sent at sent, counted from the next whole second: the status keeps
+// seconds, and a record read back from it must not settle earlier than the one in memory.
+func (p *Pending) mark(uid, tier string, sent time.Time) {
+	sent = sent.Truncate(time.Second).Add(time.Second)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.keys == nil {
-		p.keys = map[string]bool{}
+	if p.sent == nil {
+		p.sent = map[string]time.Time{}
 	}
-	p.keys[pendingKey(uid, tier)] = true
+	p.sent[pendingKey(uid, tier)] = sent
 }
 
-func (p *Pending) has(uid, tier string) bool {
+func (p *Pending) sentAt(uid, tier string) (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.keys[pendingKey(uid, tier)]
+	t, ok := p.sent[pendingKey(uid, tier)]
+	return t, ok
 }
 
 func (p *Pending) clear(uid, tier string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.keys, pendingKey(uid, tier))
+	delete(p.sent, pendingKey(uid, tier))
 }
 
 // forget drops everything remembered of a CR.
 func (p *Pending) forget(uid string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k := range p.keys {
+	for k := range p.sent {
 		if strings.HasPrefix(k, uid+"/") {
-			delete(p.keys, k)
+			delete(p.sent, k)
 		}
 	}
+}
+
+// Records returns when each create of a CR whose outcome is unknown was sent, by tier ("" for
+// the SLO).
+func (p *Pending) Records(uid string) map[string]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]time.Time{}
+	for k, t := range p.sent {
+		if tier, ok := strings.CutPrefix(k, uid+"/"); ok {
+			out[tier] = t
+		}
+	}
+	return out
+}
+
+// Restore brings back a record kept in the CR's status (after a restart, or a status written
+// by another replica), unless one is held already.
+func (p *Pending) Restore(uid, tier string, sent time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sent == nil {
+		p.sent = map[string]time.Time{}
+	}
+	if _, ok := p.sent[pendingKey(uid, tier)]; !ok {
+		p.sent[pendingKey(uid, tier)] = sent
+	}
+}
+
+// unsettled is the error of a create whose outcome is still unknown: nothing may be created in
+// its place (nor the CR released) before RetryAfter has passed.
+func unsettled(op string, sent, settles time.Time) error {
+	return &Error{Op: op, Kind: KindUnknown, RetryAfter: time.Until(settles),
+		Message: fmt.Sprintf("the create sent at %s had no answer and Datadog may still store it; looking again at %s before creating anything in its place",
+			sent.UTC().Format(time.RFC3339), settles.UTC().Format(time.RFC3339))}
 }
 
 // managed keeps the objects that carry managed-by:selfserve: the operator deletes nothing else.
@@ -115,6 +157,7 @@ func keep[ID comparable](ids []ID, statusID ID) (ID, []ID) {
 // object is how Observe reaches one kind of object (an SLO, or a tier's monitors): O is the
 // SDK's type, ID its ID's.
 type object[ID string | int64, O any] struct {
+	op         string                             // the create's, for errors
 	candidates func() []O                         // the inventory's, oldest first
 	lookup     func(context.Context) ([]O, error) // one list call by the CR's (and tier's) tags
 	get        func(context.Context, ID) (O, error)
@@ -126,18 +169,27 @@ type object[ID string | int64, O any] struct {
 // observe finds a CR's object: among the inventory's candidates (or, after a create whose
 // answer was lost, what one list call finds), the one the status names, else the oldest; the
 // others are duplicates. When none is known but the status names one, one GET tells whether it
-// was deleted or is not listed yet, so a stale inventory never causes a duplicate.
-func observe[ID string | int64, O any](ctx context.Context, p *Pending, uid, tier string, statusID ID, k object[ID, O]) (Observation[ID], error) {
+// was deleted or is not listed yet, so a stale inventory never causes a duplicate. After a
+// create whose outcome is unknown, a look-up that finds nothing is believed only once made
+// after the create has settled; before that, observe answers with the unsettled error.
+func observe[ID string | int64, O any](ctx context.Context, s Settings, p *Pending, uid, tier string, statusID ID, k object[ID, O]) (Observation[ID], error) {
 	var obs Observation[ID]
 	candidates := k.candidates()
-	lost := p.has(uid, tier)
+	sent, lost := p.sentAt(uid, tier)
 	if len(candidates) == 0 && lost {
 		// Datadog may hold what the lost create made: look before creating.
+		looked := time.Now()
 		found, err := k.lookup(ctx)
 		if err != nil {
 			return obs, err
 		}
 		candidates = found
+		if settles := s.SettlesAt(sent); len(found) == 0 && looked.Before(settles) {
+			return obs, unsettled(k.op, sent, settles)
+		}
+		if len(found) == 0 {
+			p.clear(uid, tier) // settled: the create stored nothing
+		}
 	}
 	var observed O
 	if len(candidates) > 0 {
@@ -174,7 +226,8 @@ func observe[ID string | int64, O any](ctx context.Context, p *Pending, uid, tie
 // ObserveSLO finds the CR's SLO and compares it with want. statusID is the ID the CR's status
 // names, if any.
 func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SLO) (Observation[string], error) {
-	return observe(ctx, e.pending, uid, "", statusID, object[string, datadogV1.ServiceLevelObjective]{
+	return observe(ctx, e.client.Settings(), e.pending, uid, "", statusID, object[string, datadogV1.ServiceLevelObjective]{
+		op:         "create SLO",
 		candidates: func() []datadogV1.ServiceLevelObjective { return e.inventory.SLOs(uid) },
 		lookup: func(ctx context.Context) ([]datadogV1.ServiceLevelObjective, error) {
 			list, err := e.client.ListSLOs(ctx, TagUIDPrefix+uid)
@@ -190,15 +243,16 @@ func (e *External) ObserveSLO(ctx context.Context, uid, statusID string, want SL
 // CreateSLO creates the SLO and returns its ID. A create whose outcome is unknown is remembered,
 // so that the next ObserveSLO looks for what it may have made.
 func (e *External) CreateSLO(ctx context.Context, uid string, want SLO) (string, error) {
+	sent := time.Now()
 	created, err := e.client.CreateSLO(ctx, want.request())
 	if IsKind(err, KindUnknown) {
-		e.pending.mark(uid, "")
+		e.pending.mark(uid, "", sent)
 	}
 	if err != nil {
 		return "", err
 	}
 	e.pending.clear(uid, "")
-	e.inventory.PutSLO(uid, created)
+	e.inventory.AddSLO(uid, created)
 	return created.GetId(), nil
 }
 
@@ -225,7 +279,8 @@ func (e *External) DeleteSLO(ctx context.Context, uid, id string) error {
 // the ID the CR's status gives the tier, 0 if none.
 func (e *External) ObserveMonitor(ctx context.Context, uid string, statusID int64, want Monitor) (Observation[int64], error) {
 	tier := want.Tier
-	return observe(ctx, e.pending, uid, tier, statusID, object[int64, datadogV1.Monitor]{
+	return observe(ctx, e.client.Settings(), e.pending, uid, tier, statusID, object[int64, datadogV1.Monitor]{
+		op:         "create monitor",
 		candidates: func() []datadogV1.Monitor { return e.inventory.AllMonitors(uid)[tier] },
 		lookup: func(ctx context.Context) ([]datadogV1.Monitor, error) {
 			list, err := e.client.ListMonitors(ctx, []string{TagUIDPrefix + uid, TagTierPrefix + tier})
@@ -241,15 +296,16 @@ func (e *External) ObserveMonitor(ctx context.Context, uid string, statusID int6
 // CreateMonitor creates the monitor and returns its ID; an unknown outcome is remembered as for
 // CreateSLO.
 func (e *External) CreateMonitor(ctx context.Context, uid string, want Monitor) (int64, error) {
+	sent := time.Now()
 	created, err := e.client.CreateMonitor(ctx, want.forCreate())
 	if IsKind(err, KindUnknown) {
-		e.pending.mark(uid, want.Tier)
+		e.pending.mark(uid, want.Tier, sent)
 	}
 	if err != nil {
 		return 0, err
 	}
 	e.pending.clear(uid, want.Tier)
-	e.inventory.PutMonitor(uid, want.Tier, created)
+	e.inventory.AddMonitor(uid, want.Tier, created)
 	return created.GetId(), nil
 }
 
@@ -287,7 +343,10 @@ func (e *External) Tiers(uid string) map[string][]int64 {
 // DeleteAll deletes every object of the CR — those its status names, the inventory's, and what
 // two list calls find by its tag now (duplicates and objects of a lost create included) — the
 // monitors first (Datadog refuses to delete an SLO that monitors reference), and forgets it.
+// While a create of the CR whose outcome is unknown has not settled, what it may still make
+// is not known: DeleteAll then answers with the unsettled error, to be called again after it.
 func (e *External) DeleteAll(ctx context.Context, uid, statusSLO string, statusMonitors []int64) error {
+	looked := time.Now()
 	found, err := e.client.ListMonitors(ctx, []string{TagUIDPrefix + uid})
 	if err != nil {
 		return err
@@ -328,6 +387,15 @@ func (e *External) DeleteAll(ctx context.Context, uid, statusSLO string, statusM
 		e.inventory.RemoveMonitor(uid, tier)
 	}
 	e.inventory.RemoveSLO(uid)
+	var latest, latestSent time.Time
+	for _, sent := range e.pending.Records(uid) {
+		if settles := e.client.Settings().SettlesAt(sent); settles.After(latest) {
+			latest, latestSent = settles, sent
+		}
+	}
+	if looked.Before(latest) {
+		return unsettled("delete", latestSent, latest)
+	}
 	e.pending.forget(uid)
 	return nil
 }

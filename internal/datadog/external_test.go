@@ -2,6 +2,7 @@ package datadog_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -301,4 +302,71 @@ func sloRequest(s datadog.SLO) datadogV1.ServiceLevelObjectiveRequest {
 	req.SetQuery(datadogV1.ServiceLevelObjectiveQuery{Numerator: s.Numerator, Denominator: s.Denominator})
 	req.SetTags(s.Tags)
 	return *req
+}
+
+// TestAnUnknownCreateIsNotRepeatedBeforeItSettles: with lists that show an object 1 s after it
+// was stored, a create whose answer was lost after storing is not sent again while the list
+// does not show it, and is adopted once it does; a create refused before storing (the same 502
+// to the client) is sent again only after its settle window (time-out 1 s + settle 1 s), and a
+// deletion waits for it too.
+func TestAnUnknownCreateIsNotRepeatedBeforeItSettles(t *testing.T) {
+	ctx := context.Background()
+	fake := datadogfake.New(datadogfake.Options{})
+	srv := fake.Start()
+	t.Cleanup(srv.Close)
+	c := datadog.NewClient(datadog.Settings{URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey,
+		Timeout: time.Second, Settle: time.Second}, datadog.NewPacer())
+	inv := datadog.NewInventory()
+	must(t, inv.Refresh(ctx, c, time.Now()))
+	pending := &datadog.Pending{}
+	ext := datadog.NewExternal(c, inv, pending)
+	fake.SetListLag("GET /api/v1/slo", time.Second)
+
+	stored := crFor("stored")
+	want := datadog.DesiredSLO(stored, "payments")
+	fake.LoseAnswers("POST /api/v1/slo", 1, http.StatusBadGateway)
+	if _, err := ext.CreateSLO(ctx, string(stored.UID), want); !datadog.IsKind(err, datadog.KindUnknown) {
+		t.Fatalf("create with a lost answer: %v, want an unknown outcome", err)
+	}
+	fake.LoseAnswers("POST /api/v1/slo", 0, 0)
+	if _, err := ext.ObserveSLO(ctx, string(stored.UID), "", want); !datadog.IsKind(err, datadog.KindUnknown) {
+		t.Errorf("observed while the list does not show the stored SLO yet: %v, want the unknown outcome again", err)
+	}
+	if len(pending.Records(string(stored.UID))) != 1 {
+		t.Errorf("records %v, want the create's", pending.Records(string(stored.UID)))
+	}
+	time.Sleep(1100 * time.Millisecond)
+	obs, err := ext.ObserveSLO(ctx, string(stored.UID), "", want)
+	if err != nil || !obs.Exists {
+		t.Errorf("once listed, the stored SLO is adopted: %+v %v", obs, err)
+	}
+	if n := len(pending.Records(string(stored.UID))); n != 0 {
+		t.Errorf("%d records left after the adoption", n)
+	}
+
+	refused := crFor("refused")
+	want = datadog.DesiredSLO(refused, "payments")
+	fake.FailNext("POST /api/v1/slo", http.StatusBadGateway)
+	_, err = ext.CreateSLO(ctx, string(refused.UID), want)
+	var unknown *datadog.Error
+	if !errors.As(err, &unknown) || unknown.Kind != datadog.KindUnknown {
+		t.Fatalf("create answered 502: %v, want an unknown outcome", err)
+	}
+	sent := pending.Records(string(refused.UID))[""]
+	_, err = ext.ObserveSLO(ctx, string(refused.UID), "", want)
+	if !errors.As(err, &unknown) || unknown.Kind != datadog.KindUnknown || unknown.RetryAfter <= time.Second {
+		t.Errorf("observed before it settled: %v, want the unknown outcome with more than 1 s to wait", err)
+	}
+	if err := ext.DeleteAll(ctx, string(refused.UID), "", nil); !datadog.IsKind(err, datadog.KindUnknown) {
+		t.Errorf("deleting before it settled: %v, want to be told to wait", err)
+	}
+	time.Sleep(time.Until(sent.Add(2 * time.Second)))
+	obs, err = ext.ObserveSLO(ctx, string(refused.UID), "", want)
+	if err != nil || obs.Exists {
+		t.Errorf("after the settle window: %+v %v, want no SLO and no error (free to create)", obs, err)
+	}
+	must(t, ext.DeleteAll(ctx, string(refused.UID), "", nil))
+	if slos, _ := fake.Tagged(datadog.TagUIDPrefix + string(refused.UID)); len(slos) != 0 {
+		t.Errorf("the refused create left %d SLOs", len(slos))
+	}
 }

@@ -31,15 +31,18 @@ const (
 // whose answer was lost, and the controller deletes them rather than leak them.
 type Inventory struct {
 	mu sync.RWMutex
-	// journal holds the writes made while a refresh is reading Datadog: the refresh's lists may
-	// predate them, so they are applied again on top of its result, or an object just created
-	// would vanish from the inventory and be created a second time.
-	refreshing int
-	journal    []func()
-	slos       map[string][]datadogV1.ServiceLevelObjective // by CR UID, oldest first
-	monitors   map[string]map[string][]datadogV1.Monitor    // by CR UID, then tier, oldest first
-	status     map[string][]SLOStatus                       // by SLO ID
-	synced     time.Time
+	// journal holds the operator's recent writes to the inventory: a refresh's lists may
+	// predate them, or trail them by Datadog's index delay, so they are applied again on top of
+	// its result. Creates (while the lists lack the object) and deletions are replayed for the
+	// settle window before the refresh began, or an object just created would vanish from the
+	// inventory and be created a second time, or be left behind by a deletion; updates and what
+	// reads learned only when made during the refresh (the lists are the truth about those,
+	// drift included).
+	journal  []journalEntry
+	slos     map[string][]datadogV1.ServiceLevelObjective // by CR UID, oldest first
+	monitors map[string]map[string][]datadogV1.Monitor    // by CR UID, then tier, oldest first
+	status   map[string][]SLOStatus                       // by SLO ID
+	synced   time.Time
 }
 
 // NewInventory returns an inventory that has not been refreshed yet.
@@ -47,19 +50,19 @@ func NewInventory() *Inventory {
 	return &Inventory{slos: map[string][]datadogV1.ServiceLevelObjective{}, monitors: map[string]map[string][]datadogV1.Monitor{}, status: map[string][]SLOStatus{}}
 }
 
+// journalEntry is a write to the inventory, when it was made, and whether it is a create or a
+// deletion (replayed for the settle window).
+type journalEntry struct {
+	at      time.Time
+	settles bool
+	apply   func()
+}
+
 // Refresh reads every managed SLO and monitor and the SLOs' error budgets: three paginated
 // calls for all ServiceSLOs.
 func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) error {
-	inv.mu.Lock()
-	inv.refreshing++
-	inv.mu.Unlock()
-	defer func() {
-		inv.mu.Lock()
-		if inv.refreshing--; inv.refreshing == 0 {
-			inv.journal = nil
-		}
-		inv.mu.Unlock()
-	}()
+	began := time.Now()
+	since := began.Add(-cmp.Or(c.Settings().Settle, DefaultSettle))
 	slos, err := c.ListSLOs(ctx, TagManaged)
 	if err != nil {
 		return err
@@ -76,8 +79,11 @@ func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) err
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.slos, inv.monitors, inv.status, inv.synced = bySLO, byMon, status, now
-	for _, replay := range inv.journal {
-		replay()
+	inv.journal = slices.DeleteFunc(inv.journal, func(e journalEntry) bool { return e.at.Before(since) })
+	for _, e := range inv.journal {
+		if e.settles || !e.at.Before(began) {
+			e.apply()
+		}
 	}
 	return nil
 }
@@ -124,13 +130,11 @@ func GroupMonitors(monitors []datadogV1.Monitor) map[string]map[string][]datadog
 	return out
 }
 
-// record applies a write to the inventory, and journals it while a refresh runs. Callers hold
-// inv.mu.
-func (inv *Inventory) record(op func()) {
+// record applies a write to the inventory and journals it; settles marks a create or a
+// deletion. Callers hold inv.mu.
+func (inv *Inventory) record(settles bool, op func()) {
 	op()
-	if inv.refreshing > 0 {
-		inv.journal = append(inv.journal, op)
-	}
+	inv.journal = append(inv.journal, journalEntry{at: time.Now(), settles: settles, apply: op})
 }
 
 // Synced is when the inventory was last refreshed; zero before the first refresh.
@@ -165,13 +169,24 @@ func (inv *Inventory) Status(sloID string) []SLOStatus {
 	return inv.status[sloID]
 }
 
-// PutSLO records the SLO the operator created, adopted or updated for a CR, first among any
+// AddSLO records the SLO the operator created for a CR.
+func (inv *Inventory) AddSLO(uid string, s datadogV1.ServiceLevelObjective) { inv.putSLO(true, uid, s) }
+
+// PutSLO records the SLO the operator adopted, confirmed or updated for a CR, first among any
 // duplicates still known.
 func (inv *Inventory) PutSLO(uid string, s datadogV1.ServiceLevelObjective) {
+	inv.putSLO(false, uid, s)
+}
+
+func (inv *Inventory) putSLO(created bool, uid string, s datadogV1.ServiceLevelObjective) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() {
-		rest := slices.DeleteFunc(slices.Clone(inv.slos[uid]), func(o datadogV1.ServiceLevelObjective) bool { return o.GetId() == s.GetId() })
+	inv.record(created, func() {
+		same := func(o datadogV1.ServiceLevelObjective) bool { return o.GetId() == s.GetId() }
+		if created && slices.ContainsFunc(inv.slos[uid], same) {
+			return // listed since: the list says how it is now
+		}
+		rest := slices.DeleteFunc(slices.Clone(inv.slos[uid]), same)
 		inv.slos[uid] = append([]datadogV1.ServiceLevelObjective{s}, rest...)
 	})
 }
@@ -180,7 +195,7 @@ func (inv *Inventory) PutSLO(uid string, s datadogV1.ServiceLevelObjective) {
 func (inv *Inventory) DropSLO(uid, id string) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() {
+	inv.record(true, func() {
 		inv.slos[uid] = slices.DeleteFunc(inv.slos[uid], func(o datadogV1.ServiceLevelObjective) bool { return o.GetId() == id })
 		if len(inv.slos[uid]) == 0 {
 			delete(inv.slos, uid)
@@ -192,19 +207,32 @@ func (inv *Inventory) DropSLO(uid, id string) {
 func (inv *Inventory) RemoveSLO(uid string) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() { delete(inv.slos, uid) })
+	inv.record(true, func() { delete(inv.slos, uid) })
 }
 
-// PutMonitor records the monitor the operator created, adopted or updated for a CR's tier,
+// AddMonitor records the monitor the operator created for a CR's tier.
+func (inv *Inventory) AddMonitor(uid, tier string, m datadogV1.Monitor) {
+	inv.putMonitor(true, uid, tier, m)
+}
+
+// PutMonitor records the monitor the operator adopted, confirmed or updated for a CR's tier,
 // first among any duplicates still known.
 func (inv *Inventory) PutMonitor(uid, tier string, m datadogV1.Monitor) {
+	inv.putMonitor(false, uid, tier, m)
+}
+
+func (inv *Inventory) putMonitor(created bool, uid, tier string, m datadogV1.Monitor) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() {
+	inv.record(created, func() {
 		if inv.monitors[uid] == nil {
 			inv.monitors[uid] = map[string][]datadogV1.Monitor{}
 		}
-		rest := slices.DeleteFunc(slices.Clone(inv.monitors[uid][tier]), func(o datadogV1.Monitor) bool { return o.GetId() == m.GetId() })
+		same := func(o datadogV1.Monitor) bool { return o.GetId() == m.GetId() }
+		if created && slices.ContainsFunc(inv.monitors[uid][tier], same) {
+			return // listed since: the list says how it is now
+		}
+		rest := slices.DeleteFunc(slices.Clone(inv.monitors[uid][tier]), same)
 		inv.monitors[uid][tier] = append([]datadogV1.Monitor{m}, rest...)
 	})
 }
@@ -213,7 +241,7 @@ func (inv *Inventory) PutMonitor(uid, tier string, m datadogV1.Monitor) {
 func (inv *Inventory) DropMonitor(uid, tier string, id int64) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() {
+	inv.record(true, func() {
 		if inv.monitors[uid] == nil {
 			return
 		}
@@ -228,7 +256,7 @@ func (inv *Inventory) DropMonitor(uid, tier string, id int64) {
 func (inv *Inventory) RemoveMonitor(uid, tier string) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	inv.record(func() { delete(inv.monitors[uid], tier) })
+	inv.record(true, func() { delete(inv.monitors[uid], tier) })
 }
 
 // TagValue is the value of the first tag with the prefix, compared without regard to case

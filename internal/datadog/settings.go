@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -46,9 +47,26 @@ type Settings struct {
 	// APIKey and AppKey authenticate the operator.
 	APIKey string
 	AppKey string
-	// Timeout is the longest one request may take, retries included; 30 s when zero. A create
-	// that times out has an unknown outcome (see KindUnknown).
+	// Timeout is the longest one request may take, retries included; DefaultTimeout when zero.
+	// A create that times out has an unknown outcome (see KindUnknown).
 	Timeout time.Duration
+	// Settle is how long after a create's time-out Datadog may still store it and its lists
+	// may not show it yet; DefaultSettle when zero. See SettlesAt.
+	Settle time.Duration
+}
+
+// DefaultTimeout bounds one Datadog request, retries included.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultSettle is the settle window when none is set: Datadog answers list and search reads
+// from indexes that trail writes by seconds, and a create held past the client's time-out may
+// be stored after it; a minute covers both with room (docs/slo.md).
+const DefaultSettle = time.Minute
+
+// SettlesAt is when a create sent at sent, whose outcome is unknown, has settled: from then on
+// a look-up that does not find what it made is believed.
+func (s Settings) SettlesAt(sent time.Time) time.Time {
+	return sent.Add(cmp.Or(s.Timeout, DefaultTimeout) + cmp.Or(s.Settle, DefaultSettle))
 }
 
 // Configured reports whether both keys are present. Without them the operator still runs, and

@@ -110,6 +110,11 @@ type Options struct {
 
 	// DatadogPoll is how often Datadog is re-read for drift and error budgets.
 	DatadogPoll time.Duration
+	// DatadogTimeout bounds one Datadog request, retries included.
+	DatadogTimeout time.Duration
+	// DatadogSettle is how long after a create's time-out Datadog may still store it or not
+	// list it yet (datadog.Settings.Settle).
+	DatadogSettle time.Duration
 	// DatadogOverride, when set, replaces the Secret and the environment (tests, benchmarks).
 	DatadogOverride *datadog.Settings
 	// SLOWorkers is how many ServiceSLOs are reconciled at once.
@@ -148,6 +153,8 @@ func DefaultOptions() Options {
 		DNS:                     nodelocaldns.DefaultSettings(),
 		DNSInjection:            "auto",
 		DatadogPoll:             10 * time.Minute,
+		DatadogTimeout:          datadog.DefaultTimeout,
+		DatadogSettle:           datadog.DefaultSettle,
 		SLOWorkers:              8,
 	}
 }
@@ -282,9 +289,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
-		Client:    mgr.GetClient(),
-		Recorder:  recorder,
-		Conn:      &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride},
+		Client:   mgr.GetClient(),
+		Recorder: recorder,
+		Conn: &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride,
+			Timeout: opts.DatadogTimeout, Settle: opts.DatadogSettle},
 		Inventory: datadog.NewInventory(),
 		Poll:      opts.DatadogPoll,
 		Workers:   opts.SLOWorkers,

@@ -84,22 +84,10 @@ func replay(t *testing.T, file string) {
 			path = strings.ReplaceAll(path, rec, fake)
 			body = strings.ReplaceAll(body, rec, fake)
 		}
-		req, err := http.NewRequest(it.Request.Method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("DD-API-KEY", datadogfake.DefaultAPIKey)
-		req.Header.Set("DD-APPLICATION-KEY", datadogfake.DefaultAppKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		code, got := send(t, srv.URL, it.Request.Method, path, body)
 		replayed++
-		if resp.StatusCode != it.Response.Code {
-			t.Errorf("%s %s: status %d, recorded %d\nfake said: %.300s\nDatadog said: %.300s", it.Request.Method, path, resp.StatusCode, it.Response.Code, got, it.Response.Body)
+		if code != it.Response.Code {
+			t.Errorf("%s %s: status %d, recorded %d\nfake said: %.300s\nDatadog said: %.300s", it.Request.Method, path, code, it.Response.Code, got, it.Response.Body)
 			continue
 		}
 		var recorded, answered any
@@ -224,21 +212,9 @@ func TestFakePagesLikeRecordedDatadog(t *testing.T) {
 	srv := datadogfake.New(datadogfake.Options{}).Start()
 	defer srv.Close()
 	do := func(method, path, body string) []byte {
-		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("DD-API-KEY", datadogfake.DefaultAPIKey)
-		req.Header.Set("DD-APPLICATION-KEY", datadogfake.DefaultAppKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		code, out := send(t, srv.URL, method, path, body)
+		if code != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, code, out)
 		}
 		return out
 	}
@@ -259,4 +235,23 @@ func TestFakePagesLikeRecordedDatadog(t *testing.T) {
 			t.Errorf("%s: metadata.page %v, Datadog answered %v", path, got.Metadata.Page, pages[i].Metadata.Page)
 		}
 	}
+}
+
+// send makes one request to the fake with its keys, and returns the status code and body.
+func send(t *testing.T, base, method, path, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("DD-API-KEY", datadogfake.DefaultAPIKey)
+	req.Header.Set("DD-APPLICATION-KEY", datadogfake.DefaultAppKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
 }

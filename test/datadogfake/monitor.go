@@ -14,6 +14,7 @@ import (
 type monitor struct {
 	id     int64
 	fields map[string]any
+	stored time.Time
 }
 
 // sloQueryRE matches the query of an "slo alert" monitor and captures the SLO ID.
@@ -131,7 +132,7 @@ func (s *Server) createMonitor(w http.ResponseWriter, r *http.Request) {
 	}
 	body["options"] = opts
 	sortTags(body)
-	s.monitors[id] = &monitor{id: id, fields: body}
+	s.monitors[id] = &monitor{id: id, fields: body, stored: s.opts.Now()}
 	writeJSON(w, http.StatusOK, body)
 }
 
@@ -267,7 +268,7 @@ func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {
 	var out []any
 	for _, id := range ids {
 		m := s.monitors[id]
-		if id <= idOffset {
+		if id <= idOffset || !s.listed("GET /api/v1/monitor", m.stored) {
 			continue
 		}
 		if name := q.Get("name"); name != "" && !strings.Contains(strings.ToLower(str(m.fields["name"])), strings.ToLower(name)) {

@@ -1,8 +1,11 @@
 package datadogfake
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +44,13 @@ type Options struct {
 	// misses the rest. Seed seeds the draw.
 	RepeatPageRate float64
 	Seed           uint64
+}
+
+// SetRepeatPageRate changes Options.RepeatPageRate of a running fake.
+func (s *Server) SetRepeatPageRate(rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.RepeatPageRate = rate
 }
 
 // SetPageSize changes Options.PageSize of a running fake.
@@ -84,6 +94,7 @@ type Server struct {
 	failNext     map[string][]int
 	dropNext     map[string]int
 	lose         map[string]*loss
+	listLag      map[string]time.Duration
 	latency      time.Duration
 	throttledTil time.Time
 	orgID        int64
@@ -124,6 +135,7 @@ func New(opts Options) *Server {
 		failNext:     map[string][]int{},
 		dropNext:     map[string]int{},
 		lose:         map[string]*loss{},
+		listLag:      map[string]time.Duration{},
 		orgID:        321813,
 		creatorEmail: "selfserve@example.com",
 		rng:          rand.New(rand.NewPCG(opts.Seed, opts.Seed)),
@@ -182,6 +194,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, injected, http.StatusText(injected))
 		return
 	}
+	if lost != nil && lost.late > 0 {
+		// No answer ever comes; the request is processed lost.late after it arrived, whether
+		// the client still waits or not.
+		body, _ := io.ReadAll(r.Body)
+		late := r.Clone(context.Background())
+		late.Body = io.NopCloser(bytes.NewReader(body))
+		go func() {
+			time.Sleep(lost.late)
+			s.mux.ServeHTTP(httptest.NewRecorder(), late)
+		}()
+		<-r.Context().Done()
+		return
+	}
 	if lost != nil {
 		// The request is processed (an object stored), and the answer is then lost.
 		rec := httptest.NewRecorder()
@@ -210,7 +235,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type loss struct {
 	every, seen, count int
 	code               int
-	hang               time.Duration
+	hang, late         time.Duration
 }
 
 // takeLoss reports whether this request to the route loses its answer. Callers hold s.mu.
@@ -249,6 +274,30 @@ func (s *Server) HangAfterStoring(pattern string, count int, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lose[pattern] = &loss{count: count, hang: d}
+}
+
+// StoreLate makes the next count requests to a route go unanswered, and be processed (their
+// objects stored) only after d: a create held past the client's time-out that Datadog stores
+// after the client gave up.
+func (s *Server) StoreLate(pattern string, count int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lose[pattern] = &loss{count: count, late: d}
+}
+
+// SetListLag makes a list or search route (a pattern as in Requests: "GET /api/v1/slo", "GET
+// /api/v1/monitor", "GET /api/v1/slo/search") show an object only d after it was stored, as
+// Datadog's indexes do; reads by ID see it at once. 0 stops it.
+func (s *Server) SetListLag(pattern string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listLag[pattern] = d
+}
+
+// listed reports whether a list route shows an object stored at stored yet. Callers hold s.mu.
+func (s *Server) listed(pattern string, stored time.Time) bool {
+	lag := s.listLag[pattern]
+	return lag == 0 || !s.opts.Now().Before(stored.Add(lag))
 }
 
 // takeRateLimit spends one request of the endpoint group's window and sets the X-RateLimit-*
@@ -345,6 +394,13 @@ func (s *Server) FailNext(pattern string, codes ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext[pattern] = append(s.failNext[pattern], codes...)
+}
+
+// ClearFailures drops the failures FailNext queued and no request took.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.failNext)
 }
 
 func (s *Server) popFailure(pattern string) int {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // slo is a stored service level objective: the fields as the client sent them plus the ones
@@ -17,6 +18,7 @@ import (
 type slo struct {
 	fields map[string]any
 	status map[string]SLOStatus // by timeframe
+	stored time.Time
 }
 
 // SLOStatus is what Datadog's SLO search reports for one timeframe of an SLO.
@@ -54,7 +56,7 @@ func (s *Server) createSLO(w http.ResponseWriter, r *http.Request) {
 	body["modified_at"] = now
 	body["creator"] = map[string]any{"name": nil, "handle": s.creatorEmail, "email": s.creatorEmail}
 	completeSLO(body)
-	s.slos[id] = &slo{fields: body, status: map[string]SLOStatus{}}
+	s.slos[id] = &slo{fields: body, status: map[string]SLOStatus{}, stored: s.opts.Now()}
 	s.sloOrder = append(s.sloOrder, id)
 	writeJSON(w, http.StatusOK, map[string]any{"data": []any{body}, "error": nil})
 }
@@ -138,6 +140,9 @@ func (s *Server) listSLOs(w http.ResponseWriter, r *http.Request) {
 	total := len(s.sloOrder)
 	for _, id := range s.sloOrder {
 		o := s.slos[id]
+		if !s.listed("GET /api/v1/slo", o.stored) {
+			continue
+		}
 		if len(ids) > 0 && !slices.Contains(ids, id) {
 			continue
 		}
@@ -192,7 +197,7 @@ func (s *Server) searchSLOs(w http.ResponseWriter, r *http.Request) {
 	var matched []any
 	for _, id := range s.sloOrder {
 		o := s.slos[id]
-		if matchesSearch(o, terms) {
+		if s.listed("GET /api/v1/slo/search", o.stored) && matchesSearch(o, terms) {
 			matched = append(matched, s.searchResult(o))
 		}
 	}

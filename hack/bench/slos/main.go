@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
@@ -30,14 +31,39 @@ func main() {
 	poll := flag.Duration("poll", 10*time.Second, "Poll interval of the run; per-hour figures are scaled to the default 10 min.")
 	storm := flag.Duration("storm", 60*time.Second, "Length of the 429 storm.")
 	pageSize := flag.Int("fake-page-size", 0, "Cap every page the Datadog fake answers at this many items (0: as asked), to show the cost of paging.")
+	var f faults
+	flag.DurationVar(&f.lag, "lag", 0, "Datadog's lists and search show an object this long after it was stored (0: at once).")
+	flag.IntVar(&f.loseEvery, "lose-every", 0, "Every nth create is stored and then answered 502 (0: none).")
+	flag.Float64Var(&f.repeatRate, "repeat-rate", 0, "Share of page reads answered with the page before (0: none).")
 	flag.Parse()
-	testutil.RunBenchmark("bench-slos", func(ctx context.Context) error { return run(ctx, *n, *poll, *storm, *pageSize) })
+	testutil.RunBenchmark("bench-slos", func(ctx context.Context) error { return run(ctx, *n, *poll, *storm, *pageSize, f) })
 }
 
-func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) error {
+// faults are how the Datadog fake misbehaves for the whole run.
+type faults struct {
+	lag        time.Duration
+	loseEvery  int
+	repeatRate float64
+}
+
+func (f faults) String() string {
+	if f == (faults{}) {
+		return "consistent lists, no lost answers"
+	}
+	return fmt.Sprintf("lists %s behind, every %dth create answered 502 after being stored, %.0f %% of page reads repeated", f.lag, f.loseEvery, 100*f.repeatRate)
+}
+
+func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int, f faults) error {
 	loadBefore := testutil.MachineLoad()
-	fmt.Printf("Starting the local control plane %s and the Datadog fake ...\n", controlplane.Version)
-	fake := datadogfake.New(datadogfake.Options{PageSize: pageSize})
+	fmt.Printf("Starting the local control plane %s and the Datadog fake (%s) ...\n", controlplane.Version, f)
+	fake := datadogfake.New(datadogfake.Options{PageSize: pageSize, RepeatPageRate: f.repeatRate, Seed: 1})
+	for _, route := range []string{"GET /api/v1/slo", "GET /api/v1/monitor", "GET /api/v1/slo/search"} {
+		fake.SetListLag(route, f.lag)
+	}
+	if f.loseEvery > 0 {
+		fake.LoseAnswers("POST /api/v1/slo", f.loseEvery, http.StatusBadGateway)
+		fake.LoseAnswers("POST /api/v1/monitor", f.loseEvery, http.StatusBadGateway)
+	}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	env, err := controlplane.StartEnv(ctx, controlplane.Options{}, func(opts *operator.Options) {
@@ -105,6 +131,26 @@ func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int) er
 	converge := time.Since(stormEnd)
 	slos, monitors := len(fake.SLOs()), len(fake.Monitors())
 
+	fmt.Printf("Deleting the %d ServiceSLOs ...\n", n)
+	deleteStart := time.Now()
+	if err := c.DeleteAllOf(ctx, &platformv1alpha1.ServiceSLO{}, client.InNamespace("bench")); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		var list platformv1alpha1.ServiceSLOList
+		if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
+			return err
+		}
+		if len(list.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d ServiceSLOs still there 10 minutes after their deletion", len(list.Items))
+		}
+	}
+	deleteTime := time.Since(deleteStart)
+	leftSLOs, leftMonitors := len(fake.SLOs()), len(fake.Monitors())
+
 	fmt.Printf(`
 ServiceSLO benchmark, %d ServiceSLOs with 3 tiers each, against the Datadog fake
   creation: %.1f s, %d calls: %s
@@ -113,11 +159,13 @@ ServiceSLO benchmark, %d ServiceSLOs with 3 tiers each, against the Datadog fake
   the same in pages of 100: %d calls in %d polls = %.1f per poll (%s), about %.0f per hour
   after a %s 429 storm with 100 targets changed: converged %.1f s after it ended
   Datadog holds %d SLOs and %d monitors (want %d and %d: no duplicates)
+  deleted in %.1f s; Datadog holds %d SLOs and %d monitors after (want 0 and 0: no orphans)
+  Datadog: %s
 `, n, createTime.Seconds(), total(create), describe(create),
 		float64(create["POST /api/v1/slo"])/float64(n), float64(create["POST /api/v1/monitor"])/float64(n),
 		total(steady), polls, perPoll, describe(steady), perHour,
 		total(paged), pagedPolls, pagedPerPoll, describe(paged), pagedPerPoll*float64(time.Hour/(10*time.Minute)),
-		storm, converge.Seconds(), slos, monitors, n, 3*n)
+		storm, converge.Seconds(), slos, monitors, n, 3*n, deleteTime.Seconds(), leftSLOs, leftMonitors, f)
 	fmt.Printf("  machine: before %s; after %s\n", loadBefore, testutil.MachineLoad())
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -66,6 +69,10 @@ type Reconciler struct {
 	polled chan event.GenericEvent
 	// pending holds the creates whose answers were lost.
 	pending datadog.Pending
+	// seen holds the UIDs each ServiceSLO name had while this process reconciled it, until
+	// their Datadog objects are deleted (see vanished).
+	seenMu sync.Mutex
+	seen   map[types.NamespacedName]map[types.UID]bool
 }
 
 // external is the Datadog boundary for one reconcile, over the client of the current
@@ -100,13 +107,24 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	slo := &platformv1alpha1.ServiceSLO{}
 	if err := r.Client.Get(ctx, req.NamespacedName, slo); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return r.vanished(ctx, req.NamespacedName, "")
+		}
+		return ctrl.Result{}, err
+	}
+	if res, err := r.vanished(ctx, req.NamespacedName, slo.UID); err != nil || res.RequeueAfter > 0 {
+		return res, err
 	}
 	before := slo.DeepCopy()
+	uid := string(slo.UID)
+	for _, u := range slo.Status.UnknownCreates {
+		r.pending.Restore(uid, tierOf(u.Object), u.SentAt.Time)
+	}
 	defer func() {
 		if !slo.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(slo, Finalizer) {
 			return
 		}
+		slo.Status.UnknownCreates = unknownCreates(r.pending.Records(uid))
 		summarize(slo, retErr)
 		if equality.Semantic.DeepEqual(before.Status, slo.Status) {
 			return
@@ -161,7 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.syncSLO(ctx, slo, ext, team, before); err != nil {
 		return r.datadogFailure(slo, err)
 	}
-	if err := r.syncMonitors(ctx, slo, ext, team, r.teamNotify(ctx, team)); err != nil {
+	if err := r.syncMonitors(ctx, slo, ext, team, r.teamNotify(ctx, team), before); err != nil {
 		return r.datadogFailure(slo, err)
 	}
 	slo.Status.ErrorBudget = errorBudgets(ext.ErrorBudget(slo.Status.SLOID))
@@ -212,11 +230,9 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 			metrics.DriftCorrections.WithLabelValues("DatadogSLO").Inc()
 		}
 		slo.Status.SLOID = id
-		// The ID must not live only in memory: write it now, before anything else can fail.
-		if err := r.Client.Status().Patch(ctx, slo, client.MergeFrom(before)); err != nil {
+		if err := r.persist(ctx, slo, before); err != nil {
 			return err
 		}
-		before.Status = *slo.Status.DeepCopy()
 		r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, action, note, id)
 		return nil
 	case !obs.UpToDate:
@@ -267,7 +283,7 @@ func (r *Reconciler) slosOfTeam(ctx context.Context, o client.Object) []reconcil
 
 // syncMonitors creates, updates and deletes the burn-rate monitors so that there is exactly
 // one per tier.
-func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, ext *datadog.External, team string, teamNotify []string) error {
+func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.ServiceSLO, ext *datadog.External, team string, teamNotify []string, before *platformv1alpha1.ServiceSLO) error {
 	uid := string(slo.UID)
 	have := ext.Tiers(uid)
 	tiers, _ := datadog.Tiers(slo)
@@ -292,6 +308,10 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 		switch {
 		case !obs.Exists:
 			if id, err = ext.CreateMonitor(ctx, uid, want); err != nil {
+				return err
+			}
+			slo.Status.Monitors = withMonitor(slo.Status.Monitors, platformv1alpha1.MonitorRef{Tier: want.Tier, ID: id})
+			if err := r.persist(ctx, slo, before); err != nil {
 				return err
 			}
 			r.Recorder.Eventf(slo, nil, corev1.EventTypeNormal, ReasonSynced, "Create", "Created burn-rate monitor %d (%s) in Datadog", id, want.Tier)
@@ -322,6 +342,25 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 	return nil
 }
 
+// persist writes the status now, before anything else can fail: the ID of an object just
+// created in Datadog must not live only in memory.
+func (r *Reconciler) persist(ctx context.Context, slo, before *platformv1alpha1.ServiceSLO) error {
+	slo.Status.UnknownCreates = unknownCreates(r.pending.Records(string(slo.UID)))
+	if err := r.Client.Status().Patch(ctx, slo, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	before.Status = *slo.Status.DeepCopy()
+	return nil
+}
+
+// withMonitor returns refs with ref in place of its tier's, sorted by tier.
+func withMonitor(refs []platformv1alpha1.MonitorRef, ref platformv1alpha1.MonitorRef) []platformv1alpha1.MonitorRef {
+	out := slices.DeleteFunc(slices.Clone(refs), func(m platformv1alpha1.MonitorRef) bool { return m.Tier == ref.Tier })
+	out = append(out, ref)
+	sort.Slice(out, func(i, j int) bool { return out[i].Tier < out[j].Tier })
+	return out
+}
+
 // monitorID is the ID the status gives a tier's monitor, 0 when none.
 func monitorID(slo *platformv1alpha1.ServiceSLO, tier string) int64 {
 	for _, m := range slo.Status.Monitors {
@@ -330,6 +369,63 @@ func monitorID(slo *platformv1alpha1.ServiceSLO, tier string) int64 {
 		}
 	}
 	return 0
+}
+
+// vanished deletes the Datadog objects of the incarnations of a ServiceSLO name, other than
+// current, that are gone without their finalizer having been removed by the operator. That
+// happens: kube-apiserver decides whether a DELETE waits for finalizers on the object it read,
+// so a finalizer added between that read and the delete is not waited for, and the CR goes
+// while its first creates are in flight. Their objects carry its UID; they are deleted as a
+// deletion would (after every unknown create has settled). Only UIDs this process reconciled
+// are known: one that vanished across a restart is not.
+func (r *Reconciler) vanished(ctx context.Context, key types.NamespacedName, current types.UID) (ctrl.Result, error) {
+	r.seenMu.Lock()
+	if r.seen == nil {
+		r.seen = map[types.NamespacedName]map[types.UID]bool{}
+	}
+	if current != "" && r.seen[key] == nil {
+		r.seen[key] = map[types.UID]bool{}
+	}
+	if current != "" {
+		r.seen[key][current] = true
+	}
+	var gone []types.UID
+	for uid := range r.seen[key] {
+		if uid != current {
+			gone = append(gone, uid)
+		}
+	}
+	r.seenMu.Unlock()
+	if len(gone) == 0 {
+		return ctrl.Result{}, nil
+	}
+	dd, _, err := r.Conn.Get(ctx)
+	if err != nil || dd == nil {
+		return ctrl.Result{}, err
+	}
+	for _, uid := range gone {
+		err := r.external(dd).DeleteAll(ctx, string(uid), "", nil)
+		var e *datadog.Error
+		if errors.As(err, &e) && e.Kind == datadog.KindUnknown && e.RetryAfter > 0 {
+			return ctrl.Result{RequeueAfter: e.RetryAfter + time.Second}, nil
+		}
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		ctrl.LoggerFrom(ctx).Info("Deleted the Datadog objects of a ServiceSLO that was removed without its finalizer", "uid", uid)
+		r.forgetUID(key, uid)
+	}
+	return ctrl.Result{}, nil
+}
+
+// forgetUID drops a UID of a name once its Datadog objects are deleted.
+func (r *Reconciler) forgetUID(key types.NamespacedName, uid types.UID) {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	delete(r.seen[key], uid)
+	if len(r.seen[key]) == 0 {
+		delete(r.seen, key)
+	}
 }
 
 // reconcileDelete removes the monitors, then the SLO (Delete), or leaves them (Orphan).
@@ -357,7 +453,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, slo *platformv1alpha1.
 	}
 	patch := client.MergeFrom(slo.DeepCopy())
 	controllerutil.RemoveFinalizer(slo, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, slo, patch))
+	if err := r.Client.Patch(ctx, slo, patch); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	r.forgetUID(client.ObjectKeyFromObject(slo), slo.UID)
+	return ctrl.Result{}, nil
 }
 
 // datadogFailure reports a failed Datadog call in Synced. Invalid requests stop until the spec
@@ -373,11 +473,36 @@ func (r *Reconciler) datadogFailure(slo *platformv1alpha1.ServiceSLO, err error)
 	switch {
 	case datadog.IsKind(err, datadog.KindInvalid):
 		return ctrl.Result{}, reconcile.TerminalError(err)
-	case datadog.IsKind(err, datadog.KindRateLimited) && e.RetryAfter > 0:
-		// Come back when the limit resets, spread a little, rather than in a backoff loop.
+	case (datadog.IsKind(err, datadog.KindRateLimited) || datadog.IsKind(err, datadog.KindUnknown)) && e.RetryAfter > 0:
+		// Come back when the limit resets or the unknown create has settled, spread a little,
+		// rather than in a backoff loop.
 		return ctrl.Result{RequeueAfter: e.RetryAfter + time.Duration(rand.Int64N(int64(time.Second)))}, nil
 	}
 	return ctrl.Result{}, err
+}
+
+// sloObject is UnknownCreate.Object of the SLO; a monitor's is its tier.
+const sloObject = "slo"
+
+func tierOf(object string) string {
+	if object == sloObject {
+		return ""
+	}
+	return object
+}
+
+// unknownCreates turns the records of creates whose outcome is unknown into the status field.
+func unknownCreates(records map[string]time.Time) []platformv1alpha1.UnknownCreate {
+	var out []platformv1alpha1.UnknownCreate
+	for tier, sent := range records {
+		object := tier
+		if tier == "" {
+			object = sloObject
+		}
+		out = append(out, platformv1alpha1.UnknownCreate{Object: object, SentAt: metav1.NewTime(sent)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Object < out[j].Object })
+	return out
 }
 
 // errorBudgets turns the search's status into the status field.

@@ -77,7 +77,9 @@ func run(m *testing.M) int {
 // Datadog every poll, until the test ends.
 func startOperator(t *testing.T, configured bool, poll time.Duration) *controlplane.Operator {
 	t.Helper()
-	s := datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL}
+	// A create without an answer settles 6 s after it was sent, not 90 s, so the tests that
+	// lose answers wait seconds.
+	s := datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL, Timeout: 5 * time.Second, Settle: time.Second}
 	if configured {
 		s.APIKey, s.AppKey = datadogfake.DefaultAPIKey, datadogfake.DefaultAppKey
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -119,7 +120,7 @@ func TestLostCreateAnswersMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
 // 36 monitor creates are stored and answered only after the client has given up.
 func TestCreatesThatTimeOutMakeNoDuplicateAndLeaveNoOrphan(t *testing.T) {
 	runOperator(t, 10*time.Minute, datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL,
-		APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: time.Second})
+		APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: time.Second, Settle: time.Second})
 	exactlyOnce(t, "slowpoke", 50, 0, func() {
 		fake.HangAfterStoring("POST /api/v1/slo", 12, 2*time.Second)
 		fake.HangAfterStoring("POST /api/v1/monitor", 36, 2*time.Second)
@@ -265,4 +266,141 @@ func TestEveryCreateIsAnEventOfItsOwn(t *testing.T) {
 		}
 		return len(notes) == len(want)
 	})
+}
+
+// createThenDelete creates n ServiceSLOs in namespace while Datadog behaves as setup makes it,
+// deletes them all after, and waits until they are gone and everything Datadog may still
+// store late has landed (settle). From the first create to the end, Datadog is sampled every
+// 50 ms: no sample may show a CR with two SLOs or more than three monitors, and nothing of
+// theirs may be left at the end.
+func createThenDelete(t *testing.T, namespace string, n int, after, settle time.Duration, setup func()) {
+	t.Helper()
+	ctx := context.Background()
+	tenantNamespace(t, namespace, namespace)
+	setup()
+	crs := make([]*platformv1alpha1.ServiceSLO, n)
+	for i := range crs {
+		crs[i] = newSLO(namespace, fmt.Sprintf("svc-%03d", i))
+	}
+	Must(t, Parallel(n, 16, func(i int) error { return admin.Create(ctx, crs[i]) }))
+	stop, sampled := sampleDuplicates(crs)
+	time.Sleep(after)
+	Must(t, Parallel(n, 16, func(i int) error { return admin.Delete(ctx, crs[i]) }))
+	start := time.Now()
+	for _, slo := range crs {
+		Eventually(t, 2*time.Minute, slo.Name+" is gone", func() bool {
+			return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKeyFromObject(slo), &platformv1alpha1.ServiceSLO{}))
+		})
+	}
+	t.Logf("%d ServiceSLOs deleted %s after their creation were gone %s later", n, after, time.Since(start).Round(time.Second))
+	time.Sleep(settle)
+	close(stop)
+	if res := <-sampled; res.duplicates > 0 {
+		t.Errorf("%d of %d samples showed a duplicate, the first: %s", res.duplicates, res.samples, res.first)
+	}
+	orphans := 0
+	for _, slo := range crs {
+		slos, monitors := objectsOf(string(slo.UID))
+		orphans += len(slos) + len(monitors)
+		for _, o := range append(slos, monitors...) {
+			t.Logf("left: %s %v %v created %v", slo.Name, o["id"], o["tags"], o["created_at"])
+		}
+		if len(slos)+len(monitors) > 0 {
+			var list eventsv1.EventList
+			Must(t, admin.List(ctx, &list, client.InNamespace(namespace)))
+			for _, e := range list.Items {
+				if e.Regarding.Name == slo.Name {
+					t.Logf("  event %s %s %s %s", e.CreationTimestamp.Format("15:04:05"), e.Reason, e.Action, e.Note)
+				}
+			}
+		}
+	}
+	if orphans > 0 {
+		t.Errorf("%d SLOs and monitors of the %d deleted ServiceSLOs are left in Datadog", orphans, n)
+	}
+}
+
+// eventuallyConsistent runs the operator with a 1 s time-out and a 6 s settle window, polling
+// every 2 s, and undoes setup's faults when the test ends.
+func eventuallyConsistent(t *testing.T) {
+	t.Helper()
+	runOperator(t, 2*time.Second, datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL,
+		APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: time.Second, Settle: 6 * time.Second})
+	t.Cleanup(func() {
+		for _, route := range []string{"GET /api/v1/slo", "GET /api/v1/monitor", "GET /api/v1/slo/search"} {
+			fake.SetListLag(route, 0)
+		}
+		fake.LoseAnswers("POST /api/v1/slo", 0, 0)
+		fake.LoseAnswers("POST /api/v1/monitor", 0, 0)
+	})
+}
+
+// TestListsThatLagWithLostCreatesLeaveNothing: Datadog's lists and search show an object 5 s
+// after it was stored, and every 5th create is stored and then answered 502. 300 ServiceSLOs
+// are created and deleted 3 s later: nothing is created twice, nothing is left.
+func TestListsThatLagWithLostCreatesLeaveNothing(t *testing.T) {
+	eventuallyConsistent(t)
+	createThenDelete(t, "lagging", 300, 3*time.Second, 0, func() {
+		for _, route := range []string{"GET /api/v1/slo", "GET /api/v1/monitor", "GET /api/v1/slo/search"} {
+			fake.SetListLag(route, 5*time.Second)
+		}
+		fake.LoseAnswers("POST /api/v1/slo", 5, http.StatusBadGateway)
+		fake.LoseAnswers("POST /api/v1/monitor", 5, http.StatusBadGateway)
+	})
+}
+
+// TestCreatesStoredLateLeaveNothing: 30 SLO and 90 monitor creates get no answer; Datadog
+// stores each 2 s after it arrived, 1 s after the client gave up. 300 ServiceSLOs are created
+// and deleted 3 s later: nothing is created twice, nothing is left once the late ones landed.
+func TestCreatesStoredLateLeaveNothing(t *testing.T) {
+	eventuallyConsistent(t)
+	createThenDelete(t, "late", 300, 3*time.Second, 3*time.Second, func() {
+		fake.StoreLate("POST /api/v1/slo", 30, 2*time.Second)
+		fake.StoreLate("POST /api/v1/monitor", 90, 2*time.Second)
+	})
+}
+
+// TestPagesThatRepeatLeaveNothing: Datadog pages by 50, reports the page size as its total
+// (as recorded), answers 30 % of page reads with the page before, and every 5th create is
+// stored and then answered 502. 300 ServiceSLOs are created and deleted 3 s later: nothing is
+// created twice, nothing is left.
+func TestPagesThatRepeatLeaveNothing(t *testing.T) {
+	eventuallyConsistent(t)
+	t.Cleanup(func() {
+		fake.SetPageSize(0)
+		fake.SetRepeatPageRate(0)
+	})
+	createThenDelete(t, "repeating", 300, 3*time.Second, 0, func() {
+		fake.SetPageSize(50)
+		fake.SetRepeatPageRate(0.3)
+		fake.LoseAnswers("POST /api/v1/slo", 5, http.StatusBadGateway)
+		fake.LoseAnswers("POST /api/v1/monitor", 5, http.StatusBadGateway)
+	})
+}
+
+// TestEachMonitorIsInStatusAsSoonAsItExists: the second monitor create of a ServiceSLO is
+// refused (400), which stops the reconcile; the first monitor's ID is in status already, so
+// nothing but the inventory's memory has to find it again.
+func TestEachMonitorIsInStatusAsSoonAsItExists(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Hour)
+	tenantNamespace(t, "halfway", "halfway")
+	refusals := make([]int, 50)
+	for i := range refusals {
+		refusals[i] = http.StatusBadRequest
+	}
+	fake.FailNext("POST /api/v1/monitor", append([]int{0}, refusals...)...)
+	t.Cleanup(fake.ClearFailures)
+	slo := newSLO("halfway", "checkout-availability")
+	Must(t, admin.Create(ctx, slo))
+	got := &platformv1alpha1.ServiceSLO{}
+	Eventually(t, 30*time.Second, "the refusal is reported", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(slo), got))
+		c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.ConditionSynced)
+		return c != nil && c.Reason == "DatadogInvalid"
+	})
+	_, monitors := objectsOf(string(got.UID))
+	if len(monitors) != 1 || len(got.Status.Monitors) != 1 || fmt.Sprint(got.Status.Monitors[0].ID) != fmt.Sprint(monitors[0]["id"]) {
+		t.Errorf("Datadog holds %d monitors, status names %v: want the one created", len(monitors), got.Status.Monitors)
+	}
 }
