@@ -141,8 +141,10 @@ type MaintenanceWindow struct {
 	TimeZone TimeZone `json:"timeZone"`
 }
 
-// Exclusion is a one-off period in which the upgrades of a scope are held back.
+// Exclusion is a one-off period in which the upgrades of a scope are held back. In GKE it is
+// named selfserve-<name>.
 // +kubebuilder:validation:XValidation:rule="timestamp(self.end) > timestamp(self.start)",message="end must be after start",fieldPath=".end"
+// +kubebuilder:validation:XValidation:rule="self.name != 'gate'",message="gate is reserved: selfserve-gate is the exclusion a blocking gate adds in GKE",fieldPath=".name"
 type Exclusion struct {
 	// Name identifies the exclusion, for example "black-friday".
 	// +kubebuilder:validation:MinLength=1
@@ -345,6 +347,11 @@ type ProviderStatus struct {
 	// ResourceVersion is the provider policy's version last read.
 	// +optional
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// ForeignExclusions are the exclusions the cluster has that selfserve did not make (set
+	// with gcloud or the console): kept as they are, and counted in GKE's limit.
+	// +listType=set
+	// +optional
+	ForeignExclusions []string `json:"foreignExclusions,omitempty"`
 }
 
 // ClusterUpgradePolicyStatus is the policy's current answer and why.

@@ -245,6 +245,7 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "at least one window", manifest: cup(Set("spec.maintenanceWindows", "[]")), wantField: "spec.maintenanceWindows", wantText: "at least 1"},
 		{name: "exclusion ends after it starts", manifest: cup(Set("spec.exclusions[0].end", `"2026-12-01T00:00:00Z"`)), wantField: "spec.exclusions[0].end", wantText: "end must be after start"},
 		{name: "exclusion scope", manifest: cup(Set("spec.exclusions[0].scope", "NoPatchUpgrades")), wantField: "spec.exclusions[0].scope", wantText: "Unsupported value"},
+		{name: "exclusion named gate", manifest: cup(Set("spec.exclusions[0].name", "gate")), wantField: "spec.exclusions[0].name", wantText: "gate is reserved"},
 		{name: "error budget percentage at most 100", manifest: cup(Set("spec.gates.errorBudget[0].minRemainingPercent", "101")), wantField: "spec.gates.errorBudget[0].minRemainingPercent", wantText: "less than or equal to 100"},
 		{name: "monitor gate needs tags", manifest: cup(Set("spec.gates.monitors[0].tags", "[]")), wantField: "spec.gates.monitors[0].tags", wantText: "at least 1"},
 		{name: "GKE project ID", manifest: cup(Set("spec.provider.gke.project", "P")), wantField: "spec.provider.gke.project", wantText: "should match"},

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +63,9 @@ func ClusterName(project, location, cluster string) string {
 type Result struct {
 	Changed         bool
 	ResourceVersion string
+	// Foreign are the names of the exclusions the cluster has that selfserve did not make,
+	// kept as they are.
+	Foreign []string
 }
 
 // Sync reads the cluster's maintenance policy and, when it differs from the desired window and
@@ -75,10 +81,21 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 		if observed == nil {
 			observed = &container.MaintenancePolicy{}
 		}
-		if sameWindow(observed.Window, window) && sameExclusions(observed.Window, exclusions) {
-			return Result{ResourceVersion: observed.ResourceVersion}, nil
+		owned, foreign, legacy := splitExclusions(observed.Window, exclusions)
+		names := slices.Sorted(maps.Keys(foreign))
+		if len(foreign)+len(exclusions) > MaxExclusions {
+			return Result{Foreign: names}, fmt.Errorf("GKE keeps at most %d exclusions on a cluster; %s has %d made outside selfserve (%s) and the policy needs %d: remove some",
+				MaxExclusions, name, len(foreign), strings.Join(names, ", "), len(exclusions))
 		}
-		desired := ownedReplaced(observed, window, exclusions)
+		if sameWindow(observed.Window, window) && sameExclusions(owned, exclusions) && !legacy {
+			return Result{ResourceVersion: observed.ResourceVersion, Foreign: names}, nil
+		}
+		merged := maps.Clone(foreign)
+		if merged == nil {
+			merged = map[string]container.TimeWindow{}
+		}
+		maps.Copy(merged, exclusions)
+		desired := ownedReplaced(observed, window, merged)
 		_, err = c.svc.Projects.Locations.Clusters.SetMaintenancePolicy(name, &container.SetMaintenancePolicyRequest{MaintenancePolicy: desired}).Context(ctx).Do()
 		var gerr *googleapi.Error
 		if errors.As(err, &gerr) && (gerr.Code == http.StatusConflict || gerr.Code == http.StatusPreconditionFailed) && attempt < 3 {
@@ -87,12 +104,39 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 		if err != nil {
 			return Result{}, fmt.Errorf("setting the maintenance policy of %s: %w", name, err)
 		}
-		return Result{Changed: true}, nil
+		return Result{Changed: true, Foreign: names}, nil
 	}
 }
 
+// splitExclusions sorts the cluster's exclusions into selfserve's (named with ExclusionPrefix)
+// and the others, which are kept. An exclusion named as one of the policy's, with the same
+// times and scope, was sent by a selfserve that did not prefix its names yet: it is replaced
+// by the prefixed one (legacy reports that one is there), not kept twice.
+func splitExclusions(observed *container.MaintenanceWindow, want map[string]container.TimeWindow) (owned, foreign map[string]container.TimeWindow, legacy bool) {
+	owned, foreign = map[string]container.TimeWindow{}, map[string]container.TimeWindow{}
+	if observed == nil {
+		return owned, foreign, false
+	}
+	for name, w := range observed.MaintenanceExclusions {
+		switch ours, ok := want[ExclusionName(name)]; {
+		case strings.HasPrefix(name, ExclusionPrefix):
+			owned[name] = w
+		case ok && sameTimeWindow(w, ours):
+			legacy = true
+		default:
+			foreign[name] = w
+		}
+	}
+	return owned, foreign, legacy
+}
+
+func sameTimeWindow(a, b container.TimeWindow) bool {
+	return a.StartTime == b.StartTime && a.EndTime == b.EndTime && scopeOf(a) == scopeOf(b)
+}
+
 // ownedReplaced is the observed policy with what selfserve owns replaced: the maintenance window
-// (its recurring window, and no other kind of window) and the exclusions. Everything else GKE
+// (its recurring window, and no other kind of window) and the exclusions, which the caller
+// gives with the ones selfserve did not make merged in. Everything else GKE
 // returned — the disruption budget, the resourceVersion — is sent back as it was, because GKE
 // clears a field that setMaintenancePolicy leaves empty. (Fields newer than the pinned
 // container/v1 client are not known to it and cannot be carried; updating the module carries
@@ -133,17 +177,12 @@ func sameWindow(observed *container.MaintenanceWindow, want *container.Recurring
 	return got.Recurrence == want.Recurrence && gs.UTC().Format("15:04") == ws.UTC().Format("15:04") && ge.Sub(gs) == we.Sub(ws)
 }
 
-func sameExclusions(observed *container.MaintenanceWindow, want map[string]container.TimeWindow) bool {
-	var got map[string]container.TimeWindow
-	if observed != nil {
-		got = observed.MaintenanceExclusions
-	}
+func sameExclusions(got, want map[string]container.TimeWindow) bool {
 	if len(got) != len(want) {
 		return false
 	}
 	for name, w := range want {
-		g, ok := got[name]
-		if !ok || g.StartTime != w.StartTime || g.EndTime != w.EndTime || scopeOf(g) != scopeOf(w) {
+		if g, ok := got[name]; !ok || !sameTimeWindow(g, w) {
 			return false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
@@ -46,7 +47,7 @@ func TestSyncThroughTheContainerClient(t *testing.T) {
 		if p.Window.RecurringWindow.Recurrence != "FREQ=WEEKLY;BYDAY=TH,TU" || p.Window.RecurringWindow.Window.StartTime != "2026-12-01T04:00:00Z" {
 			t.Errorf("window %+v", p.Window.RecurringWindow)
 		}
-		if p.Window.MaintenanceExclusions["year-end"].MaintenanceExclusionOptions.Scope != "NO_MINOR_UPGRADES" {
+		if p.Window.MaintenanceExclusions["selfserve-year-end"].MaintenanceExclusionOptions.Scope != "NO_MINOR_UPGRADES" {
 			t.Errorf("exclusions %+v", p.Window.MaintenanceExclusions)
 		}
 	})
@@ -100,21 +101,25 @@ func TestFakeRefusesWhatGKERefuses(t *testing.T) {
 	}
 	many := map[string]container.TimeWindow{}
 	for i := range 21 {
-		many[fmt.Sprintf("e%d", i)] = exclusion(1, "NO_UPGRADES")
+		many[gke.ExclusionName(fmt.Sprintf("e%d", i))] = exclusion(1, "NO_UPGRADES")
 	}
 	for name, tt := range map[string]struct {
 		exclusions map[string]container.TimeWindow
 		refused    bool
 	}{
-		"NO_UPGRADES for 30 days":        {map[string]container.TimeWindow{"x": exclusion(30, "NO_UPGRADES")}, false},
-		"NO_UPGRADES for 31 days":        {map[string]container.TimeWindow{"x": exclusion(31, "NO_UPGRADES")}, true},
-		"NO_MINOR_UPGRADES for 180 days": {map[string]container.TimeWindow{"x": exclusion(180, "NO_MINOR_UPGRADES")}, false},
-		"NO_MINOR_UPGRADES for 181 days": {map[string]container.TimeWindow{"x": exclusion(181, "NO_MINOR_UPGRADES")}, true},
-		"21 exclusions":                  {many, true},
+		"NO_UPGRADES for 30 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(30, "NO_UPGRADES")}, false},
+		"NO_UPGRADES for 31 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(31, "NO_UPGRADES")}, true},
+		"NO_MINOR_UPGRADES for 180 days": {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(180, "NO_MINOR_UPGRADES")}, false},
+		"NO_MINOR_UPGRADES for 181 days": {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(181, "NO_MINOR_UPGRADES")}, true},
+		"21 exclusions":                  {many, true}, // refused by the client already, before sending
 	} {
 		_, err := c.Sync(ctx, gke.ClusterName("acme-prod-4711", "europe-west1", "limits"), window, tt.exclusions)
 		var gerr *googleapi.Error
-		if refused := errors.As(err, &gerr) && gerr.Code == http.StatusBadRequest; refused != tt.refused {
+		refused := errors.As(err, &gerr) && gerr.Code == http.StatusBadRequest
+		if len(tt.exclusions) > gke.MaxExclusions {
+			refused = err != nil
+		}
+		if refused != tt.refused {
 			t.Errorf("%s: %v, want refused=%v", name, err, tt.refused)
 		}
 	}
@@ -145,6 +150,61 @@ func TestSyncKeepsWhatSelfserveDoesNotOwn(t *testing.T) {
 	}
 	if res, err := c.Sync(ctx, name, window, nil); err != nil || res.Changed {
 		t.Errorf("a second sync changed something: %+v, %v", res, err)
+	}
+}
+
+// TestSyncKeepsExclusionsSelfserveDidNotMake: an on-call SRE's freeze set with gcloud (even
+// one named like a policy's exclusion but with other times) is kept through every sync and
+// reported; an exclusion an older selfserve sent under the policy's own name is replaced by the
+// prefixed one; one of selfserve's that the policy no longer has goes; and GKE's limit counts
+// the foreign ones.
+func TestSyncKeepsExclusionsSelfserveDidNotMake(t *testing.T) {
+	ctx := context.Background()
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "shared")
+	c, fake := clientOf(t, name)
+	tw := func(start, end, scope string) container.TimeWindow {
+		return container.TimeWindow{StartTime: start, EndTime: end, MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: scope}}
+	}
+	yearEnd := tw("2026-12-18T00:00:00Z", "2027-01-04T00:00:00Z", "NO_MINOR_UPGRADES")
+	freeze := tw("2026-12-01T00:00:00Z", "2026-12-21T00:00:00Z", "NO_UPGRADES")
+	fake.SetPolicy(name, &container.MaintenancePolicy{Window: &container.MaintenanceWindow{MaintenanceExclusions: map[string]container.TimeWindow{
+		"oncall-freeze": freeze,
+		"year-end":      yearEnd,                                                           // sent by an older selfserve
+		"release":       tw("2027-02-01T00:00:00Z", "2027-02-03T00:00:00Z", "NO_UPGRADES"), // an SRE's, same name as none of ours
+		"selfserve-old": tw("2026-12-02T00:00:00Z", "2026-12-03T00:00:00Z", "NO_UPGRADES"), // ours, gone from the policy
+	}}})
+	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T08:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=TU,WE,TH"}
+	want := map[string]container.TimeWindow{gke.ExclusionName("year-end"): yearEnd}
+	for i := range 10 {
+		res, err := c.Sync(ctx, name, window, want)
+		if err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+		if res.Changed != (i == 0) {
+			t.Errorf("sync %d changed: %t", i, res.Changed)
+		}
+		if fmt.Sprint(res.Foreign) != "[oncall-freeze release]" {
+			t.Errorf("sync %d: foreign %v", i, res.Foreign)
+		}
+		got := fake.Policy(name).Window.MaintenanceExclusions
+		if len(got) != 3 || got["oncall-freeze"].EndTime != freeze.EndTime || got[gke.ExclusionName("year-end")].EndTime != yearEnd.EndTime || got["release"].EndTime != "2027-02-03T00:00:00Z" {
+			t.Fatalf("sync %d: GKE holds %v", i, got)
+		}
+	}
+
+	// 19 exclusions of the SREs' and 2 of the policy's are more than GKE keeps: not sent.
+	many := map[string]container.TimeWindow{}
+	for i := range 19 {
+		many[fmt.Sprintf("sre-%02d", i)] = freeze
+	}
+	fake.SetPolicy(name, &container.MaintenancePolicy{Window: &container.MaintenanceWindow{MaintenanceExclusions: many}})
+	_, sets := fake.Calls()
+	want[gke.GateExclusionName] = freeze
+	if _, err := c.Sync(ctx, name, window, want); err == nil || !strings.Contains(err.Error(), "19 made outside selfserve") {
+		t.Errorf("over GKE's limit: %v", err)
+	}
+	if _, s := fake.Calls(); s != sets {
+		t.Error("a policy over GKE's limit was sent")
 	}
 }
 

@@ -17,8 +17,16 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/schedule"
 )
 
+// ExclusionPrefix starts the name of every exclusion selfserve makes in GKE, and only theirs:
+// the exclusions a cluster has under other names (an on-call SRE's emergency freeze set with
+// gcloud) are kept as they are.
+const ExclusionPrefix = "selfserve-"
+
 // GateExclusionName names the exclusion added while a gate blocks upgrades.
-const GateExclusionName = "selfserve-gate"
+const GateExclusionName = ExclusionPrefix + "gate"
+
+// ExclusionName is the GKE name of a policy's exclusion.
+func ExclusionName(name string) string { return ExclusionPrefix + name }
 
 // gkeScopes maps exclusion scopes to GKE's names.
 var gkeScopes = map[schedule.Scope]string{
@@ -178,7 +186,7 @@ func DesiredExclusions(exclusions []schedule.Exclusion, gate *Gate, now time.Tim
 		if !e.End.After(now) {
 			continue
 		}
-		out[e.Name] = container.TimeWindow{
+		out[ExclusionName(e.Name)] = container.TimeWindow{
 			StartTime:                   e.Start.UTC().Format(time.RFC3339),
 			EndTime:                     e.End.UTC().Format(time.RFC3339),
 			MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: gkeScopes[e.Scope]},

@@ -116,7 +116,7 @@ func TestDesiredExclusionsWithAGate(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("exclusions %v: want black-friday and the gate; an exclusion that is over is dropped", got)
 	}
-	if bf := got["black-friday"]; bf.MaintenanceExclusionOptions.Scope != "NO_UPGRADES" || bf.EndTime != "2026-12-01T00:00:00Z" {
+	if bf := got["selfserve-black-friday"]; bf.MaintenanceExclusionOptions.Scope != "NO_UPGRADES" || bf.EndTime != "2026-12-01T00:00:00Z" {
 		t.Errorf("black-friday %+v", bf)
 	}
 	if g := got[GateExclusionName]; g.MaintenanceExclusionOptions.Scope != "NO_MINOR_OR_NODE_UPGRADES" || g.StartTime != "2026-11-30T00:00:00Z" || g.EndTime != "2026-12-01T12:00:00Z" {

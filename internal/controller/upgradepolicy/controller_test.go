@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+	container "google.golang.org/api/container/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -507,5 +508,55 @@ func TestGateHoldNeverLapses(t *testing.T) {
 		clock.Set(next.Add(time.Second))
 		poke(t, "held")
 		evaluatedAt(clock.Now())
+	}
+}
+
+// TestExclusionsMadeOutsideSelfserveSurviveTenSyncs: an on-call SRE set an emergency freeze on
+// the cluster with gcloud. Ten syncs that each change the policy in GKE (the window's length,
+// the gate's hold on and off) keep it, and the status names it.
+func TestExclusionsMadeOutsideSelfserveSurviveTenSyncs(t *testing.T) {
+	ctx := context.Background()
+	clock.Set(mustTime("2026-11-30T06:00:00Z"))
+	name := gke.ClusterName("acme-prod-4711", "europe-west1", "oncall")
+	gkeFake.AddCluster(name)
+	freeze := container.TimeWindow{StartTime: "2026-11-30T00:00:00Z", EndTime: "2026-12-10T00:00:00Z",
+		MaintenanceExclusionOptions: &container.MaintenanceExclusionOptions{Scope: "NO_UPGRADES"}}
+	gkeFake.SetPolicy(name, &container.MaintenancePolicy{Window: &container.MaintenanceWindow{
+		MaintenanceExclusions: map[string]container.TimeWindow{"oncall-freeze": freeze}}})
+	Must(t, admin.Create(ctx, &platformv1alpha1.ClusterUpgradePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "oncall"},
+		Spec: platformv1alpha1.ClusterUpgradePolicySpec{
+			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "nights", DaysOfWeek: []platformv1alpha1.Weekday{"Monday", "Wednesday", "Friday"}, Start: "01:00", Duration: "4h", TimeZone: "Europe/Berlin"}},
+			Exclusions: []platformv1alpha1.Exclusion{{Name: "year-end", Start: metav1.NewTime(mustTime("2026-12-18T00:00:00Z")),
+				End: metav1.NewTime(mustTime("2027-01-04T00:00:00Z")), Scope: platformv1alpha1.ScopeNoMinorUpgrades}},
+			Provider: &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "oncall"}},
+		},
+	}))
+	_, setsBefore := gkeFake.Calls()
+	for i := range 10 {
+		if i > 0 {
+			updatePolicy(t, "oncall", func(p *platformv1alpha1.ClusterUpgradePolicy) {
+				p.Spec.MaintenanceWindows[0].Duration = fmt.Sprintf("%dh", 4+i)
+				p.Spec.Suspend = i%2 == 1
+			})
+		}
+		var p platformv1alpha1.ClusterUpgradePolicy
+		Eventually(t, 20*time.Second, fmt.Sprintf("sync %d", i+1), func() bool {
+			Must(t, admin.Get(ctx, client.ObjectKey{Name: "oncall"}, &p))
+			return p.Status.ObservedGeneration == p.Generation && p.Status.Provider != nil && p.Status.Provider.State == "Synced"
+		})
+		got := gkeFake.Policy(name).Window.MaintenanceExclusions
+		if e, ok := got["oncall-freeze"]; !ok || e.EndTime != freeze.EndTime || e.MaintenanceExclusionOptions.Scope != "NO_UPGRADES" {
+			t.Fatalf("after sync %d GKE holds %v: the SRE's freeze is gone", i+1, got)
+		}
+		if _, ok := got[gke.ExclusionName("year-end")]; !ok {
+			t.Fatalf("after sync %d GKE holds %v: the policy's exclusion is missing", i+1, got)
+		}
+		if fmt.Sprint(p.Status.Provider.ForeignExclusions) != "[oncall-freeze]" || !strings.Contains(p.Status.Provider.Message, "oncall-freeze") {
+			t.Errorf("after sync %d status.provider %+v does not name the SRE's freeze", i+1, p.Status.Provider)
+		}
+	}
+	if _, sets := gkeFake.Calls(); sets-setsBefore < 10 {
+		t.Errorf("%d policies set in GKE, want one per sync (10)", sets-setsBefore)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,11 +82,15 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 	syncCtx, cancel := context.WithTimeout(ctx, cmp.Or(r.GKETimeout, 30*time.Second))
 	defer cancel()
 	res, err := c.Sync(syncCtx, gke.ClusterName(g.Project, g.Location, g.Cluster), window, desiredExclusions)
+	st.ForeignExclusions = res.Foreign
 	if err != nil {
 		return failed(err)
 	}
 	st.State = "Synced"
 	st.Message = "GKE's maintenance policy matches: " + window.Recurrence + " at " + window.Window.StartTime[11:16] + " UTC"
+	if len(res.Foreign) > 0 {
+		st.Message += fmt.Sprintf("; %d exclusions made outside selfserve kept (%s)", len(res.Foreign), strings.Join(res.Foreign, ", "))
+	}
 	if res.Changed || st.LastSyncTime == nil {
 		t := metav1.NewTime(now)
 		st.LastSyncTime = &t
