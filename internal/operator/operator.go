@@ -177,6 +177,9 @@ func Scheme() *runtime.Scheme {
 
 // NewManager builds the manager with its probes, webhooks and controllers.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	// HTTP/2 is disabled on the servers the operator exposes (CVE-2023-44487 and
 	// CVE-2023-39325, "rapid reset"), as kubebuilder projects do.
 	disableHTTP2 := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
@@ -368,6 +371,20 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// validate refuses durations the operator cannot work with: a poll interval of zero would
+// read Datadog in a loop, a negative one panics.
+func (o Options) validate() error {
+	switch {
+	case o.DatadogPoll <= 0:
+		return fmt.Errorf("--datadog-poll-interval must be positive, not %s", o.DatadogPoll)
+	case o.DatadogTimeout <= 0:
+		return fmt.Errorf("--datadog-timeout must be positive, not %s", o.DatadogTimeout)
+	case o.DatadogSettle < 0:
+		return fmt.Errorf("--datadog-settle-window may not be negative (%s)", o.DatadogSettle)
+	}
+	return nil
 }
 
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/selfserve-dev/selfserve/internal/operator"
@@ -84,4 +86,21 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestDurationsTheOperatorCannotWorkWithAreRefused: a poll interval of zero would read Datadog
+// in a loop and a negative one would panic; both stop the start with the flag named.
+func TestDurationsTheOperatorCannotWorkWithAreRefused(t *testing.T) {
+	for flag, set := range map[string]func(*operator.Options){
+		"--datadog-poll-interval must be positive, not 0s":  func(o *operator.Options) { o.DatadogPoll = 0 },
+		"--datadog-poll-interval must be positive, not -1s": func(o *operator.Options) { o.DatadogPoll = -time.Second },
+		"--datadog-timeout must be positive":                func(o *operator.Options) { o.DatadogTimeout = 0 },
+		"--datadog-settle-window may not be negative":       func(o *operator.Options) { o.DatadogSettle = -time.Second },
+	} {
+		opts := operator.DefaultOptions()
+		set(&opts)
+		if _, err := operator.NewManager(&rest.Config{Host: "https://127.0.0.1:1"}, opts); err == nil || !strings.Contains(err.Error(), flag) {
+			t.Errorf("%s: got %v", flag, err)
+		}
+	}
 }
