@@ -90,10 +90,7 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 		if sameWindow(observed.Window, window) && sameExclusions(owned, exclusions) && !legacy {
 			return Result{ResourceVersion: observed.ResourceVersion, Foreign: names}, nil
 		}
-		merged := maps.Clone(foreign)
-		if merged == nil {
-			merged = map[string]container.TimeWindow{}
-		}
+		merged := maps.Clone(foreign) // never nil: splitExclusions makes it
 		maps.Copy(merged, exclusions)
 		desired := ownedReplaced(observed, window, merged)
 		_, err = c.svc.Projects.Locations.Clusters.SetMaintenancePolicy(name, &container.SetMaintenancePolicyRequest{MaintenancePolicy: desired}).Context(ctx).Do()

@@ -12,7 +12,6 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,7 +68,7 @@ const annotationClaims = "platform.selfserve.dev/host-claims"
 // of its Team's hosts (Team spec.hosts) and no object of another team (or of a namespace that
 // is no tenant's) serves an overlapping host; objects being deleted serve nothing.
 type HostGuard struct {
-	// Reader reads namespaces and Teams (cache first).
+	// Reader reads TenantNamespaces, namespaces and Teams (cache first).
 	Reader client.Reader
 	// Claims lists the cached Ingresses and routes by HostIndex.
 	Claims client.Reader
@@ -138,7 +137,7 @@ func (g *HostGuard) Handle(ctx context.Context, req admission.Request) admission
 	if len(added) == 0 {
 		return admission.Allowed("no new host")
 	}
-	team, err := g.teamOf(ctx, req.Namespace)
+	team, err := tenancy.NamespaceTeam(ctx, g.Reader, req.Namespace)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
@@ -262,16 +261,6 @@ func ownership(team *platformv1alpha1.Team, kind string, obj *unstructured.Unstr
 	return errs
 }
 
-// teamOf returns the team a namespace belongs to ("" for none), from its team label, which only
-// the operator writes.
-func (g *HostGuard) teamOf(ctx context.Context, namespace string) (string, error) {
-	var ns corev1.Namespace
-	if err := g.Reader.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
-		return "", err
-	}
-	return ns.Labels[platformv1alpha1.LabelTeam], nil
-}
-
 // conflict returns an object of another team (or of no tenant) that serves a host overlapping
 // host, or nil.
 func (g *HostGuard) conflict(ctx context.Context, self claim, host string, pending []pendingClaim) (*claim, error) {
@@ -297,10 +286,8 @@ func (g *HostGuard) conflict(ctx context.Context, self claim, host string, pendi
 			if c.same(self) {
 				continue
 			}
-			team, err := g.teamOf(ctx, c.namespace)
-			if apierrors.IsNotFound(err) {
-				continue // its namespace is gone, and it with it
-			}
+			// A namespace that is gone is no tenant's: its objects count until they go too.
+			team, err := tenancy.NamespaceTeam(ctx, g.Reader, c.namespace)
 			if err != nil {
 				return nil, err
 			}

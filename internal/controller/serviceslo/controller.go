@@ -380,13 +380,13 @@ func monitorID(slo *platformv1alpha1.ServiceSLO, tier string) int64 {
 // are known: one that vanished across a restart is not.
 func (r *Reconciler) vanished(ctx context.Context, key types.NamespacedName, current types.UID) (ctrl.Result, error) {
 	r.seenMu.Lock()
-	if r.seen == nil {
-		r.seen = map[types.NamespacedName]map[types.UID]bool{}
-	}
-	if current != "" && r.seen[key] == nil {
-		r.seen[key] = map[types.UID]bool{}
-	}
 	if current != "" {
+		if r.seen == nil {
+			r.seen = map[types.NamespacedName]map[types.UID]bool{}
+		}
+		if r.seen[key] == nil {
+			r.seen[key] = map[types.UID]bool{}
+		}
 		r.seen[key][current] = true
 	}
 	var gone []types.UID
