@@ -6,6 +6,7 @@ package gke
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,8 +55,9 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 		return nil, nil
 	}
 	type utcWindow struct {
-		name     string
-		start    time.Time
+		name string
+		// minute is the UTC start's minute of the day.
+		minute   int
 		days     []string
 		duration time.Duration
 		freq     string
@@ -64,16 +66,26 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 		// that is Sunday in UTC falls into the previous UTC week.
 		moved int
 	}
-	var ws []utcWindow
+	// GKE's window starts at the earliest occurrence to tell it about, and repeats that UTC time
+	// of day; every window is put into UTC with its zone's offset at that occurrence, or now if
+	// it began earlier (see nextStart).
+	var start time.Time
 	for _, w := range windows {
 		first := nextStart(w, now)
 		if first.IsZero() {
-			return nil, fmt.Errorf("window %s has no occurrence in the next two years", w.Name)
+			return nil, fmt.Errorf("window %s never opens: its rule names no day in a whole calendar cycle", w.Name)
 		}
-		local := first.In(w.Location)
-		u := first.UTC()
-		shift := int(time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).Sub(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
-		uw := utcWindow{name: w.Name, start: u, duration: w.Duration, freq: "WEEKLY", interval: max(w.Recur.Interval, 1)}
+		if start.IsZero() || first.Before(start) {
+			start = first
+		}
+	}
+	ref := maxTime(now, start)
+	var ws []utcWindow
+	for _, w := range windows {
+		_, offset := ref.In(w.Location).Zone()
+		local := w.Hour*60 + w.Minute - offset/60
+		shift := int(math.Floor(float64(local) / (24 * 60)))
+		uw := utcWindow{name: w.Name, minute: local - shift*24*60, duration: w.Duration, freq: "WEEKLY", interval: max(w.Recur.Interval, 1)}
 		if w.Recur.Monthly {
 			uw.freq = "MONTHLY"
 		}
@@ -96,7 +108,6 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 		}
 		ws = append(ws, uw)
 	}
-	sort.Slice(ws, func(i, j int) bool { return ws[i].start.Before(ws[j].start) })
 	base := ws[0]
 	days := slices.Clone(base.days)
 	for _, o := range ws[1:] {
@@ -104,9 +115,9 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 			return nil, fmt.Errorf("windows %s and %s: every %d weeks, but one falls into the previous or next week in UTC and the other does not, so GKE would count their weeks apart; give them starts on the same side of midnight UTC",
 				base.name, o.name, base.interval)
 		}
-		if o.start.Hour() != base.start.Hour() || o.start.Minute() != base.start.Minute() || o.duration != base.duration || o.freq != base.freq || o.interval != base.interval {
-			return nil, fmt.Errorf("GKE keeps one recurring maintenance window; windows starting %s and %s UTC (%s and %s long) cannot be merged into it",
-				base.start.Format("15:04"), o.start.Format("15:04"), base.duration, o.duration)
+		if o.minute != base.minute || o.duration != base.duration || o.freq != base.freq || o.interval != base.interval {
+			return nil, fmt.Errorf("GKE keeps one recurring maintenance window; windows %s and %s, starting %s and %s UTC (%s and %s long), cannot be merged into it",
+				base.name, o.name, clock(base.minute), clock(o.minute), base.duration, o.duration)
 		}
 		days = append(days, o.days...)
 	}
@@ -119,12 +130,15 @@ func DesiredWindow(windows []schedule.Window, now time.Time) (*container.Recurri
 	rrule += ";BYDAY=" + strings.Join(days, ",")
 	return &container.RecurringTimeWindow{
 		Window: &container.TimeWindow{
-			StartTime: base.start.Format(time.RFC3339),
-			EndTime:   base.start.Add(base.duration).Format(time.RFC3339),
+			StartTime: start.UTC().Format(time.RFC3339),
+			EndTime:   start.Add(base.duration).UTC().Format(time.RFC3339),
 		},
 		Recurrence: rrule,
 	}, nil
 }
+
+// clock writes a minute of the day as 15:04.
+func clock(minute int) string { return fmt.Sprintf("%02d:%02d", minute/60, minute%60) }
 
 // crossesWeek reports whether a local day, moved by shift days in UTC, lands in another UTC week
 // (weeks start on Monday, as in RRULE's default WKST).
@@ -166,14 +180,29 @@ func positional(d schedule.DaySpec) string {
 	return fmt.Sprintf("BYDAY=%d%s", d.Pos, rruleDay[d.Day])
 }
 
-// nextStart is the start of the window's first occurrence that has not ended at now.
+// nextStart is the occurrence GKE's recurring window starts at: GKE repeats its UTC time of
+// day, so it must be an occurrence with the UTC offset in force from now until the zone's next
+// change (when the operator sends the new time). That is the earliest occurrence open now that
+// began under the current offset at the window's wall-clock start, or else the first one that
+// starts at or after now at its wall-clock start. An occurrence still open that began before the offset changed (a
+// 48-hour window across a DST night) is not sent: GKE would repeat its old UTC time for every
+// later occurrence; GKE stays closed for the rest of it instead, as for an occurrence that
+// opens after the clock jumped over its start. Zero when the window never
+// opens.
 func nextStart(w schedule.Window, now time.Time) time.Time {
-	a := schedule.Evaluate([]schedule.Window{w}, nil, now, schedule.MinorUpgrade)
-	switch {
-	case a.Current != nil:
-		return a.Current.Start
-	case a.Next != nil:
-		return a.Next.Start
+	_, offset := now.In(w.Location).Zone()
+	for _, s := range w.OpenAt(now) {
+		if _, o := s.In(w.Location).Zone(); o == offset && w.Regular(s) {
+			return s
+		}
+	}
+	from := now
+	for range 8 { // a start skipped by a jump happens at most twice a year
+		s, ok := w.FirstStart(from)
+		if !ok || w.Regular(s) {
+			return s
+		}
+		from = s.Add(time.Nanosecond) // opens after a jump over its start: GKE cannot repeat it
 	}
 	return time.Time{}
 }

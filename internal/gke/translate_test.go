@@ -150,3 +150,52 @@ func TestAvailabilityRule(t *testing.T) {
 		t.Error("a five-week freeze leaves no availability, yet the rule passed")
 	}
 }
+
+// TestGKEGetsTheOffsetInForceAfterAChange: the cases an independent model of the windows found
+// GKE told an older occurrence's UTC time, after a DST change, with a window open across it.
+func TestGKEGetsTheOffsetInForceAfterAChange(t *testing.T) {
+	santiago, la, berlin := zone(t, "America/Santiago"), zone(t, "America/Los_Angeles"), zone(t, "Europe/Berlin")
+	mon := func(ds ...time.Weekday) schedule.Recurrence { return days(ds...) }
+	cases := []struct {
+		name    string
+		windows []schedule.Window
+		now     string
+		// start is GKE's start time; closed is an instant GKE must be closed at (as the windows are).
+		start, closed string
+	}{
+		{name: "Santiago, Mon/Tue/Thu/Sat 06:00 for 48 h, the day after the clocks went back",
+			windows: []schedule.Window{{Name: "w", Recur: mon(time.Monday, time.Tuesday, time.Thursday, time.Saturday), Hour: 6, Duration: 48 * time.Hour, Location: santiago}},
+			now:     "2028-04-02T12:00:00Z", start: "2028-04-03T10:00:00Z", closed: "2028-04-03T09:30:00Z"},
+		{name: "Los Angeles, Sun/Tue 01:00 for 72 h, on the night the clocks go back",
+			windows: []schedule.Window{{Name: "w", Recur: mon(time.Sunday, time.Tuesday), Hour: 1, Duration: 72 * time.Hour, Location: la}},
+			now:     "2027-11-07T10:00:01Z", start: "2027-11-09T09:00:00Z"},
+		{name: "Berlin, two windows at 23:45 for 120 h, the day after the clocks went forward",
+			windows: []schedule.Window{
+				{Name: "fri", Recur: mon(time.Friday), Hour: 23, Minute: 45, Duration: 120 * time.Hour, Location: berlin},
+				{Name: "mon", Recur: mon(time.Monday), Hour: 23, Minute: 45, Duration: 120 * time.Hour, Location: berlin},
+			},
+			now: "2026-03-30T12:00:00Z", start: "2026-03-30T21:45:00Z"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rw, err := DesiredWindow(c.windows, at(c.now))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if rw.Window.StartTime != c.start {
+				t.Errorf("GKE starts at %s, want %s (%s)", rw.Window.StartTime, c.start, rw.Recurrence)
+			}
+			compareWithGKE(t, c.windows, rw, at(c.now))
+			if c.closed != "" {
+				for _, s := range gkeOccurrences(t, rw, at(c.closed).Add(-c.windows[0].Duration), at(c.closed).Add(time.Second)) {
+					if !s.Add(c.windows[0].Duration).Before(at(c.closed)) {
+						t.Errorf("GKE is open at %s (from %s); the windows are not", c.closed, s)
+					}
+				}
+				if a := schedule.Evaluate(c.windows, nil, at(c.closed), schedule.MinorUpgrade); a.Current != nil {
+					t.Errorf("the windows are open at %s: %+v", c.closed, a.Current)
+				}
+			}
+		})
+	}
+}

@@ -95,9 +95,10 @@ type Interval struct {
 // followed before it is called continuous.
 const chainLimit = 35 * 24 * time.Hour
 
-// farSearch bounds the search for a next window beyond the horizon: 14 horizons, 28 years,
-// after which weekdays fall on the same dates again.
-const farSearch = 14
+// cycleSteps bounds the search for a window's next start: every INTERVAL months, 4,800 steps
+// reach a month of every kind the Gregorian calendar has (its weekdays repeat every 400 years,
+// 4,800 months), so a rule that does not open within them never opens.
+const cycleSteps = 4800
 
 // Contains reports whether t is within the interval.
 func (iv Interval) Contains(t time.Time) bool { return !t.Before(iv.Start) && t.Before(iv.End) }
@@ -142,15 +143,14 @@ func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind
 			a.Next = &iv
 		}
 	}
-	if a.Current == nil && a.Next == nil {
-		// Nothing within two years (a rule such as every 99 months on a fifth Saturday): look
-		// further, a horizon at a time.
-		for k := 1; k <= farSearch && a.Next == nil; k++ {
-			from := now.Add(time.Duration(k) * horizon)
-			if later := Occurrences(windows, from, from.Add(horizon)); len(later) > 0 {
-				a.Next = &later[0]
-			}
+	if a.Next == nil && (a.Current == nil || !a.Current.Continuous) {
+		// Nothing within two years after now (a rule every 61 months), or nothing after the
+		// window open now closes: look further, however far.
+		from := now
+		if a.Current != nil {
+			from = a.Current.End
 		}
+		a.Next = nextAfter(windows, from)
 	}
 	blocked := false
 	var changes []time.Time
@@ -218,7 +218,90 @@ func settle(windows []Window, iv Interval, now time.Time) Interval {
 		iv.Windows = names
 	}
 	iv.Continuous = !iv.Start.After(now.Add(-chainLimit)) || iv.End.After(now.Add(chainLimit))
+	// Named after every window with an occurrence in it, from its start to its end, so the
+	// names do not change while it is open as the occurrences inside it end.
+	iv.Windows = nil
+	for _, o := range Occurrences(windows, iv.Start, iv.End) {
+		for _, n := range o.Windows {
+			if !slices.Contains(iv.Windows, n) {
+				iv.Windows = append(iv.Windows, n)
+			}
+		}
+	}
 	return iv
+}
+
+// nextAfter is the period that opens first after from (an occurrence starting at from is
+// merged into the period that ends there), however far away; nil when no window ever opens.
+func nextAfter(windows []Window, from time.Time) *Interval {
+	var first time.Time
+	for _, w := range windows {
+		if s, ok := w.FirstStart(from.Add(time.Nanosecond)); ok && (first.IsZero() || s.Before(first)) {
+			first = s
+		}
+	}
+	if first.IsZero() {
+		return nil
+	}
+	for _, iv := range Occurrences(windows, first, first.Add(horizon)) {
+		if iv.Start.Equal(first) {
+			iv.Continuous = iv.End.Sub(iv.Start) > chainLimit
+			return &iv
+		}
+	}
+	return nil
+}
+
+// OpenAt are the starts of the window's own occurrences (not merged with any other) open at t,
+// in order.
+func (w Window) OpenAt(t time.Time) []time.Time {
+	var out []time.Time
+	for _, iv := range w.occurrences(t, t.Add(time.Nanosecond)) {
+		out = append(out, iv.Start)
+	}
+	return out
+}
+
+// Regular reports whether an occurrence starting at s opens at the window's wall-clock start
+// (not at the first instant after a jump over it).
+func (w Window) Regular(s time.Time) bool {
+	l := s.In(w.Location)
+	return l.Hour() == w.Hour && l.Minute() == w.Minute
+}
+
+// FirstStart is the start of the window's first occurrence at or after from, however far away;
+// false when its rule never opens (a fifth Saturday in months that never have one).
+func (w Window) FirstStart(from time.Time) (time.Time, bool) {
+	// Weekly rules open every INTERVAL weeks (at most 99): within two years.
+	for _, iv := range w.occurrences(from, from.Add(horizon)) {
+		if !iv.Start.Before(from) {
+			return iv.Start, true
+		}
+	}
+	if !w.Recur.Monthly {
+		return time.Time{}, false
+	}
+	// Monthly ones: step through the months the INTERVAL names, from the one after the horizon.
+	interval := max(w.Recur.Interval, 1)
+	anchor := w.Recur.Anchor
+	if anchor.IsZero() {
+		anchor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	l := from.Add(horizon).In(w.Location)
+	k := (l.Year()-anchor.Year())*12 + int(l.Month()-anchor.Month())
+	k += mod(-k, interval)
+	for step := 0; step < cycleSteps; step++ {
+		month := time.Date(anchor.Year(), anchor.Month()+time.Month(k+step*interval), 1, 12, 0, 0, 0, w.Location)
+		for day := month; day.Month() == month.Month(); day = day.AddDate(0, 0, 1) {
+			if !w.Recur.matches(day) {
+				continue
+			}
+			if s := LocalInstant(day.Year(), day.Month(), day.Day(), w.Hour, w.Minute, w.Location); !s.Before(from) {
+				return s, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
 
 // mergedOccurrences returns the windows' occurrences that end after now and start within the

@@ -278,3 +278,45 @@ func TestTheNextWindowIsFoundHoweverFarAway(t *testing.T) {
 		t.Errorf("next %+v, next change %s: want 2029-01-01 05:00", a.Next, a.NextChange)
 	}
 }
+
+// TestAPeriodKeepsTheNamesOfOccurrencesThatEndedInsideIt: a's 72 hours from Monday hold b's two
+// hours on Tuesday; the period is "a,b" from its start to its end, not "a" once b's hours are over.
+func TestAPeriodKeepsTheNamesOfOccurrencesThatEndedInsideIt(t *testing.T) {
+	windows := []Window{
+		{Name: "a", Recur: Recurrence{Days: []DaySpec{{Day: time.Monday}}}, Duration: 72 * time.Hour, Location: time.UTC},
+		{Name: "b", Recur: Recurrence{Days: []DaySpec{{Day: time.Tuesday}}}, Duration: 2 * time.Hour, Location: time.UTC},
+	}
+	for _, now := range []string{"2026-11-30T10:00:00Z", "2026-12-01T01:00:00Z", "2026-12-02T12:00:00Z", "2026-12-02T23:59:00Z"} {
+		a := Evaluate(windows, nil, utc(now), MinorUpgrade)
+		if a.Current == nil || strings.Join(a.Current.Windows, ",") != "a,b" || !a.Current.Start.Equal(utc("2026-11-30T00:00:00Z")) {
+			t.Errorf("at %s: current %+v, want the period from Monday 00:00 named a,b", now, a.Current)
+		}
+	}
+}
+
+// TestTheNextWindowIsFoundWhileOneIsOpen: every 61 months on the last Friday, for a day. Inside
+// one occurrence the next is five years away and is still reported, as it is from outside.
+func TestTheNextWindowIsFoundWhileOneIsOpen(t *testing.T) {
+	r, err := ParseRRule("FREQ=MONTHLY;INTERVAL=61;BYDAY=-1FR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := []Window{{Name: "rare", Recur: r, Hour: 6, Duration: 24 * time.Hour, Location: time.UTC}}
+	// January 2024 + 61 months is February 2029; its last Friday is the 23rd; the one after is
+	// March 2034, the 31st.
+	inside := Evaluate(w, nil, utc("2029-02-23T12:00:00Z"), MinorUpgrade)
+	if inside.Current == nil || inside.Next == nil || !inside.Next.Start.Equal(utc("2034-03-31T06:00:00Z")) {
+		t.Fatalf("inside: current %+v next %+v, want next 2034-03-31 06:00", inside.Current, inside.Next)
+	}
+	before := Evaluate(w, nil, utc("2029-02-20T12:00:00Z"), MinorUpgrade)
+	if before.Next == nil || !before.Next.Start.Equal(utc("2029-02-23T06:00:00Z")) {
+		t.Fatalf("before: next %+v, want 2029-02-23 06:00", before.Next)
+	}
+	// Far beyond the old 28-year search: every 99 months, a fifth Monday.
+	r, _ = ParseRRule("FREQ=MONTHLY;INTERVAL=99;BYDAY=5MO")
+	far := Window{Name: "far", Recur: r, Hour: 6, Duration: time.Hour, Location: time.UTC}
+	s, ok := far.FirstStart(utc("2026-12-01T00:00:00Z"))
+	if !ok || s.In(time.UTC).Weekday() != time.Monday || s.Day() < 29 {
+		t.Fatalf("every 99 months on a fifth Monday: %s %v", s, ok)
+	}
+}
