@@ -83,13 +83,16 @@ func Translate(windows []schedule.Window, exclusions []schedule.Exclusion, held 
 		errs = append(errs, field.Forbidden(exclusionsPath, fmt.Sprintf("GKE keeps at most %d exclusions on a cluster%s; %d exclusions here have not ended, at most %d may",
 			MaxExclusions, why, sent, allowed)))
 	}
-	// With the exclusions first: when that passes, the windows alone pass too. Only a failure
-	// is checked again without them, to name the field to change.
-	if err := CheckAvailability(windows, exclusions, now); err != nil {
-		if alone := CheckAvailability(windows, nil, now); alone != nil {
-			errs = append(errs, field.Forbidden(windowsPath, alone.Error()))
-		} else {
-			errs = append(errs, field.Forbidden(exclusionsPath, err.Error()+" once the NoUpgrades exclusions are taken out"))
+	// GKE checks the window it is sent; one that cannot be sent is refused above already. With
+	// the exclusions first: when that passes, the window alone passes too. Only a failure is
+	// checked again without them, to name the field to change.
+	if window != nil {
+		if err := CheckAvailability(window, exclusions, now); err != nil {
+			if alone := CheckAvailability(window, nil, now); alone != nil {
+				errs = append(errs, field.Forbidden(windowsPath, alone.Error()))
+			} else {
+				errs = append(errs, field.Forbidden(exclusionsPath, err.Error()+" once the NoUpgrades exclusions are taken out"))
+			}
 		}
 	}
 	return window, errs

@@ -5,6 +5,7 @@
 package gke
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -241,46 +242,116 @@ const (
 	availabilityStretch = 4 * time.Hour
 )
 
-// CheckAvailability reports a 32-day period, starting at now or later (within the next 64
-// days, or until the last NoUpgrades exclusion ends), in which the windows minus the NoUpgrades exclusions leave less availability than GKE
-// requires. Exclusions of a narrower scope still let patches through, so they do not take
-// availability away. GKE rejects such a policy; the controller reports the problem instead of
-// sending it.
+// CheckAvailability reports a 32-day period, starting at now or later, in which the recurring
+// window GKE is sent, minus the NoUpgrades exclusions, leaves less availability than GKE requires.
+// Exclusions of a narrower scope still let patches through, so they do not take availability
+// away. GKE rejects such a policy; the controller reports the problem instead of sending it.
 //
-// The periods are rolling: the availability of [t, t+32d) only changes where an edge of the
-// period meets an edge of an available stretch, or cuts a stretch to under 4 hours, so those
-// starts (and now) are the only ones to check.
-func CheckAvailability(windows []schedule.Window, exclusions []schedule.Exclusion, now time.Time) error {
+// The check is GKE's: it reads the rule as sent, in UTC (so a DST change does not move it), and
+// every 32 days from now on count. Until the last NoUpgrades exclusion ends and for one period of
+// the rule after it (its INTERVAL of weeks, or two months), every start is checked; after that a
+// weekly rule repeats itself, and a monthly one depends only on the months around a start (their
+// lengths, weekdays and whether INTERVAL names them), so one month of each kind is checked, over
+// a whole cycle of the calendar.
+func CheckAvailability(window *container.RecurringTimeWindow, exclusions []schedule.Exclusion, now time.Time) error {
+	w, err := utcRule(window)
+	if err != nil {
+		return err
+	}
 	var blocking []schedule.Exclusion
-	horizon := 64 * 24 * time.Hour
+	until := now
 	for _, e := range exclusions {
 		if e.Scope == schedule.NoUpgrades {
 			blocking = append(blocking, e)
-			horizon = max(horizon, e.End.Sub(now))
+			until = maxTime(until, e.End)
 		}
 	}
+	interval := max(w.Recur.Interval, 1)
+	if !w.Recur.Monthly {
+		return checkSpan(w, blocking, now, until.Add(time.Duration(interval)*7*24*time.Hour))
+	}
+	until = until.AddDate(0, 2, 0)
+	if err := checkSpan(w, blocking, now, until); err != nil {
+		return err
+	}
+	anchor := w.Recur.Anchor
+	first := time.Date(until.Year(), until.Month(), 1, 0, 0, 0, 0, time.UTC)
+	seen := map[[4][3]int]bool{}
+	for m := 0; m < lcm(interval, 4800); m++ {
+		month := first.AddDate(0, m, 0)
+		var kind [4][3]int
+		for i := range kind {
+			day := month.AddDate(0, i-1, 0)
+			named := 0
+			if mod((day.Year()-anchor.Year())*12+int(day.Month()-anchor.Month()), interval) == 0 {
+				named = 1
+			}
+			kind[i] = [3]int{int(day.Weekday()), day.AddDate(0, 1, -1).Day(), named}
+		}
+		if seen[kind] {
+			continue
+		}
+		seen[kind] = true
+		if err := checkSpan(w, nil, month, month.AddDate(0, 1, 0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// utcRule reads GKE's recurring window back as a window in UTC whose INTERVAL counts from the
+// start time's week or month, as GKE counts it.
+func utcRule(window *container.RecurringTimeWindow) (schedule.Window, error) {
+	if window == nil || window.Window == nil {
+		return schedule.Window{}, fmt.Errorf("no recurring window")
+	}
+	start, err1 := time.Parse(time.RFC3339, window.Window.StartTime)
+	end, err2 := time.Parse(time.RFC3339, window.Window.EndTime)
+	rec, err3 := schedule.ParseRRule(window.Recurrence)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return schedule.Window{}, err
+	}
+	start = start.UTC()
+	rec.Anchor = time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, time.UTC)
+	return schedule.Window{Name: "gke", Recur: rec, Hour: start.Hour(), Minute: start.Minute(), Duration: end.Sub(start), Location: time.UTC}, nil
+}
+
+// checkSpan checks the 32-day periods that start in [from, to]. Their availability only changes
+// where an edge of the period meets an edge of an available stretch, or cuts a stretch to under
+// 4 hours, so those starts (and from) are the only ones to check.
+func checkSpan(w schedule.Window, blocking []schedule.Exclusion, from, to time.Time) error {
 	var stretches [][2]time.Time
-	for _, iv := range schedule.Occurrences(windows, now, now.Add(horizon+availabilityPeriod)) {
+	for _, iv := range schedule.Occurrences([]schedule.Window{w}, from, to.Add(availabilityPeriod)) {
 		stretches = append(stretches, subtract(iv.Start, iv.End, blocking)...)
 	}
-	starts := []time.Time{now}
+	starts := []time.Time{from}
 	for _, s := range stretches {
 		// Where the period's start leaves a stretch (whole, or with under 4 hours left) and where
 		// its end has not yet reached one (or not 4 hours of it).
 		starts = append(starts, s[0], s[1], s[1].Add(-availabilityStretch+time.Second),
 			s[0].Add(-availabilityPeriod), s[1].Add(-availabilityPeriod), s[0].Add(availabilityStretch-availabilityPeriod-time.Second))
 	}
-	for _, from := range starts {
-		if from.Before(now) || from.After(now.Add(horizon)) {
+	for _, start := range starts {
+		if start.Before(from) || start.After(to) {
 			continue
 		}
-		if got := available(stretches, from, from.Add(availabilityPeriod)); got < availabilityMinimum {
+		if got := available(stretches, start, start.Add(availabilityPeriod)); got < availabilityMinimum {
 			return fmt.Errorf("GKE requires at least %s of maintenance availability in any 32 days (in stretches of at least %s); the 32 days from %s leave %s",
-				availabilityMinimum, availabilityStretch, from.UTC().Format(time.RFC3339), got)
+				availabilityMinimum, availabilityStretch, start.UTC().Format(time.RFC3339), got)
 		}
 	}
 	return nil
 }
+
+func lcm(a, b int) int {
+	g, h := a, b
+	for h != 0 {
+		g, h = h, g%h
+	}
+	return a / g * b
+}
+
+func mod(a, b int) int { return ((a % b) + b) % b }
 
 // available sums the parts of the stretches inside [from, to) that are at least 4 hours long.
 func available(stretches [][2]time.Time, from, to time.Time) time.Duration {

@@ -124,29 +124,39 @@ func TestDesiredExclusionsWithAGate(t *testing.T) {
 	}
 }
 
+// availability checks the window GKE would be sent.
+func availability(t *testing.T, windows []schedule.Window, exclusions []schedule.Exclusion, now time.Time) error {
+	t.Helper()
+	rw, err := DesiredWindow(windows, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return CheckAvailability(rw, exclusions, now)
+}
+
 func TestAvailabilityRule(t *testing.T) {
 	now := at("2026-11-30T12:00:00Z")
 	three := []schedule.Window{{Name: "w", Recur: days(time.Tuesday, time.Wednesday, time.Thursday), Hour: 5, Duration: 4 * time.Hour, Location: time.UTC}}
-	if err := CheckAvailability(three, nil, now); err != nil {
+	if err := availability(t, three, nil, now); err != nil {
 		t.Errorf("three 4h windows a week (about 55h in 32 days): %v", err)
 	}
 	two := []schedule.Window{{Name: "w", Recur: days(time.Tuesday, time.Thursday), Hour: 5, Duration: 4 * time.Hour, Location: time.UTC}}
-	if err := CheckAvailability(two, nil, now); err == nil || !strings.Contains(err.Error(), "at least 48h0m0s") {
+	if err := availability(t, two, nil, now); err == nil || !strings.Contains(err.Error(), "at least 48h0m0s") {
 		t.Errorf("two 4h windows a week (about 36h in 32 days): %v", err)
 	}
 	short := []schedule.Window{{Name: "w", Recur: days(time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday), Hour: 5, Duration: 3 * time.Hour, Location: time.UTC}}
-	if err := CheckAvailability(short, nil, now); err == nil {
+	if err := availability(t, short, nil, now); err == nil {
 		t.Error("3h windows count for nothing (stretches under 4h), yet the rule passed")
 	}
 	// Twice a week for 5h49m: every 32 days from a midnight hold nine occurrences (52h21m), but
 	// the 32 days from Wednesday 03:21:01 cut that day's occurrence and the last Sunday's under 4
 	// hours, leaving eight (46h32m). GKE's periods roll; so does the check.
 	rolling := []schedule.Window{{Name: "w", Recur: days(time.Wednesday, time.Sunday), Hour: 1, Minute: 32, Duration: 5*time.Hour + 49*time.Minute, Location: time.UTC}}
-	if err := CheckAvailability(rolling, nil, now); err == nil || !strings.Contains(err.Error(), "the 32 days from 2026-12-02T03:21:01Z leave 46h32m0s") {
+	if err := availability(t, rolling, nil, now); err == nil || !strings.Contains(err.Error(), "the 32 days from 2026-12-02T03:21:01Z leave 46h32m0s") {
 		t.Errorf("a period that starts neither at midnight nor at an occurrence: %v", err)
 	}
 	freeze := []schedule.Exclusion{{Name: "december", Start: at("2026-12-01T00:00:00Z"), End: at("2027-01-05T00:00:00Z"), Scope: schedule.NoUpgrades}}
-	if err := CheckAvailability(three, freeze, now); err == nil {
+	if err := availability(t, three, freeze, now); err == nil {
 		t.Error("a five-week freeze leaves no availability, yet the rule passed")
 	}
 }
@@ -197,5 +207,35 @@ func TestGKEGetsTheOffsetInForceAfterAChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAvailabilityCountsEveryPeriodAhead: the last Monday, the last Saturday and the second to
+// last Tuesday, for 32 hours, leave 48 hours in every 32 days of the next 64, but only 40 in
+// the 32 days from 27 April 2027, when the last Saturday is the 24th and the last Monday the
+// 26th. GKE's 32 days roll over every instant, not only the next two months.
+func TestAvailabilityCountsEveryPeriodAhead(t *testing.T) {
+	now := at("2026-12-05T12:00:00Z")
+	rule, err := schedule.ParseRRule("FREQ=MONTHLY;BYDAY=-1MO,-1SA,-2TU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := []schedule.Window{{Name: "w", Recur: rule, Hour: 2, Duration: 32 * time.Hour, Location: time.UTC}}
+	rw, err := DesiredWindow(w, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := utcRule(rw)
+	if err := checkSpan(u, nil, now, now.Add(64*24*time.Hour)); err != nil {
+		t.Fatalf("the next 64 days: %v", err)
+	}
+	if err := CheckAvailability(rw, nil, now); err == nil || !strings.Contains(err.Error(), "the 32 days from 2027-04-27T10:00:00Z leave 40h0m0s") {
+		t.Errorf("got %v, want the 32 days from 27 April 2027", err)
+	}
+	// Every Monday to Wednesday for 6 hours passes everywhere in the calendar's cycle.
+	rule, _ = schedule.ParseRRule("FREQ=MONTHLY;BYDAY=MO,TU,WE")
+	w[0].Recur, w[0].Duration = rule, 6*time.Hour
+	if err := availability(t, w, nil, now); err != nil {
+		t.Error(err)
 	}
 }
