@@ -27,6 +27,22 @@ type Server struct {
 	failing int
 	// hang delays every answer by this long while set.
 	hang time.Duration
+	// clock is the fake's now, for the availability rule; the wall clock when nil.
+	clock func() time.Time
+}
+
+// SetClock makes the fake check availability from the instants clock gives.
+func (s *Server) SetClock(clock func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = clock
+}
+
+func (s *Server) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
 }
 
 // HangFor makes every answer wait d (past a client's time-out), until HangFor(0).
@@ -111,7 +127,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "maintenancePolicy is required")
 			return
 		}
-		if msg := refusal(req.MaintenancePolicy); msg != "" {
+		if msg := Refusal(req.MaintenancePolicy, s.now()); msg != "" {
 			writeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", msg)
 			return
 		}
@@ -181,28 +197,3 @@ func writeError(w http.ResponseWriter, code int, status, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
 }
 
-// refusal is GKE's answer to a maintenance policy it does not accept: more than 20 exclusions,
-// a NO_UPGRADES exclusion over 30 days, a narrower one over 180 days. Empty when accepted.
-func refusal(p *container.MaintenancePolicy) string {
-	if p.Window == nil {
-		return ""
-	}
-	if n := len(p.Window.MaintenanceExclusions); n > 20 {
-		return fmt.Sprintf("a cluster can have at most 20 maintenance exclusions, got %d", n)
-	}
-	for name, e := range p.Window.MaintenanceExclusions {
-		start, err1 := time.Parse(time.RFC3339, e.StartTime)
-		end, err2 := time.Parse(time.RFC3339, e.EndTime)
-		if err1 != nil || err2 != nil || !end.After(start) {
-			return fmt.Sprintf("maintenance exclusion %q: invalid start or end time", name)
-		}
-		days := 180
-		if e.MaintenanceExclusionOptions == nil || e.MaintenanceExclusionOptions.Scope == "" || e.MaintenanceExclusionOptions.Scope == "NO_UPGRADES" {
-			days = 30
-		}
-		if end.Sub(start) > time.Duration(days)*24*time.Hour {
-			return fmt.Sprintf("maintenance exclusion %q is longer than %d days", name, days)
-		}
-	}
-	return ""
-}
