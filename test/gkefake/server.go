@@ -196,4 +196,3 @@ func writeError(w http.ResponseWriter, code int, status, msg string) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
 }
-
