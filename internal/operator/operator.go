@@ -292,8 +292,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: recorder,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  recorder,
 		Conn: &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride,
 			Timeout: opts.DatadogTimeout, Settle: opts.DatadogSettle},
 		Inventory: datadog.NewInventory(),
@@ -407,6 +408,8 @@ func cacheOptions(dns nodelocaldns.Settings, nodePools bool, routes []schema.Gro
 		&platformv1alpha1.TenantClass{}:          {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.ServiceSLO{}:           {Transform: cache.TransformStripManagedFields()},
 		&platformv1alpha1.ClusterUpgradePolicy{}: {Transform: cache.TransformStripManagedFields()},
+		// Nodes as their kubelet versions, which the upgrade policies report.
+		&corev1.Node{}: {Transform: upgradepolicy.NodeVersionOnly},
 		// Namespaces are kept whole: the Retain deletion reads what the operator applied to them.
 		&corev1.Namespace{}: {Label: managed},
 		// The tenants' children are kept as digests of what the operator applied (drift is a

@@ -32,6 +32,7 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 	"github.com/selfserve-dev/selfserve/internal/metrics"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 // Finalizer holds a ServiceSLO until its Datadog objects are deleted (or orphaned).
@@ -44,8 +45,13 @@ const (
 	ReasonNotConfigured     = "DatadogNotConfigured"
 	ReasonWaitingForDatadog = "WaitingForInventory"
 	ReasonNotTenant         = "NotInTenantNamespace"
-	ReasonDatadogError      = "DatadogError"
-	ReasonInvalidSpec       = "InvalidSpec"
+	// ReasonNamespaceUnreadable: the namespace (and so the SLO's team) could not be read.
+	ReasonNamespaceUnreadable = "NamespaceUnreadable"
+	// ReasonReconcileError is Ready's reason when a reconcile fails for another reason than
+	// Datadog after an earlier sync (reading the credentials, the Team, writing status).
+	ReasonReconcileError = "ReconcileError"
+	ReasonDatadogError   = "DatadogError"
+	ReasonInvalidSpec    = "InvalidSpec"
 )
 
 // ReasonDuplicateDeleted is the reason of the event that reports a duplicate deleted.
@@ -57,7 +63,9 @@ const ReasonOrphaned = "Orphaned"
 
 // Reconciler reconciles ServiceSLOs.
 type Reconciler struct {
-	Client    client.Client
+	Client client.Client
+	// APIReader reads the namespaces the cache does not hold: those SREs label for a team.
+	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Conn      *datadog.Connection
 	Inventory *datadog.Inventory
@@ -159,13 +167,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		setSynced(slo, metav1.ConditionUnknown, ReasonWaitingForDatadog, "waiting for the first read of Datadog at "+settings.BaseURL())
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
-	var ns corev1.Namespace
-	team := ""
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: slo.Namespace}, &ns); err == nil {
-		team = ns.Labels[platformv1alpha1.LabelTeam]
+	// The team of a tenant namespace, or of a namespace SREs labelled for one (the cache holds only
+	// the managed namespaces; the others are read from the apiserver).
+	team, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, slo.Namespace)
+	if err != nil {
+		setSynced(slo, metav1.ConditionUnknown, ReasonNamespaceUnreadable, err.Error()+"; retried")
+		return ctrl.Result{}, err
 	}
 	if team == "" {
-		setSynced(slo, metav1.ConditionFalse, ReasonNotTenant, fmt.Sprintf("namespace %s is not a tenant namespace, so the SLO has no team; create the ServiceSLO in your TenantNamespace", slo.Namespace))
+		setSynced(slo, metav1.ConditionFalse, ReasonNotTenant, fmt.Sprintf("namespace %s has no team: it is neither a tenant namespace nor labelled %s by an SRE; create the ServiceSLO in your TenantNamespace", slo.Namespace, platformv1alpha1.LabelTeam))
 		return ctrl.Result{}, reconcile.TerminalError(errors.New("not in a tenant namespace"))
 	}
 	if errs := datadog.Refusals(slo.Spec); len(errs) > 0 {
@@ -179,7 +189,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.syncSLO(ctx, slo, ext, team, before); err != nil {
 		return r.datadogFailure(slo, err)
 	}
-	if err := r.syncMonitors(ctx, slo, ext, team, r.teamNotify(ctx, team), before); err != nil {
+	notify, err := r.teamNotify(ctx, team)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.syncMonitors(ctx, slo, ext, team, notify, before); err != nil {
 		return r.datadogFailure(slo, err)
 	}
 	slo.Status.ErrorBudget = errorBudgets(ext.ErrorBudget(slo.Status.SLOID))
@@ -250,20 +264,26 @@ func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceS
 	return nil
 }
 
-// teamNotify is the Team's default notification handles (none when the Team is missing).
-func (r *Reconciler) teamNotify(ctx context.Context, team string) []string {
+// teamNotify is the Team's default notification handles (none when the Team is missing); an
+// error when the Team cannot be read, so monitors are not sent without their team's handles.
+func (r *Reconciler) teamNotify(ctx context.Context, team string) ([]string, error) {
 	var t platformv1alpha1.Team
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: team}, &t); err != nil {
-		return nil
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading Team %s for its notification handles: %w", team, err)
 	}
-	return t.Spec.Notify
+	return t.Spec.Notify, nil
 }
 
 // slosOfTeam maps a Team to the ServiceSLOs of its namespaces: its notification handles are
 // theirs when they name none.
 func (r *Reconciler) slosOfTeam(ctx context.Context, o client.Object) []reconcile.Request {
-	var namespaces corev1.NamespaceList
-	if err := r.Client.List(ctx, &namespaces, client.MatchingLabels{platformv1alpha1.LabelTeam: o.GetName()}); err != nil {
+	// From the apiserver: namespaces SREs labelled for the team are not in the cache.
+	var namespaces metav1.PartialObjectMetadataList
+	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := r.APIReader.List(ctx, &namespaces, client.MatchingLabels{platformv1alpha1.LabelTeam: o.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing the namespaces of a team", "team", o.GetName())
 		return nil
 	}
@@ -558,13 +578,15 @@ func (p *poller) Start(ctx context.Context) error {
 				log.Error(err, "Reading Datadog")
 			default:
 				var list platformv1alpha1.ServiceSLOList
-				if err := p.r.Client.List(ctx, &list); err == nil {
-					for i := range list.Items {
-						select {
-						case p.r.polled <- event.GenericEvent{Object: &list.Items[i]}:
-						case <-ctx.Done():
-							return nil
-						}
+				if err := p.r.Client.List(ctx, &list); err != nil {
+					// Nothing re-queued this poll: the budgets wait for the next one.
+					log.Error(err, "Listing ServiceSLOs after reading Datadog; their budgets are updated at the next poll")
+				}
+				for i := range list.Items {
+					select {
+					case p.r.polled <- event.GenericEvent{Object: &list.Items[i]}:
+					case <-ctx.Done():
+						return nil
 					}
 				}
 			}

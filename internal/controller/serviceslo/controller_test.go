@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -451,4 +452,38 @@ func TestStoredQueryDatadogWouldRefuseIsNotSent(t *testing.T) {
 	s.Spec.Indicator.Metric.Total = "sum:requests{service:checkout}.as_count()"
 	Must(t, admin.Update(ctx, s))
 	waitSynced(t, s)
+}
+
+// TestServiceSLOsInNamespacesSREsLabelForATeamAreSynced: the SREs' own namespaces are not tenant
+// namespaces (the operator's cache does not hold them); labelled platform.selfserve.dev/team they
+// still give their ServiceSLOs that team, so an error-budget gate has their budget to read. An
+// unlabelled namespace gives none, and says how to fix it.
+func TestServiceSLOsInNamespacesSREsLabelForATeamAreSynced(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Second)
+	Must(t, CreateTeams(ctx, admin, []string{"platform"}, "default"))
+	Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sre-observability", Labels: map[string]string{platformv1alpha1.LabelTeam: "platform"}}}))
+	Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sre-scratch"}}))
+
+	slo := newSLO("sre-observability", "ingress-availability")
+	Must(t, admin.Create(ctx, slo))
+	got := waitSynced(t, slo)
+	slos, monitors := objectsOf(string(got.UID))
+	if len(slos) != 1 || len(monitors) == 0 || !strings.Contains(fmt.Sprint(slos[0]["tags"]), "team:platform") {
+		t.Fatalf("Datadog holds %d SLOs (tags %v) and %d monitors for it, want one SLO of team platform and its monitors", len(slos), slos, len(monitors))
+	}
+	if got.Status.ErrorBudget == nil || got.Status.SLOID == "" {
+		t.Errorf("status %+v: the gates read the budget from here", got.Status)
+	}
+
+	stray := newSLO("sre-scratch", "stray")
+	Must(t, admin.Create(ctx, stray))
+	Eventually(t, 30*time.Second, "the SLO in an unlabelled namespace says it has no team", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKeyFromObject(stray), stray))
+		c := meta.FindStatusCondition(stray.Status.Conditions, platformv1alpha1.ConditionSynced)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == "NotInTenantNamespace" && strings.Contains(c.Message, platformv1alpha1.LabelTeam)
+	})
+	if s, _ := objectsOf(string(stray.UID)); len(s) != 0 {
+		t.Errorf("an SLO without a team was sent to Datadog: %v", s)
+	}
 }

@@ -58,6 +58,10 @@ func summarize(s *platformv1alpha1.ServiceSLO, reconcileErr error) {
 		Stalled: errors.Is(reconcileErr, reconcile.TerminalError(nil)) || synced.Reason == ReasonNotConfigured,
 		Reason:  synced.Reason, Message: synced.Message,
 	}
+	if reconcileErr != nil && synced.Status == metav1.ConditionTrue {
+		// Synced still says what Datadog holds from an earlier sync; Ready says why this one failed.
+		o.Reason, o.Message = ReasonReconcileError, reconcileErr.Error()
+	}
 	if conditions.Summarize(&s.Status.Conditions, s.Generation, o) {
 		s.Status.ObservedGeneration = s.Generation
 	}

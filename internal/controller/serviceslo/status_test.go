@@ -1,7 +1,12 @@
 package serviceslo
 
 import (
+	"errors"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
@@ -33,5 +38,22 @@ func TestSummarizeBudget(t *testing.T) {
 				t.Error("the error budget list is absent; it must be present, empty if need be")
 			}
 		})
+	}
+}
+
+// TestReadyTellsWhyAReconcileFailedAfterASync: Synced stays True from an earlier sync (Datadog
+// still holds the objects), but a reconcile that failed for another reason than Datadog makes
+// Ready False with that reason and message, not Synced's success.
+func TestReadyTellsWhyAReconcileFailedAfterASync(t *testing.T) {
+	s := &platformv1alpha1.ServiceSLO{}
+	setSynced(s, metav1.ConditionTrue, ReasonSynced, "SLO abc and 2 burn-rate monitors are in Datadog")
+	summarize(s, errors.New("reading Team payments for its notification handles: connection refused"))
+	ready := meta.FindStatusCondition(s.Status.Conditions, platformv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != ReasonReconcileError || !strings.Contains(ready.Message, "reading Team payments") {
+		t.Fatalf("Ready %+v", ready)
+	}
+	summarize(s, nil)
+	if ready := meta.FindStatusCondition(s.Status.Conditions, platformv1alpha1.ConditionReady); ready.Status != metav1.ConditionTrue || ready.Reason != ReasonSynced {
+		t.Fatalf("after a good reconcile, Ready %+v", ready)
 	}
 }

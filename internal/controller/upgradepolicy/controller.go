@@ -34,7 +34,7 @@ import (
 // Reconciler reconciles ClusterUpgradePolicies.
 type Reconciler struct {
 	Client client.Client
-	// APIReader lists nodes without caching every Node in the operator.
+	// APIReader lists the namespaces of a gate's teams, which the cache does not all hold.
 	APIReader client.Reader
 	Discovery discovery.ServerVersionInterface
 	Recorder  events.EventRecorder

@@ -85,12 +85,17 @@ func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.Clus
 	}
 	if len(p.Spec.Gates.Monitors) > 0 {
 		var dd *datadog.Client
+		var err error
 		if r.Conn != nil {
-			dd, _, _ = r.Conn.Get(ctx)
+			dd, _, err = r.Conn.Get(ctx)
 		}
-		if dd == nil {
+		switch {
+		case err != nil:
+			// Forbidden to read the Secret, the apiserver away: not the same as no credentials.
+			errs = append(errs, fmt.Errorf("monitor gates: reading the Datadog credentials: %w", err))
+		case dd == nil:
 			errs = append(errs, errors.New("monitor gates need Datadog credentials, which are not configured"))
-		} else {
+		default:
 			for _, g := range p.Spec.Gates.Monitors {
 				monitors, err := dd.ListMonitors(ctx, g.Tags)
 				if err != nil {

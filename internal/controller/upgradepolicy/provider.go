@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	container "google.golang.org/api/container/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -87,7 +88,7 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 		return failed(err)
 	}
 	st.State = "Synced"
-	st.Message = "GKE's maintenance policy matches: " + window.Recurrence + " at " + window.Window.StartTime[11:16] + " UTC"
+	st.Message = "GKE's maintenance policy matches: " + describeWindow(window)
 	if len(res.Foreign) > 0 {
 		st.Message += fmt.Sprintf("; %d exclusions made outside selfserve kept (%s)", len(res.Foreign), strings.Join(res.Foreign, ", "))
 	}
@@ -100,6 +101,20 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 	}
 	setCondition(p, platformv1alpha1.ConditionProviderSynced, metav1.ConditionTrue, platformv1alpha1.ReasonProviderSynced, st.Message)
 	return st, nil
+}
+
+// describeWindow says what GKE's recurring window is, for the status ("FREQ=WEEKLY;BYDAY=TU at
+// 03:00 UTC for 4h0m0s").
+func describeWindow(w *container.RecurringTimeWindow) string {
+	if w == nil || w.Window == nil {
+		return "no recurring window"
+	}
+	start, err1 := time.Parse(time.RFC3339, w.Window.StartTime)
+	end, err2 := time.Parse(time.RFC3339, w.Window.EndTime)
+	if err1 != nil || err2 != nil {
+		return fmt.Sprintf("%s from %q to %q", w.Recurrence, w.Window.StartTime, w.Window.EndTime)
+	}
+	return fmt.Sprintf("%s at %s UTC for %s", w.Recurrence, start.UTC().Format("15:04"), end.Sub(start))
 }
 
 // gateScope is the widest scope among the blockers (everything while suspended).
