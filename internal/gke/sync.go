@@ -14,6 +14,8 @@ import (
 	container "google.golang.org/api/container/v1"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+
+	"github.com/selfserve-dev/selfserve/internal/schedule"
 )
 
 // Client reads and sets GKE clusters' maintenance policies.
@@ -92,6 +94,13 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 		}
 		merged := maps.Clone(foreign) // never nil: splitExclusions makes it
 		maps.Copy(merged, exclusions)
+		if len(foreign) > 0 && window != nil {
+			// The policy's own exclusions passed the check before; the SREs' may take the rest.
+			if err := CheckAvailability(window, blockingExclusions(merged), time.Now()); err != nil {
+				return Result{Foreign: names}, fmt.Errorf("GKE would refuse the maintenance policy of %s with the exclusions made outside selfserve (%s): %w",
+					name, strings.Join(names, ", "), err)
+			}
+		}
 		desired := ownedReplaced(observed, window, merged)
 		_, err = c.svc.Projects.Locations.Clusters.SetMaintenancePolicy(name, &container.SetMaintenancePolicyRequest{MaintenancePolicy: desired}).Context(ctx).Do()
 		var gerr *googleapi.Error
@@ -125,6 +134,20 @@ func splitExclusions(observed *container.MaintenanceWindow, want map[string]cont
 		}
 	}
 	return owned, foreign, legacy
+}
+
+// blockingExclusions are the NO_UPGRADES exclusions among GKE's, which take availability away.
+func blockingExclusions(m map[string]container.TimeWindow) []schedule.Exclusion {
+	var out []schedule.Exclusion
+	for name, w := range m {
+		start, err1 := time.Parse(time.RFC3339, w.StartTime)
+		end, err2 := time.Parse(time.RFC3339, w.EndTime)
+		if s := scopeOf(w); err1 != nil || err2 != nil || s != "" && s != gkeScopes[schedule.NoUpgrades] {
+			continue
+		}
+		out = append(out, schedule.Exclusion{Name: name, Start: start, End: end, Scope: schedule.NoUpgrades})
+	}
+	return out
 }
 
 func sameTimeWindow(a, b container.TimeWindow) bool {

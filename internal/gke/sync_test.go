@@ -23,7 +23,7 @@ func TestSyncThroughTheContainerClient(t *testing.T) {
 	name := gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")
 	c, fake := clientOf(t, name)
 	berlin, _ := time.LoadLocation("Europe/Berlin")
-	windows := []schedule.Window{{Name: "w", Recur: schedule.Recurrence{Days: []schedule.DaySpec{{Day: time.Tuesday}, {Day: time.Thursday}}}, Hour: 5, Duration: 4 * time.Hour, Location: berlin}}
+	windows := []schedule.Window{{Name: "w", Recur: schedule.Recurrence{Days: []schedule.DaySpec{{Day: time.Tuesday}, {Day: time.Wednesday}, {Day: time.Thursday}}}, Hour: 5, Duration: 4 * time.Hour, Location: berlin}}
 	exclusions := []schedule.Exclusion{{Name: "year-end", Start: time.Date(2026, 12, 18, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 4, 0, 0, 0, 0, time.UTC), Scope: schedule.NoMinorUpgrades}}
 	desired := func(now time.Time, gate *gke.Gate) gke.Result {
 		t.Helper()
@@ -44,7 +44,7 @@ func TestSyncThroughTheContainerClient(t *testing.T) {
 			t.Error("nothing was set")
 		}
 		p := fake.Policy(name)
-		if p.Window.RecurringWindow.Recurrence != "FREQ=WEEKLY;BYDAY=TH,TU" || p.Window.RecurringWindow.Window.StartTime != "2026-12-01T04:00:00Z" {
+		if p.Window.RecurringWindow.Recurrence != "FREQ=WEEKLY;BYDAY=TH,TU,WE" || p.Window.RecurringWindow.Window.StartTime != "2026-12-01T04:00:00Z" {
 			t.Errorf("window %+v", p.Window.RecurringWindow)
 		}
 		if p.Window.MaintenanceExclusions["selfserve-year-end"].MaintenanceExclusionOptions.Scope != "NO_MINOR_UPGRADES" {
@@ -93,7 +93,8 @@ func TestFakeRefusesWhatGKERefuses(t *testing.T) {
 	ctx := context.Background()
 	name := gke.ClusterName("acme-prod-4711", "europe-west1", "limits")
 	c, _ := clientOf(t, name)
-	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T08:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=TU,WE,TH"}
+	// Always open: a 30-day NO_UPGRADES exclusion leaves the 48 hours GKE wants in any 32 days.
+	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T00:00:00Z", EndTime: "2026-12-02T00:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU"}
 	exclusion := func(days int, scope string) container.TimeWindow {
 		start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 		return container.TimeWindow{StartTime: start.Format(time.RFC3339), EndTime: start.Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339),
@@ -103,24 +104,27 @@ func TestFakeRefusesWhatGKERefuses(t *testing.T) {
 	for i := range 21 {
 		many[gke.ExclusionName(fmt.Sprintf("e%d", i))] = exclusion(1, "NO_UPGRADES")
 	}
+	// A 30-day NO_UPGRADES exclusion is as long as GKE takes, though it leaves less than 48 hours
+	// in some 32 days (the 4 hours a stretch must have are cut at a period's edge): refused for
+	// that, not for its length.
 	for name, tt := range map[string]struct {
 		exclusions map[string]container.TimeWindow
-		refused    bool
+		refusal    string // empty: accepted
 	}{
-		"NO_UPGRADES for 30 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(30, "NO_UPGRADES")}, false},
-		"NO_UPGRADES for 31 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(31, "NO_UPGRADES")}, true},
-		"NO_MINOR_UPGRADES for 180 days": {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(180, "NO_MINOR_UPGRADES")}, false},
-		"NO_MINOR_UPGRADES for 181 days": {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(181, "NO_MINOR_UPGRADES")}, true},
-		"21 exclusions":                  {many, true}, // refused by the client already, before sending
+		"NO_UPGRADES for 29 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(29, "NO_UPGRADES")}, ""},
+		"NO_UPGRADES for 30 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(30, "NO_UPGRADES")}, "48 hours"},
+		"NO_UPGRADES for 31 days":        {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(31, "NO_UPGRADES")}, "longer than 30 days"},
+		"NO_MINOR_UPGRADES for 180 days": {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(180, "NO_MINOR_UPGRADES")}, ""},
+		"NO_MINOR_UPGRADES for 181 days": {map[string]container.TimeWindow{gke.ExclusionName("x"): exclusion(181, "NO_MINOR_UPGRADES")}, "longer than 180 days"},
+		"21 exclusions":                  {many, "at most 20"}, // refused by the client already, before sending
 	} {
 		_, err := c.Sync(ctx, gke.ClusterName("acme-prod-4711", "europe-west1", "limits"), window, tt.exclusions)
 		var gerr *googleapi.Error
-		refused := errors.As(err, &gerr) && gerr.Code == http.StatusBadRequest
-		if len(tt.exclusions) > gke.MaxExclusions {
-			refused = err != nil
+		if tt.refusal == "" && err != nil || tt.refusal != "" && (err == nil || !strings.Contains(err.Error(), tt.refusal)) {
+			t.Errorf("%s: %v, want refused for %q", name, err, tt.refusal)
 		}
-		if refused != tt.refused {
-			t.Errorf("%s: %v, want refused=%v", name, err, tt.refused)
+		if tt.refusal != "" && len(tt.exclusions) <= gke.MaxExclusions && (!errors.As(err, &gerr) || gerr.Code != http.StatusBadRequest) {
+			t.Errorf("%s: %v, want GKE's 400", name, err)
 		}
 	}
 }
@@ -173,7 +177,7 @@ func TestSyncKeepsExclusionsSelfserveDidNotMake(t *testing.T) {
 		"release":       tw("2027-02-01T00:00:00Z", "2027-02-03T00:00:00Z", "NO_UPGRADES"), // an SRE's, same name as none of ours
 		"selfserve-old": tw("2026-12-02T00:00:00Z", "2026-12-03T00:00:00Z", "NO_UPGRADES"), // ours, gone from the policy
 	}}})
-	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T08:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=TU,WE,TH"}
+	window := &container.RecurringTimeWindow{Window: &container.TimeWindow{StartTime: "2026-12-01T04:00:00Z", EndTime: "2026-12-01T12:00:00Z"}, Recurrence: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU"}
 	want := map[string]container.TimeWindow{gke.ExclusionName("year-end"): yearEnd}
 	for i := range 10 {
 		res, err := c.Sync(ctx, name, window, want)
@@ -205,6 +209,19 @@ func TestSyncKeepsExclusionsSelfserveDidNotMake(t *testing.T) {
 	}
 	if _, s := fake.Calls(); s != sets {
 		t.Error("a policy over GKE's limit was sent")
+	}
+
+	// An SRE's NoUpgrades freeze of 29 days leaves a daily 8-hour window 24 hours in the next 32
+	// days: GKE would refuse the policy, so it is not sent, and the error names the freeze.
+	now := time.Now().UTC().Truncate(time.Hour)
+	long := tw(now.Add(-24*time.Hour).Format(time.RFC3339), now.Add(28*24*time.Hour).Format(time.RFC3339), "NO_UPGRADES")
+	fake.SetPolicy(name, &container.MaintenancePolicy{Window: &container.MaintenanceWindow{MaintenanceExclusions: map[string]container.TimeWindow{"oncall-long": long}}})
+	_, sets = fake.Calls()
+	if _, err := c.Sync(ctx, name, window, nil); err == nil || !strings.Contains(err.Error(), "outside selfserve (oncall-long)") || !strings.Contains(err.Error(), "48h0m0s") {
+		t.Errorf("a foreign freeze that leaves too little: %v", err)
+	}
+	if _, s := fake.Calls(); s != sets {
+		t.Error("a policy GKE would refuse was sent")
 	}
 }
 

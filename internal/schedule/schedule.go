@@ -85,9 +85,10 @@ type Interval struct {
 	Start, End time.Time
 	// Windows names the windows that make up the interval (several when they overlap).
 	Windows []string
-	// Continuous says the window runs into its next occurrences without closing for longer
-	// than chainLimit (windows of a day or more can chain forever): End is then not a real
-	// end, and Start may be later than the real start.
+	// Continuous says the windows chain without closing for more than chainLimit: an open
+	// period that began more than chainLimit before now or runs on more than chainLimit after
+	// it, a next one longer than chainLimit (windows of a day or more can chain forever). End is
+	// then not a real end, and an open period's Start is the earliest within chainLimit.
 	Continuous bool
 }
 
@@ -191,33 +192,31 @@ func Evaluate(windows []Window, exclusions []Exclusion, now time.Time, kind Kind
 
 // settle makes the window open now the same interval from its start to its end: the merge
 // window by window only sees occurrences that end after now, so an earlier occurrence that
-// overlaps the chain is followed back here (up to chainLimit), and the names of every window in
-// it kept. A chain longer than chainLimit either way is continuous.
+// overlaps the chain is followed back here, as long as it began within chainLimit before now.
+// A chain that goes back further, or runs on more than chainLimit after now, is continuous: its
+// start is then that of its earliest occurrence within the limit.
 func settle(windows []Window, iv Interval, now time.Time) Interval {
-	var longest time.Duration
-	for _, w := range windows {
-		longest = max(longest, w.Duration)
-	}
-	for iv.Start.After(now.Add(-chainLimit)) {
-		var touching *Interval
-		for _, b := range Occurrences(windows, iv.Start.Add(-longest), iv.Start) {
-			if b.Start.Before(iv.Start) && !b.End.Before(iv.Start) {
-				touching = &b
+	limit := now.Add(-chainLimit)
+	for {
+		// The earliest occurrence, of any window, that began before the period and reaches it.
+		var touching time.Time
+		for _, w := range windows {
+			for _, o := range w.occurrences(iv.Start.Add(-time.Nanosecond), iv.Start) {
+				if o.Start.Before(iv.Start) && (touching.IsZero() || o.Start.Before(touching)) {
+					touching = o.Start
+				}
 			}
 		}
-		if touching == nil {
+		if touching.IsZero() {
+			iv.Continuous = iv.End.After(now.Add(chainLimit))
 			break
 		}
-		iv.Start = touching.Start
-		names := slices.Clone(touching.Windows)
-		for _, n := range iv.Windows {
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
+		if touching.Before(limit) {
+			iv.Continuous = true
+			break
 		}
-		iv.Windows = names
+		iv.Start = touching
 	}
-	iv.Continuous = !iv.Start.After(now.Add(-chainLimit)) || iv.End.After(now.Add(chainLimit))
 	// Named after every window with an occurrence in it, from its start to its end, so the
 	// names do not change while it is open as the occurrences inside it end.
 	iv.Windows = nil

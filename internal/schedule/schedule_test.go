@@ -254,6 +254,11 @@ func TestWindowsThatChainForeverAreContinuous(t *testing.T) {
 	if !a.NextChange.Equal(now.Add(24 * time.Hour)) {
 		t.Errorf("next change %s, want a day from now", a.NextChange)
 	}
+	// Its start is its earliest occurrence within the last 35 days (since 27 October 10:00): 28
+	// October 02:00.
+	if want := utc("2026-10-28T02:00:00Z"); !a.Current.Start.Equal(want) {
+		t.Errorf("start %s, want %s", a.Current.Start, want)
+	}
 	// A weekly window of a week and more chains too; one of six days does not.
 	week := []Window{{Name: "week", Recur: Recurrence{Days: []DaySpec{{Day: time.Monday}}}, Hour: 0, Duration: 168 * time.Hour, Location: time.UTC}}
 	if a := Evaluate(week, nil, now, MinorUpgrade); a.Current == nil || !a.Current.Continuous {
