@@ -278,17 +278,19 @@ type GKECluster struct {
 // TimeWindow is a period with a start and an end.
 type TimeWindow struct {
 	// Start of the period. Windows that overlap or touch are one period, which keeps the same
-	// start and names from its start to its end.
+	// start and names from its start to its end (a continuous one excepted: see continuous).
 	Start metav1.Time `json:"start"`
 	// End of the period; left out when the period is continuous.
 	// +optional
 	End *metav1.Time `json:"end,omitempty"`
-	// Window names the maintenance windows that make up the period, comma-separated.
+	// Window names the maintenance windows with an occurrence in the period, comma-separated,
+	// in the order they first open.
 	// +optional
 	Window string `json:"window,omitempty"`
-	// Continuous says the period runs into the windows' next occurrences without closing for
-	// more than 35 days (windows of a day or more can chain forever): it has no end to report,
-	// and its start is the earliest within the last 35 days.
+	// Continuous says the windows chain without closing for more than 35 days (windows of a day
+	// or more can chain forever): an open period that began more than 35 days ago or runs on
+	// more than 35 days from now, or a next one longer than 35 days. It has no end to report, and
+	// an open one's start is that of its earliest occurrence within the last 35 days.
 	// +optional
 	Continuous bool `json:"continuous,omitempty"`
 }
