@@ -236,7 +236,9 @@ func available(starts []time.Time, length time.Duration, blocking [][2]time.Time
 	var merged [][2]time.Time
 	for _, s := range starts {
 		if n := len(merged); n > 0 && !s.After(merged[n-1][1]) {
-			merged[n-1][1] = maxT(merged[n-1][1], s.Add(length))
+			if s.Add(length).After(merged[n-1][1]) {
+				merged[n-1][1] = s.Add(length)
+			}
 			continue
 		}
 		merged = append(merged, [2]time.Time{s, s.Add(length)})
@@ -265,23 +267,16 @@ func within(stretches [][2]time.Time, from, to time.Time) time.Duration {
 	i := sort.Search(len(stretches), func(i int) bool { return stretches[i][1].After(from) })
 	var total time.Duration
 	for ; i < len(stretches) && stretches[i][0].Before(to); i++ {
-		if d := minT(stretches[i][1], to).Sub(maxT(stretches[i][0], from)); d >= availabilityStretch {
-			total += d
+		lo, hi := stretches[i][0], stretches[i][1]
+		if lo.Before(from) {
+			lo = from
+		}
+		if hi.After(to) {
+			hi = to
+		}
+		if hi.Sub(lo) >= availabilityStretch {
+			total += hi.Sub(lo)
 		}
 	}
 	return total
-}
-
-func maxT(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minT(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
