@@ -534,6 +534,9 @@ func TestExclusionsMadeOutsideSelfserveSurviveTenSyncs(t *testing.T) {
 			Provider: &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "acme-prod-4711", Location: "europe-west1", Cluster: "oncall"}},
 		},
 	}))
+	t.Cleanup(func() {
+		_ = admin.Delete(ctx, &platformv1alpha1.ClusterUpgradePolicy{ObjectMeta: metav1.ObjectMeta{Name: "oncall"}})
+	})
 	for i := range 10 {
 		if i > 0 {
 			updatePolicy(t, "oncall", func(p *platformv1alpha1.ClusterUpgradePolicy) {
