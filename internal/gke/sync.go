@@ -96,6 +96,7 @@ func (c *Client) Sync(ctx context.Context, name string, window *container.Recurr
 		maps.Copy(merged, exclusions)
 		if len(foreign) > 0 && window != nil {
 			// The policy's own exclusions passed the check before; the SREs' may take the rest.
+			// At the wall clock's now, as GKE checks what it is sent.
 			if err := CheckAvailability(window, blockingExclusions(merged), time.Now()); err != nil {
 				return Result{Foreign: names}, fmt.Errorf("GKE would refuse the maintenance policy of %s with the exclusions made outside selfserve (%s): %w",
 					name, strings.Join(names, ", "), err)

@@ -185,11 +185,10 @@ func positional(d schedule.DaySpec) string {
 // day, so it must be an occurrence with the UTC offset in force from now until the zone's next
 // change (when the operator sends the new time). That is the earliest occurrence open now that
 // began under the current offset at the window's wall-clock start, or else the first one that
-// starts at or after now at its wall-clock start. An occurrence still open that began before the offset changed (a
-// 48-hour window across a DST night) is not sent: GKE would repeat its old UTC time for every
-// later occurrence; GKE stays closed for the rest of it instead, as for an occurrence that
-// opens after the clock jumped over its start. Zero when the window never
-// opens.
+// starts at or after now at its wall-clock start. An occurrence still open that began before
+// the offset changed (a 48-hour window across a DST night) is not sent: GKE would repeat its old
+// UTC time for every later occurrence; GKE stays closed for the rest of it instead, as for an
+// occurrence that opens after the clock jumped over its start. Zero when the window never opens.
 func nextStart(w schedule.Window, now time.Time) time.Time {
 	_, offset := now.In(w.Location).Zone()
 	for _, s := range w.OpenAt(now) {
@@ -274,7 +273,6 @@ func CheckAvailability(window *container.RecurringTimeWindow, exclusions []sched
 	if err := checkSpan(w, blocking, now, until); err != nil {
 		return err
 	}
-	anchor := w.Recur.Anchor
 	first := time.Date(until.Year(), until.Month(), 1, 0, 0, 0, 0, time.UTC)
 	seen := map[[4][3]int]bool{}
 	for m := 0; m < lcm(interval, 4800); m++ {
@@ -283,7 +281,7 @@ func CheckAvailability(window *container.RecurringTimeWindow, exclusions []sched
 		for i := range kind {
 			day := month.AddDate(0, i-1, 0)
 			named := 0
-			if mod((day.Year()-anchor.Year())*12+int(day.Month()-anchor.Month()), interval) == 0 {
+			if w.Recur.NamesMonth(day) {
 				named = 1
 			}
 			kind[i] = [3]int{int(day.Weekday()), day.AddDate(0, 1, -1).Day(), named}
@@ -350,8 +348,6 @@ func lcm(a, b int) int {
 	}
 	return a / g * b
 }
-
-func mod(a, b int) int { return ((a % b) + b) % b }
 
 // available sums the parts of the stretches inside [from, to) that are at least 4 hours long.
 func available(stretches [][2]time.Time, from, to time.Time) time.Duration {

@@ -282,12 +282,8 @@ func (w Window) FirstStart(from time.Time) (time.Time, bool) {
 	}
 	// Monthly ones: step through the months the INTERVAL names, from the one after the horizon.
 	interval := max(w.Recur.Interval, 1)
-	anchor := w.Recur.Anchor
-	if anchor.IsZero() {
-		anchor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
-	l := from.Add(horizon).In(w.Location)
-	k := (l.Year()-anchor.Year())*12 + int(l.Month()-anchor.Month())
+	anchor := w.Recur.anchor()
+	k := w.Recur.monthsFromAnchor(from.Add(horizon).In(w.Location))
 	k += mod(-k, interval)
 	for step := 0; step < cycleSteps; step++ {
 		month := time.Date(anchor.Year(), anchor.Month()+time.Month(k+step*interval), 1, 12, 0, 0, 0, w.Location)
@@ -400,17 +396,33 @@ func wallMinutes(y int, m time.Month, d, hour, minute int) int64 {
 	return days*24*60 + int64(hour*60+minute)
 }
 
+// anchor is the date INTERVAL counts from: Anchor, or 1 January 2024.
+func (r Recurrence) anchor() time.Time {
+	if r.Anchor.IsZero() {
+		return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return r.Anchor
+}
+
+// monthsFromAnchor counts the months from the anchor's to the date's.
+func (r Recurrence) monthsFromAnchor(date time.Time) int {
+	a := r.anchor()
+	return (date.Year()-a.Year())*12 + int(date.Month()-a.Month())
+}
+
+// NamesMonth reports whether a monthly rule's INTERVAL names the month of date (every month
+// for an INTERVAL of 1).
+func (r Recurrence) NamesMonth(date time.Time) bool {
+	return mod(r.monthsFromAnchor(date), max(r.Interval, 1)) == 0
+}
+
 // matches reports whether a window starts on the local date of day.
 func (r Recurrence) matches(day time.Time) bool {
 	interval := max(r.Interval, 1)
-	anchor := r.Anchor
-	if anchor.IsZero() {
-		anchor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
+	anchor := r.anchor()
 	date := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	if r.Monthly {
-		months := (date.Year()-anchor.Year())*12 + int(date.Month()-anchor.Month())
-		if mod(months, interval) != 0 {
+		if !r.NamesMonth(date) {
 			return false
 		}
 	} else {
