@@ -366,7 +366,7 @@ type ClusterUpgradePolicyStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// ObservedGeneration is the generation of the spec last acted on successfully.
+	// ObservedGeneration is the generation of the spec the operator last reached a verdict on: Ready, or Stalled with its reason (kstatus then reads Current or Failed); it stays behind while the operator is still working on a newer one.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

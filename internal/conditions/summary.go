@@ -19,7 +19,10 @@ type Outcome struct {
 }
 
 // Summarize sets Ready, Reconciling and Stalled for the outcome at the object's generation,
-// and reports whether observedGeneration may be stamped (only on success).
+// and reports whether observedGeneration may be stamped: when the controller reached a verdict
+// on this generation (Ready, or Stalled with its reason), not while it is still working on it.
+// kstatus (Flux, Argo CD through it) checks observedGeneration before Stalled: a stalled change
+// left at the older generation would read InProgress until a GitOps tool timed out.
 func Summarize(conds *[]metav1.Condition, generation int64, o Outcome) (stampObserved bool) {
 	set := func(typ string, status metav1.ConditionStatus) {
 		meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: o.Reason, Message: o.Message, ObservedGeneration: generation})
@@ -34,6 +37,7 @@ func Summarize(conds *[]metav1.Condition, generation int64, o Outcome) (stampObs
 		set(platformv1alpha1.ConditionReady, metav1.ConditionFalse)
 		meta.RemoveStatusCondition(conds, platformv1alpha1.ConditionReconciling)
 		set(platformv1alpha1.ConditionStalled, metav1.ConditionTrue)
+		return true
 	default:
 		set(platformv1alpha1.ConditionReady, metav1.ConditionFalse)
 		meta.RemoveStatusCondition(conds, platformv1alpha1.ConditionStalled)

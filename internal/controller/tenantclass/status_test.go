@@ -35,7 +35,7 @@ func TestSummarize(t *testing.T) {
 		{name: "a non-default class ignores other defaults", otherDefaults: []string{"a"},
 			wantReady: metav1.ConditionTrue, wantReason: ReasonAccepted, wantObserved: 3},
 		{name: "a second default stalls", isDefault: true, otherDefaults: []string{"a", "b"}, tenants: []platformv1alpha1.TenantNamespace{tenant(metav1.ConditionTrue)},
-			wantReady: metav1.ConditionFalse, wantStalled: true, wantReason: ReasonDuplicateDefault, wantMessage: "TenantClass a, b also claim"},
+			wantReady: metav1.ConditionFalse, wantStalled: true, wantReason: ReasonDuplicateDefault, wantMessage: "TenantClass a, b also claim", wantObserved: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,10 +39,10 @@ func TestSummarize(t *testing.T) {
 		{name: "every part ready", conditions: allTrue(), wantReady: metav1.ConditionTrue, wantReason: ReasonProvisioned, wantObsGen: 3},
 		{name: "a part failed: reconciling, generation not stamped", conditions: withQuota(metav1.ConditionFalse, ReasonApplyFailed), err: errors.New("boom"),
 			wantReady: metav1.ConditionFalse, wantReason: ReasonApplyFailed, wantPresent: []string{platformv1alpha1.ConditionReconciling}},
-		{name: "a terminal error: stalled", conditions: withQuota(metav1.ConditionTrue, ReasonProvisioned)[:1], err: reconcile.TerminalError(errors.New("taken")),
-			wantReady: metav1.ConditionFalse, wantReason: "Pending", wantPresent: []string{platformv1alpha1.ConditionStalled}},
+		{name: "a terminal error: stalled, the verdict stamps the generation", conditions: withQuota(metav1.ConditionTrue, ReasonProvisioned)[:1], err: reconcile.TerminalError(errors.New("taken")),
+			wantReady: metav1.ConditionFalse, wantReason: "Pending", wantPresent: []string{platformv1alpha1.ConditionStalled}, wantObsGen: 3},
 		{name: "class missing: stalled until it appears", conditions: withQuota(metav1.ConditionUnknown, ReasonClassNotFound),
-			wantReady: metav1.ConditionFalse, wantReason: ReasonClassNotFound, wantPresent: []string{platformv1alpha1.ConditionStalled}},
+			wantReady: metav1.ConditionFalse, wantReason: ReasonClassNotFound, wantPresent: []string{platformv1alpha1.ConditionStalled}, wantObsGen: 3},
 		{name: "parts ready but the status write of a part failed", conditions: allTrue(), err: errors.New("conflict"),
 			wantReady: metav1.ConditionFalse, wantReason: ReasonApplyFailed, wantPresent: []string{platformv1alpha1.ConditionReconciling}},
 	}
