@@ -142,7 +142,10 @@ type Team struct {
 	Spec TeamSpec `json:"spec"`
 
 	// Status is written by the operator.
+	// It reads observedGeneration 0 until the operator first evaluates the object (a schema
+	// default), so that kstatus and Argo CD read a new object as in progress, not current.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status TeamStatus `json:"status,omitempty"`
 }
 

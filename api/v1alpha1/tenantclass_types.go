@@ -245,7 +245,10 @@ type TenantClass struct {
 	Spec TenantClassSpec `json:"spec,omitempty"`
 
 	// Status is written by the operator.
+	// It reads observedGeneration 0 until the operator first evaluates the object (a schema
+	// default), so that kstatus and Argo CD read a new object as in progress, not current.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status TenantClassStatus `json:"status,omitempty"`
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -301,6 +303,10 @@ func TestSamplesAreAccepted(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no samples found: %v", err)
 	}
+	script, err := LoadArgoCDHealth(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kinds := map[string]bool{}
 	for _, f := range files {
 		for _, obj := range ReadManifests(t, f) {
@@ -312,10 +318,25 @@ func TestSamplesAreAccepted(t *testing.T) {
 			}
 			if err := k8sClient.Create(context.Background(), obj); err != nil {
 				t.Errorf("%s: %s %s rejected: %v", filepath.Base(f), obj.GetKind(), obj.GetName(), err)
+				continue
+			}
+			// No operator runs here: read back, the object is new and not evaluated, which
+			// kstatus and the Argo CD health check must read as in progress (the schema's
+			// default observedGeneration 0), not as current.
+			got := &unstructured.Unstructured{}
+			got.SetGroupVersionKind(obj.GroupVersionKind())
+			if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), got); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := kstatus.Compute(got); err != nil || res.Status != kstatus.InProgressStatus {
+				t.Errorf("%s %s just created: kstatus %v (%v), want InProgress", obj.GetKind(), obj.GetName(), res, err)
+			}
+			if h, err := RunArgoCDHealth(script, got.Object); err != nil || h.Status != "Progressing" {
+				t.Errorf("%s %s just created: Argo CD %+v (%v), want Progressing", obj.GetKind(), obj.GetName(), h, err)
 			}
 		}
 	}
-	for _, k := range []string{"TenantClass", "TenantNamespace", "ServiceSLO", "ClusterUpgradePolicy"} {
+	for _, k := range []string{"Team", "TenantClass", "TenantNamespace", "ServiceSLO", "ClusterUpgradePolicy"} {
 		if !kinds[k] {
 			t.Errorf("config/samples has no %s", k)
 		}

@@ -45,7 +45,7 @@ func summarizeBudget(s *platformv1alpha1.ServiceSLO) {
 }
 
 // summarize computes Ready, Reconciling and Stalled from Synced and the outcome of the
-// reconcile, and stamps observedGeneration on success.
+// reconcile, and stamps observedGeneration once it reaches a verdict (conditions.Summarize).
 func summarize(s *platformv1alpha1.ServiceSLO, reconcileErr error) {
 	summarizeBudget(s)
 	synced := meta.FindStatusCondition(s.Status.Conditions, platformv1alpha1.ConditionSynced)
