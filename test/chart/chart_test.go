@@ -5,6 +5,7 @@ package chart
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/selfserve-dev/selfserve/test/controlplane"
+	"github.com/selfserve-dev/selfserve/test/testutil"
 )
 
 // Labels the chart adds to say which release owns an object; config/default has no releases.
@@ -130,12 +132,12 @@ func objects(t *testing.T, streams []string) map[string]*unstructured.Unstructur
 func TestChartRendersWhatConfigDefaultInstalls(t *testing.T) {
 	kust := kustomize(t, "default")
 	sameObjects(t, kust, render(t, nil))
-	// The namespace, 5 CRDs, 7 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
+	// The namespace, 5 CRDs, 8 RBAC objects, 2 bindings, a ServiceAccount, 2 Services, the
 	// Deployment, its disruption budget, 2 webhook configurations, 5 admission policies and
 	// the bindings of 3 (the operator binds the workload and node pool policies once per
 	// TenantClass).
-	if len(kust) != 29 {
-		t.Errorf("config/default renders %d objects, want 29", len(kust))
+	if len(kust) != 30 {
+		t.Errorf("config/default renders %d objects, want 30", len(kust))
 	}
 }
 
@@ -365,4 +367,95 @@ func TestChartLeavesOutWhatTheClusterDoesNotServe(t *testing.T) {
 			t.Errorf("the chart renders %s for a cluster that does not serve it", key)
 		}
 	}
+}
+
+// TestChartOffersArgoCDHealthChecks: argocd.healthChecks renders a ConfigMap whose data is
+// config/argocd/argocd-cm-patch.yaml's, one key per kind of the project, each the script the
+// Lua test runs; the default leaves it out (and the NOTES say how to merge it).
+func TestChartOffersArgoCDHealthChecks(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := render(t, nil)["ConfigMap selfserve-system/selfserve-argocd-health"]; ok {
+		t.Errorf("the chart renders the Argo CD health checks by default")
+	}
+	cm := render(t, map[string]any{"argocd": map[string]any{"healthChecks": true}})["ConfigMap selfserve-system/selfserve-argocd-health"]
+	if cm == nil {
+		t.Fatal("argocd.healthChecks=true renders no ConfigMap selfserve-argocd-health")
+	}
+	data, err := os.ReadFile(filepath.Join(root, "config", "argocd", "argocd-cm-patch.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patch struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.UnmarshalStrict(data, &patch); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	if diff := cmp.Diff(patch.Data, got); diff != "" {
+		t.Errorf("the chart's health checks differ from config/argocd/argocd-cm-patch.yaml (-patch +chart):\n%s", diff)
+	}
+	script, err := testutil.LoadArgoCDHealth(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, crd := range render(t, nil) {
+		if crd.GetKind() == "CustomResourceDefinition" {
+			kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+			kinds = append(kinds, kind)
+		}
+	}
+	sort.Strings(kinds)
+	var keys []string
+	for key, s := range patch.Data {
+		keys = append(keys, strings.TrimPrefix(key, "resource.customizations.health.platform.selfserve.dev_"))
+		if s != script {
+			t.Errorf("%s is not config/argocd/health.lua", key)
+		}
+	}
+	sort.Strings(keys)
+	if diff := cmp.Diff(kinds, keys); diff != "" {
+		t.Errorf("kinds with a health check (-CRDs +checks):\n%s", diff)
+	}
+}
+
+// TestChartNotesSayWhatIsLeftToDo: the NOTES render and name the Secret to create, the
+// bindings to make and, when asked for, the Argo CD merge.
+func TestChartNotesSayWhatIsLeftToDo(t *testing.T) {
+	notes := renderNotes(t, map[string]any{"datadog": map[string]any{"secretName": "dd-keys"}, "argocd": map[string]any{"healthChecks": true}})
+	for _, want := range []string{"create secret generic dd-keys -n selfserve-system", "--clusterrole=selfserve-tenant-requester",
+		"--clusterrole=selfserve-state-metrics-reader", "kubectl patch configmap argocd-cm -n argocd", "Uninstall"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("the NOTES lack %q:\n%s", want, notes)
+		}
+	}
+	if notes := renderNotes(t, nil); strings.Contains(notes, "argocd-cm") {
+		t.Errorf("the NOTES mention Argo CD though its health checks are off:\n%s", notes)
+	}
+}
+
+// renderNotes renders the chart's NOTES.txt as helm install prints it.
+func renderNotes(t *testing.T, values map[string]any) string {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.Load(filepath.Join(root, "dist", "chart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: "selfserve", Namespace: "selfserve-system", IsInstall: true, Revision: 1}, withMutatingAdmissionPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.Render(ch, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files["selfserve/templates/NOTES.txt"]
 }

@@ -92,7 +92,47 @@ func run(chart string) error {
 			return err
 		}
 	}
-	return nil
+	return argoCDHealth(chart, crds)
+}
+
+// argoCDHealth writes the Argo CD health check (config/argocd/health.lua) where each way to
+// install finds it: config/argocd/argocd-cm-patch.yaml, a patch of argocd-cm with one key per
+// kind, and the chart's files/, which templates/argocd-health.yaml renders when asked.
+func argoCDHealth(chart string, crds []string) error {
+	script, err := os.ReadFile("config/argocd/health.lua")
+	if err != nil {
+		return err
+	}
+	var kinds []string
+	for _, f := range crds {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		_, after, ok := strings.Cut(string(data), "\n    kind: ")
+		if !ok {
+			return fmt.Errorf("%s: no spec.names.kind", f)
+		}
+		kind, _, _ := strings.Cut(after, "\n")
+		kinds = append(kinds, kind)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, header, "config/argocd/health.lua")
+	b.WriteString("# Argo CD's health checks for selfserve's kinds, one key per kind. Merge it into argocd-cm:\n" +
+		"#   kubectl patch configmap argocd-cm -n argocd --patch-file config/argocd/argocd-cm-patch.yaml\n" +
+		"# (with the Argo CD Helm chart: the same keys under configs.cm).\ndata:\n")
+	indented := "    " + strings.ReplaceAll(strings.TrimRight(string(script), "\n"), "\n", "\n    ")
+	indented = strings.ReplaceAll(indented, "    \n", "\n")
+	for _, kind := range kinds {
+		fmt.Fprintf(&b, "  resource.customizations.health.platform.selfserve.dev_%s: |\n%s\n", kind, strings.TrimRight(indented, " "))
+	}
+	if err := os.WriteFile("config/argocd/argocd-cm-patch.yaml", []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(chart, "files"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(chart, "files", "argocd-health.lua"), script, 0o644)
 }
 
 // edit replaces old with new, expecting count occurrences (-1: at least one).
