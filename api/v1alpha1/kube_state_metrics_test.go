@@ -1,15 +1,20 @@
 package v1alpha1_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/testutil"
 )
@@ -99,6 +104,11 @@ func TestKubeStateMetricsConfigNamesFieldsTheCRDsHave(t *testing.T) {
 				continue
 			case target.Type == "array":
 				target = target.Items.Schema
+			case target.Type == "object":
+				// kube-state-metrics looks for valueFrom in every field of the object as well, so
+				// a nested field of that name becomes a second series: name the field in path.
+				t.Errorf("%s: path %v leads to an object; name the field itself in path", where, g.Path)
+				continue
 			}
 			for label, path := range g.LabelsFromPath {
 				if lookup(t, target, path) == nil {
@@ -141,4 +151,65 @@ func lookup(t *testing.T, s *apiextensionsv1.JSONSchemaProps, path []string) *ap
 		s = &next
 	}
 	return s
+}
+
+// TestKubeStateMetricsExportsEachSeriesOnce evaluates the config, as kube-state-metrics reads
+// it (a gauge over an object looks for its valueFrom in every field of the object too), on an
+// object of each kind with every status field set: every metric exports at least one series,
+// a scalar one exactly one, and no two series of a metric carry the same labels.
+func TestKubeStateMetricsExportsEachSeriesOnce(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := testutil.LoadKSMConfig(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, now := int32(4), metav1.Now()
+	q := resource.MustParse
+	conds := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", LastTransitionTime: now},
+		{Type: "QuotaReady", Status: metav1.ConditionFalse, Reason: "ApplyFailed", LastTransitionTime: now}}
+	quota := corev1.ResourceList{corev1.ResourceRequestsCPU: q("8"), corev1.ResourceRequestsMemory: q("16Gi")}
+	objects := map[string]any{
+		"Team": &platformv1alpha1.Team{Status: platformv1alpha1.TeamStatus{Conditions: conds, Namespaces: 2, Waiting: 1, Quota: quota,
+			BudgetLeft: &platformv1alpha1.BudgetLeft{Namespaces: &four, Quota: quota}}},
+		"TenantClass": &platformv1alpha1.TenantClass{Status: platformv1alpha1.TenantClassStatus{Conditions: conds, Tenants: 3}},
+		"TenantNamespace": &platformv1alpha1.TenantNamespace{Spec: platformv1alpha1.TenantNamespaceSpec{Team: "payments"},
+			Status: platformv1alpha1.TenantNamespaceStatus{Conditions: conds, Class: "standard",
+				Quota: &platformv1alpha1.QuotaUsage{Hard: quota, Used: quota, UsedPercent: map[corev1.ResourceName]int32{corev1.ResourceRequestsCPU: 50}, Updated: &now}}},
+		"ServiceSLO": &platformv1alpha1.ServiceSLO{Status: platformv1alpha1.ServiceSLOStatus{Conditions: conds, BudgetState: "ok",
+			ErrorBudget: []platformv1alpha1.ErrorBudget{{Timeframe: "30d", Remaining: "51.2", SLI: "99.95", State: "ok"}, {Timeframe: "7d", Remaining: "80", SLI: "99.99", State: "ok"}}}},
+		"ClusterUpgradePolicy": &platformv1alpha1.ClusterUpgradePolicy{Status: platformv1alpha1.ClusterUpgradePolicyStatus{Conditions: conds,
+			NextWindow: &platformv1alpha1.TimeWindow{Start: now, End: &now}}},
+	}
+	for kind, typed := range objects {
+		res, ok := cfg.Resource(kind)
+		if !ok {
+			t.Errorf("no config for %s", kind)
+			continue
+		}
+		data, err := json.Marshal(typed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(data, &obj); err != nil {
+			t.Fatal(err)
+		}
+		series := res.Series(obj)
+		for _, m := range res.Metrics {
+			name := res.MetricNamePrefix + "_" + m.Name
+			scalar := m.Each.Type == "Gauge" && m.Each.Gauge.LabelFromKey == "" && !slices.Contains([]string{"conditions", "errorBudget"}, m.Each.Gauge.Path[len(m.Each.Gauge.Path)-1])
+			switch {
+			case series[name] == 0:
+				t.Errorf("%s: no %s series", kind, name)
+			case scalar && series[name] != 1:
+				t.Errorf("%s: %d %s series, want 1 (%v)", kind, series[name], name, res.SeriesLabels(obj)[name])
+			}
+		}
+		if dup := res.Duplicates(obj); len(dup) > 0 {
+			t.Errorf("%s: series with the same labels: %v", kind, dup)
+		}
+	}
 }

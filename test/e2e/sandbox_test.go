@@ -214,6 +214,9 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		var u map[string]any
 		Must(t, json.Unmarshal([]byte(out), &u))
 		series := res.Series(u)
+		if dup := res.Duplicates(u); len(dup) > 0 {
+			t.Errorf("kube-state-metrics would export series with the same labels for the sample %s: %v", kind, dup)
+		}
 		for _, m := range res.Metrics {
 			if series[res.MetricNamePrefix+"_"+m.Name] == 0 {
 				t.Errorf("kube-state-metrics would export no %s_%s for the sample %s", res.MetricNamePrefix, m.Name, kind)

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,19 +70,38 @@ func (c KSMConfig) Resource(kind string) (KSMResource, bool) {
 }
 
 // Series counts, metric by metric, the series kube-state-metrics would export for one object
-// (its JSON decoded), following the format's rules: a gauge's path may lead to a list (a series
-// per item), a map with labelFromKey (a series per key) or an object; its value must be a
-// number, a quantity or a condition status (True 1, False 0); a state set's value must be one of
-// its states, and gives a series per state. A path that leads nowhere, or a value that is not a
-// number, gives no series — what kube-state-metrics logs as an error.
+// (its JSON decoded); SeriesLabels lists their label sets.
 func (r KSMResource) Series(obj map[string]any) map[string]int {
 	out := map[string]int{}
+	for name, series := range r.SeriesLabels(obj) {
+		out[name] = len(series)
+	}
+	return out
+}
+
+// SeriesLabels lists, metric by metric, the label sets (beyond the kind's own labelsFromPath) of
+// the series kube-state-metrics v2.18 exports for one object, following its code
+// (pkg/customresourcestate): a gauge's path may lead to
+//   - a list: a series per item, its value at valueFrom;
+//   - a map: a series per key whose value holds a number at valueFrom — or, when valueFrom is
+//     that one key, the key's own value; so a path to status with valueFrom [namespaces] also
+//     finds status.budgetLeft.namespaces, a second series with the same labels. labelFromKey
+//     labels each series with its key;
+//   - anything else: one series, its value at valueFrom.
+//
+// A value must be a number, a quantity, a boolean, a condition status or a timestamp; anything
+// else gives no series (kube-state-metrics logs an error). A state set's value must be one of
+// its states, and gives a series per state.
+func (r KSMResource) SeriesLabels(obj map[string]any) map[string][]map[string]string {
+	out := map[string][]map[string]string{}
 	for _, m := range r.Metrics {
 		name := r.MetricNamePrefix + "_" + m.Name
 		if m.Each.Type == "StateSet" {
 			ss := m.Each.StateSet
 			if v, ok := walkPath(obj, append(slices.Clone(ss.Path), ss.ValueFrom...)).(string); ok && slices.Contains(ss.List, v) {
-				out[name] = len(ss.List)
+				for _, state := range ss.List {
+					out[name] = append(out[name], map[string]string{ss.LabelName: state})
+				}
 			}
 			continue
 		}
@@ -91,19 +111,61 @@ func (r KSMResource) Series(obj map[string]any) map[string]int {
 		case []any:
 			for _, item := range v {
 				if numeric(walkPath(item, g.ValueFrom)) {
-					out[name]++
+					out[name] = append(out[name], pathLabels(g.LabelsFromPath, item))
 				}
 			}
 		case map[string]any:
-			if g.LabelFromKey != "" {
-				for _, x := range v {
-					if numeric(x) {
-						out[name]++
-					}
+			for key, child := range v {
+				value := walkPath(child, g.ValueFrom)
+				if len(g.ValueFrom) == 1 && key == g.ValueFrom[0] {
+					value = child
 				}
-			} else if numeric(walkPath(v, g.ValueFrom)) {
-				out[name]++
+				if !numeric(value) {
+					continue
+				}
+				labels := pathLabels(g.LabelsFromPath, child)
+				for k, l := range pathLabels(g.LabelsFromPath, v) {
+					labels[k] = l
+				}
+				if g.LabelFromKey != "" {
+					labels[g.LabelFromKey] = key
+				}
+				out[name] = append(out[name], labels)
 			}
+		default:
+			if numeric(walkPath(v, g.ValueFrom)) {
+				out[name] = append(out[name], pathLabels(g.LabelsFromPath, v))
+			}
+		}
+	}
+	return out
+}
+
+// Duplicates names the metrics with two series of the same labels, which Prometheus cannot
+// tell apart (the second one is dropped or overwrites the first).
+func (r KSMResource) Duplicates(obj map[string]any) []string {
+	var dup []string
+	for name, series := range r.SeriesLabels(obj) {
+		seen := map[string]bool{}
+		for _, labels := range series {
+			key := fmt.Sprint(labels) // fmt prints maps sorted by key
+			if seen[key] {
+				dup = append(dup, name)
+				break
+			}
+			seen[key] = true
+		}
+	}
+	slices.Sort(dup)
+	return dup
+}
+
+// pathLabels resolves labelsFromPath under v; a path that leads nowhere gives no label.
+func pathLabels(paths map[string][]string, v any) map[string]string {
+	out := map[string]string{}
+	for label, path := range paths {
+		if x := walkPath(v, path); x != nil {
+			out[label] = fmt.Sprint(x)
 		}
 	}
 	return out
