@@ -47,8 +47,8 @@ type Recorder struct {
 }
 
 type key struct {
-	uid                       types.UID
-	typ, reason, action, note string
+	uid                                  types.UID
+	namespace, typ, reason, action, note string
 }
 
 type series struct {
@@ -87,7 +87,7 @@ func (r *Recorder) Eventf(regarding runtime.Object, related runtime.Object, even
 		msg = msg[:maxNote-3] + "..."
 	}
 	now := time.Now()
-	k := key{ref.UID, eventtype, reason, action, msg}
+	k := key{ref.UID, ref.Namespace, eventtype, reason, action, msg}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s, ok := r.series[k]; ok && now.Sub(s.last) < seriesWindow {
@@ -197,6 +197,18 @@ func (r *Recorder) forgetEnded(now time.Time) {
 			delete(r.series, k)
 		}
 	}
+}
+
+// In returns a copy of a cluster-scoped object that an Event recorded in namespace ns may
+// regard. kube-apiserver keeps Events about cluster-scoped objects in default only, where a
+// tenant's team may not read them, and accepts an Event in another namespace when its regarding
+// object names that namespace; so the operator records what it says about a TenantNamespace (or
+// a released Namespace) a second time, regarding In(obj, obj's namespace), for `kubectl get
+// events -n <namespace>` to show.
+func In(obj client.Object, ns string) client.Object {
+	c := obj.DeepCopyObject().(client.Object)
+	c.SetNamespace(ns)
+	return c
 }
 
 // NeedLeaderElection is false: every replica's webhooks and controllers may speak.

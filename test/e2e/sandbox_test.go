@@ -229,6 +229,22 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 	alice := func(args ...string) (string, error) {
 		return kubectl(append([]string{"--kubeconfig", filepath.Join(dir, "alice.kubeconfig")}, args...)...)
 	}
+	// What selfserve said about her tenant reaches her in its namespace: Events about the
+	// cluster-scoped TenantNamespace live in default, which she may not read, and kubectl
+	// describe lists them across all namespaces, which only admins may (it shows the conditions).
+	var events string
+	if !Within(30*time.Second, func() bool {
+		events, _ = alice("events", "-n", "checkout", "--for", "tenantnamespace/checkout")
+		return strings.Contains(events, "Created namespace checkout for team payments")
+	}) {
+		t.Errorf("alice: kubectl events -n checkout --for tenantnamespace/checkout shows no creation:\n%s", events)
+	}
+	if out, err := alice("get", "events", "-n", "checkout"); err != nil || !strings.Contains(out, "tenantnamespace/checkout") {
+		t.Errorf("alice: kubectl get events -n checkout: %v\n%s", err, out)
+	}
+	if out, err := alice("describe", "tns", "checkout"); err != nil || !strings.Contains(out, "Provisioned") {
+		t.Errorf("alice: kubectl describe tns checkout shows no conditions: %v\n%s", err, out)
+	}
 	if out, err := alice("create", "deployment", "web", "--image=nginx", "-n", "checkout"); err != nil {
 		t.Errorf("alice creating a Deployment in checkout: %v\n%s", err, out)
 	}

@@ -64,7 +64,7 @@ func (r *Reconciler) reconcileClassFit(ctx context.Context, s *scope) (wait bool
 		s.setCondition(platformv1alpha1.ConditionApprovalRequired, status, reason, msg)
 		if prev == nil || prev.Reason != reason || status == metav1.ConditionTrue && prev.Message != msg {
 			if ev := approvalEvent(reason); ev != "" {
-				r.Recorder.Eventf(t, nil, ev, reason, "Review", "%s", msg)
+				r.eventf(t, ev, reason, "Review", "%s", msg)
 			}
 		}
 	}

@@ -318,7 +318,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return res, err
 	}
 	if s.created {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonProvisioned, "Create", "Created namespace %s for team %s", tenant.Name, tenant.Spec.Team)
+		r.eventf(tenant, corev1.EventTypeNormal, ReasonProvisioned, "Create", "Created namespace %s for team %s", tenant.Name, tenant.Spec.Team)
 	}
 
 	// The children are independent of one another: apply them concurrently, and report every
@@ -332,10 +332,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	wg.Wait()
 	for _, d := range s.drifted {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonProvisioned, "Repair", "Restored %s, changed or deleted outside selfserve", d)
+		r.eventf(tenant, corev1.EventTypeNormal, ReasonProvisioned, "Repair", "Restored %s, changed or deleted outside selfserve", d)
 	}
 	if err := errors.Join(errs...); err != nil {
-		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply", "%v", err)
+		r.eventf(tenant, corev1.EventTypeWarning, ReasonApplyFailed, "Apply", "%v", err)
 		return ctrl.Result{}, err
 	}
 	r.lastDesired.retain(tenant, s.inPlace)

@@ -126,12 +126,14 @@ func waitReady(t *testing.T, name string) *platformv1alpha1.TenantNamespace {
 
 // waitEvent waits for an event about the object of that kind and name with the reason and
 // action, and returns its note.
-func waitEvent(t *testing.T, kind, name, reason, action string) string {
+// waitEvent waits for an Event about kind/name with that reason and action, recorded in
+// namespace ("" for any), and returns its note.
+func waitEvent(t *testing.T, namespace, kind, name, reason, action string) string {
 	t.Helper()
 	var note string
-	Eventually(t, 20*time.Second, fmt.Sprintf("an event %s/%s on %s %s", reason, action, kind, name), func() bool {
+	Eventually(t, 20*time.Second, fmt.Sprintf("an event %s/%s on %s %s in %q", reason, action, kind, name, namespace), func() bool {
 		var list eventsv1.EventList
-		Must(t, admin.List(context.Background(), &list))
+		Must(t, admin.List(context.Background(), &list, client.InNamespace(namespace)))
 		for _, e := range list.Items {
 			if e.Regarding.Kind == kind && e.Regarding.Name == name && e.Reason == reason && e.Action == action {
 				note = e.Note
@@ -153,8 +155,12 @@ func TestDeveloperGetsAReadyNamespaceWithEveryChild(t *testing.T) {
 	Must(t, admin.Create(ctx, tenant))
 	tenant = waitReady(t, "checkout")
 	// The event carries the reason of the condition it explains, and says what was done.
-	if note := waitEvent(t, "TenantNamespace", "checkout", tenantnamespace.ReasonProvisioned, "Create"); note != "Created namespace checkout for team payments" {
+	if note := waitEvent(t, "", "TenantNamespace", "checkout", tenantnamespace.ReasonProvisioned, "Create"); note != "Created namespace checkout for team payments" {
 		t.Errorf("creation event says %q", note)
+	}
+	// The team cannot read default: the Event is in its namespace too.
+	if note := waitEvent(t, "checkout", "TenantNamespace", "checkout", tenantnamespace.ReasonProvisioned, "Create"); note != "Created namespace checkout for team payments" {
+		t.Errorf("creation event in the tenant's namespace says %q", note)
 	}
 
 	var ns corev1.Namespace
@@ -247,7 +253,7 @@ func TestDriftIsRepairedAndUnwantedChildrenRemoved(t *testing.T) {
 	Eventually(t, 20*time.Second, "the deleted NetworkPolicy is restored", func() bool {
 		return get(t, &networkingv1.NetworkPolicy{}, "search", tenantnamespace.IsolationPolicyName) == nil
 	})
-	if note := waitEvent(t, "TenantNamespace", "search", tenantnamespace.ReasonProvisioned, "Repair"); !strings.Contains(note, "NetworkPolicy "+tenantnamespace.IsolationPolicyName) {
+	if note := waitEvent(t, "", "TenantNamespace", "search", tenantnamespace.ReasonProvisioned, "Repair"); !strings.Contains(note, "NetworkPolicy "+tenantnamespace.IsolationPolicyName) {
 		t.Errorf("repair event says %q, want it to name the NetworkPolicy", note)
 	}
 
@@ -312,7 +318,7 @@ func TestClassChangeReachesItsTenants(t *testing.T) {
 	// Following the class is a change, not a repair: only a real repair, made after it, is
 	// reported as one.
 	Must(t, admin.Delete(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: tenantnamespace.LimitRangeName, Namespace: "billing"}}))
-	waitEvent(t, "TenantNamespace", "billing", tenantnamespace.ReasonProvisioned, "Repair")
+	waitEvent(t, "", "TenantNamespace", "billing", tenantnamespace.ReasonProvisioned, "Repair")
 	var list eventsv1.EventList
 	Must(t, admin.List(ctx, &list))
 	for _, e := range list.Items {
@@ -446,6 +452,14 @@ func TestExistingNamespaceIsNeverAdopted(t *testing.T) {
 		return apierrors.IsNotFound(get(t, &platformv1alpha1.TenantNamespace{}, "", "legacy"))
 	})
 	Must(t, get(t, &ns, "", "legacy"))
+	// Nothing said about the tenant reaches the namespace of someone else.
+	var events eventsv1.EventList
+	Must(t, admin.List(ctx, &events, client.InNamespace("legacy")))
+	for _, e := range events.Items {
+		if e.ReportingController == "selfserve" {
+			t.Errorf("selfserve recorded an Event in a namespace that is not the tenant's: %s %s %q", e.Regarding.Kind, e.Reason, e.Note)
+		}
+	}
 	if !ns.DeletionTimestamp.IsZero() {
 		t.Error("the unmanaged namespace is being deleted")
 	}
@@ -467,9 +481,11 @@ func TestRetainKeepsDataAndReadoptsForTheSameTeam(t *testing.T) {
 		Must(t, get(t, &ns, "", "orders"))
 		return ns.Labels[tenantnamespace.LabelReleased] == "true"
 	})
-	// The namespace outlives the tenant, so the event is on the namespace.
-	if note := waitEvent(t, "Namespace", "orders", tenantnamespace.ReasonReleased, "Release"); !strings.Contains(note, "contents are kept") {
-		t.Errorf("release event says %q", note)
+	// The namespace outlives the tenant, so the event is on the namespace, and in it.
+	for _, in := range []string{"", "orders"} {
+		if note := waitEvent(t, in, "Namespace", "orders", tenantnamespace.ReasonReleased, "Release"); !strings.Contains(note, "contents are kept") {
+			t.Errorf("release event (namespace %q) says %q", in, note)
+		}
 	}
 	if !ns.DeletionTimestamp.IsZero() || ns.Labels[platformv1alpha1.LabelTenant] != "" || ns.Labels[platformv1alpha1.LabelManagedBy] != "" ||
 		ns.Labels[platformv1alpha1.LabelTeam] != "payments" || ns.Labels["pod-security.kubernetes.io/enforce"] == "" {

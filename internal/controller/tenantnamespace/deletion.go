@@ -65,7 +65,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			if err := r.Client.Delete(ctx, &ns); client.IgnoreNotFound(err) != nil {
 				return ctrl.Result{}, fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 			}
-			r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, ReasonDeleting, "Delete", "Deleting namespace %s (deletionPolicy Delete)", ns.Name)
+			r.eventf(t, corev1.EventTypeNormal, ReasonDeleting, "Delete", "Deleting namespace %s (deletionPolicy Delete)", ns.Name)
 		}
 		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonDeleting,
 			fmt.Sprintf("namespace %s is being deleted", ns.Name))
@@ -148,8 +148,8 @@ func (r *Reconciler) release(ctx context.Context, ns *corev1.Namespace) error {
 	if err := r.fence(ctx, ns); err != nil {
 		return err
 	}
-	r.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
-		"Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
+	r.namespaceEventf(ns, "Released namespace %s: its TenantNamespace %s was deleted with deletionPolicy Retain; its contents are kept, nothing new may run until team %s takes it back",
+		ns.Name, ns.Labels[platformv1alpha1.LabelTenant], ns.Labels[platformv1alpha1.LabelTeam])
 	return nil
 }
 
@@ -222,8 +222,7 @@ func (r *Reconciler) fenceEarlierReleases(ctx context.Context) (int, error) {
 		if err := r.fence(ctx, &ns); err != nil {
 			return fenced, err
 		}
-		r.Recorder.Eventf(&ns, nil, corev1.EventTypeNormal, ReasonReleased, "Release",
-			"Fenced namespace %s, released by an earlier version of selfserve: its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTeam])
+		r.namespaceEventf(&ns, "Fenced namespace %s, released by an earlier version of selfserve: its contents are kept, nothing new may run until team %s takes it back", ns.Name, ns.Labels[platformv1alpha1.LabelTeam])
 		fenced++
 	}
 	return fenced, nil

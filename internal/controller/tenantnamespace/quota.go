@@ -115,7 +115,7 @@ func (r *Reconciler) reportQuotaUsage(s *scope, rq corev1.ResourceQuotaStatus, n
 		if p.Level > prevLevel {
 			typ = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(s.tenant, nil, typ, p.Level.Reason(), "Measure", "Quota %s", p.Message)
+		r.eventf(s.tenant, typ, p.Level.Reason(), "Measure", "Quota %s", p.Message)
 	}
 	return result
 }
