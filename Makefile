@@ -53,14 +53,15 @@ endif
 
 ##@ Deploy (the cluster of the current kubeconfig)
 
-KUBECTL = "$$(K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE))/kubectl"
+# The kubectl on PATH; without one, only kubectl is built from Go modules (not the control plane).
+KUBECTL = "$$(command -v kubectl || K8S_VERSION=$(K8S_VERSION) $(CONTROLPLANE) --kubectl)"
 
 .PHONY: install
-install: controlplane ## Install or upgrade the CRDs only (server-side apply).
+install: ## Install or upgrade the CRDs only (server-side apply), with the kubectl on PATH (else one built from Go modules).
 	$(KUBECTL) apply --server-side -k config/crd
 
 .PHONY: deploy
-deploy: controlplane ## Install or upgrade everything in config/default (server-side apply).
+deploy: ## Install or upgrade everything in config/default (server-side apply), with the kubectl on PATH (else one built from Go modules).
 	$(KUBECTL) apply --server-side -k config/default
 
 ##@ Build

@@ -459,3 +459,27 @@ func renderNotes(t *testing.T, values map[string]any) string {
 	}
 	return files["selfserve/templates/NOTES.txt"]
 }
+
+// TestUninstallKeepsTheCRDs: config/uninstall is config/default without its CRDs, so that
+// deleting it removes the operator and never, through the CRDs, every tenant.
+func TestUninstallKeepsTheCRDs(t *testing.T) {
+	want := kustomize(t, "default")
+	for key, obj := range want {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			delete(want, key)
+		}
+	}
+	got := kustomize(t, "uninstall")
+	if diff := cmp.Diff(keys(want), keys(got)); diff != "" {
+		t.Errorf("config/uninstall (-config/default without CRDs +uninstall):\n%s", diff)
+	}
+}
+
+func keys(objs map[string]*unstructured.Unstructured) []string {
+	var out []string
+	for k := range objs {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
