@@ -229,6 +229,11 @@ func TestRenderedInstallRunsEveryFlowWithItsOwnRights(t *testing.T) {
 	if err := mgr.Stop(); err != nil {
 		t.Errorf("the manager did not exit cleanly on SIGTERM: %v", err)
 	}
+	// Uninstalling as the SRE guide says keeps the CRDs, and so the Teams and classes.
+	mustKubectl(admin, "", "delete", "-k", "config/uninstall", "--wait=false")
+	if out, err := kubectl(admin, "", "get", "team/payments", "tenantclass/standard", "-o", "name"); err != nil || strings.Count(out, "\n") != 2 {
+		t.Errorf("after kubectl delete -k config/uninstall: %v\n%s", err, out)
+	}
 	// Least privilege, proven: every request the flows needed was allowed.
 	for _, line := range strings.Split(mgr.Log(), "\n") {
 		if strings.Contains(line, "forbidden") {

@@ -65,7 +65,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			if err := r.Client.Delete(ctx, &ns); client.IgnoreNotFound(err) != nil {
 				return ctrl.Result{}, fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 			}
-			r.eventf(t, corev1.EventTypeNormal, ReasonDeleting, "Delete", "Deleting namespace %s (deletionPolicy Delete)", ns.Name)
+			// Not in the namespace too (eventf): it is being deleted and takes no new Events.
+			r.Recorder.Eventf(t, nil, corev1.EventTypeNormal, ReasonDeleting, "Delete", "Deleting namespace %s (deletionPolicy Delete)", ns.Name)
 		}
 		s.setCondition(platformv1alpha1.ConditionNamespaceReady, metav1.ConditionFalse, ReasonDeleting,
 			fmt.Sprintf("namespace %s is being deleted", ns.Name))
