@@ -297,7 +297,9 @@ type TimeWindow struct {
 
 // ActiveExclusion is an exclusion in force now.
 type ActiveExclusion struct {
-	// Name of the exclusion, or of the gate (selfserve-gate-…) that added it.
+	// Name of the exclusion, as spec.exclusions names it (GKE has it as selfserve-<name>). The
+	// exclusion a blocking gate adds in GKE (selfserve-gate) is not listed here: UpgradeAllowed
+	// and status.blockers say what holds upgrades back.
 	Name string `json:"name"`
 	// Scope it holds back.
 	Scope UpgradeScope `json:"scope"`

@@ -57,8 +57,8 @@ type TenantNamespaceSpec struct {
 	// +required
 	Owners []Subject `json:"owners"`
 
-	// RoleBindings bind extra subjects to ClusterRoles in the namespace. Only ClusterRoles that
-	// the class lists in allowedClusterRoles may be used.
+	// RoleBindings bind extra subjects to ClusterRoles in the namespace. A ClusterRole the class
+	// does not list in allowedClusterRoles waits for a platform admin's approval (see clusterRole).
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=map
 	// +listMapKey=clusterRole
