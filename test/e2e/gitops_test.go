@@ -111,12 +111,22 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 
 	apply(false)
 	Eventually(t, 2*time.Minute, "the samples are Ready", ready)
-	// The health Argo CD and Flux compute, through kstatus, for every kind.
-	for _, o := range objects {
+	// The health Flux computes (kstatus) and Argo CD with the project's health check, for
+	// every kind.
+	script, err := LoadArgoCDHealth(root)
+	Must(t, err)
+	health := func(o string) (kstatus.Status, ArgoCDHealth) {
 		var u unstructured.Unstructured
 		Must(t, u.UnmarshalJSON([]byte(kubectl("get", "-n", "checkout", o, "-o", "json"))))
-		if res, err := kstatus.Compute(&u); err != nil || res.Status != kstatus.CurrentStatus {
-			t.Errorf("kstatus of %s: %v (%v), want Current", o, res, err)
+		res, err := kstatus.Compute(&u)
+		Must(t, err)
+		argo, err := RunArgoCDHealth(script, u.Object)
+		Must(t, err)
+		return res.Status, argo
+	}
+	for _, o := range objects {
+		if k, argo := health(o); k != kstatus.CurrentStatus || argo.Status != "Healthy" {
+			t.Errorf("%s: kstatus %s, Argo CD %+v; want Current and Healthy", o, k, argo)
 		}
 	}
 	if got, err := controlplane.Metric("selfserve_tenants", map[string]string{"class": "standard", "ready": "True"}); err != nil || got != 1 {
@@ -154,5 +164,22 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 		if !strings.HasPrefix(route, "GET ") && n != ddBefore[route] {
 			t.Errorf("Datadog got %d more %s after the re-apply", n-ddBefore[route], route)
 		}
+	}
+
+	// A commit that goes beyond the class waits for a platform admin: Flux reads it Failed at
+	// once (it read InProgress, "generation is 2, but latest observed generation is 1", until
+	// its timeout), Argo CD Suspended; never Current.
+	kubectl("patch", "tenantnamespace", "checkout", "--type=merge", "-p", `{"spec":{"quota":{"hard":{"pods":"400"}}}}`)
+	var k kstatus.Status
+	var argo ArgoCDHealth
+	if !Within(time.Minute, func() bool {
+		k, argo = health("tenantnamespace/checkout")
+		if k == kstatus.CurrentStatus || argo.Status == "Healthy" {
+			t.Errorf("the change reads kstatus %s, Argo CD %+v before it was approved", k, argo)
+			return true
+		}
+		return k == kstatus.FailedStatus && argo.Status == "Suspended"
+	}) || k != kstatus.FailedStatus {
+		t.Errorf("a change waiting for approval: kstatus %s, Argo CD %+v; want Failed and Suspended", k, argo)
 	}
 }
