@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -45,6 +46,22 @@ func withMutatingAdmissionPolicy() *chartutil.Capabilities {
 // renderOn renders the chart for a cluster with the given capabilities.
 func renderOn(t *testing.T, values map[string]any, caps *chartutil.Capabilities) map[string]*unstructured.Unstructured {
 	t.Helper()
+	ch, files := renderFiles(t, values, caps)
+	var docs []string
+	for name, content := range files {
+		if strings.HasSuffix(name, ".yaml") {
+			docs = append(docs, content)
+		}
+	}
+	for _, crd := range ch.CRDObjects() {
+		docs = append(docs, string(crd.File.Data))
+	}
+	return objects(t, docs)
+}
+
+// renderFiles loads dist/chart and renders its templates, NOTES.txt included, by file name.
+func renderFiles(t *testing.T, values map[string]any, caps *chartutil.Capabilities) (*chart.Chart, map[string]string) {
+	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -66,16 +83,7 @@ func renderOn(t *testing.T, values map[string]any, caps *chartutil.Capabilities)
 	if err != nil {
 		t.Fatalf("rendering the chart: %v", err)
 	}
-	var docs []string
-	for name, content := range files {
-		if strings.HasSuffix(name, ".yaml") {
-			docs = append(docs, content)
-		}
-	}
-	for _, crd := range ch.CRDObjects() {
-		docs = append(docs, string(crd.File.Data))
-	}
-	return objects(t, docs)
+	return ch, files
 }
 
 // kustomize renders a kustomization under config/ with the kubectl of the local control plane.
@@ -441,22 +449,7 @@ func TestChartNotesSayWhatIsLeftToDo(t *testing.T) {
 // renderNotes renders the chart's NOTES.txt as helm install prints it.
 func renderNotes(t *testing.T, values map[string]any) string {
 	t.Helper()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := loader.Load(filepath.Join(root, "dist", "chart"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: "selfserve", Namespace: "selfserve-system", IsInstall: true, Revision: 1}, withMutatingAdmissionPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := engine.Render(ch, vals)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files := renderFiles(t, values, withMutatingAdmissionPolicy())
 	return files["selfserve/templates/NOTES.txt"]
 }
 
