@@ -4,6 +4,7 @@
 package chart
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -475,4 +478,52 @@ func keys(objs map[string]*unstructured.Unstructured) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestChartNotesWarnAboutAnUnrestrictedNamespace: helm install --create-namespace makes the
+// release namespace without the restricted Pod Security level that config/default gives it;
+// the NOTES, rendered against a real kube-apiserver as helm install does, say how to set it,
+// and say nothing once it is set.
+func TestChartNotesWarnAboutAnUnrestrictedNamespace(t *testing.T) {
+	cp, err := controlplane.Start(controlplane.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cp.Stop() }()
+	cfg, err := cp.UserConfig("helm", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cp.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "selfserve-system", Labels: map[string]string{"name": "selfserve-system"}}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	notes := func() string {
+		ch, _ := renderFiles(t, nil, withMutatingAdmissionPolicy())
+		vals, err := chartutil.ToRenderValues(ch, nil, chartutil.ReleaseOptions{Name: "selfserve", Namespace: "selfserve-system", IsInstall: true, Revision: 1}, withMutatingAdmissionPolicy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := engine.RenderWithClient(ch, vals, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files["selfserve/templates/NOTES.txt"]
+	}
+	warning := "kubectl label namespace selfserve-system pod-security.kubernetes.io/enforce=restricted"
+	if got := notes(); !strings.Contains(got, warning) {
+		t.Errorf("the NOTES for a namespace made by --create-namespace do not say to label it:\n%s", got)
+	}
+	ns.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	if err := c.Update(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if got := notes(); strings.Contains(got, "WARNING") {
+		t.Errorf("the NOTES warn about a restricted namespace:\n%s", got)
+	}
 }
