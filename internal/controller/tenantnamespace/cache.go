@@ -44,6 +44,12 @@ func DigestChild(in any) (any, error) {
 	if !ok || !digested(obj) {
 		return in, nil // another kind, or a tombstone of a deleted object
 	}
+	if _, done := obj.GetLabels()[digestLabel]; done && obj.GetManagedFields() == nil {
+		// Already digested: informers may pass the same object through the transform twice,
+		// and a digest computed from the digested copy (no managed fields) would read as drift.
+		// kube-apiserver never serves a child without managed fields.
+		return obj, nil
+	}
 	digest, _ := appliedDigest(obj) // applied kinds: no error
 	obj.SetManagedFields(nil)
 	obj.SetAnnotations(nil)

@@ -353,3 +353,40 @@ func TestNamespacesReleasedByAnEarlierVersionAreFenced(t *testing.T) {
 		t.Errorf("a namespace released since was fenced again: %v", err)
 	}
 }
+
+// TestRestartWritesNothing: an operator restarted (a deploy, a leader change, an OOM kill)
+// against tenants it already provisioned finds every child as it wants it and sends no write at
+// all: no apply of a child, no status patch, no Event.
+func TestRestartWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	names := make([]string, 12)
+	for i := range names {
+		names[i] = fmt.Sprintf("restart-%d", i)
+	}
+	Must(t, Parallel(len(names), len(names), func(i int) error { return admin.Create(ctx, newTenant(names[i], "ops")) }))
+	for _, name := range names {
+		waitReady(t, name)
+	}
+	Eventually(t, time.Minute, "the operator settles", func() bool {
+		n := op.Requests.Writes()
+		time.Sleep(2 * time.Second)
+		return n == op.Requests.Writes()
+	})
+	Must(t, op.Stop())
+	startOperator(t)
+	// Every tenant is reconciled by the new process (a restart reconciles them all), then it
+	// stays quiet.
+	Eventually(t, time.Minute, "the restarted operator reconciles every tenant", func() bool {
+		return reconcileCount(t) >= float64(len(names))
+	})
+	var last int
+	Eventually(t, time.Minute, "the restarted operator settles", func() bool {
+		n := op.Requests.Writes()
+		time.Sleep(2 * time.Second)
+		last = op.Requests.Writes()
+		return n == last
+	})
+	if last != 0 {
+		t.Errorf("the restarted operator sent %d writes to unchanged tenants, want 0: %v", last, op.Requests.WritesSince(0))
+	}
+}
