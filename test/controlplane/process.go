@@ -192,6 +192,19 @@ func (op *OperatorProcess) Stop() error {
 	return errors.Join(err, os.RemoveAll(op.dir))
 }
 
+// Kill ends the manager at once (SIGKILL), as an OOM kill or a lost node would: no shutdown,
+// no lease released. Its log stays for Log.
+func (op *OperatorProcess) Kill() error {
+	if op.cmd == nil || op.cmd.Process == nil {
+		return nil
+	}
+	defer func() { op.cmd = nil }()
+	_ = op.cmd.Process.Kill()
+	<-op.exited
+	op.log = op.Log()
+	return os.RemoveAll(op.dir)
+}
+
 // Metrics reads the manager's metrics endpoint.
 func (op *OperatorProcess) Metrics() (Families, error) {
 	res, err := http.Get("http://" + op.metrics + "/metrics")

@@ -170,7 +170,8 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 	if limit.Value() > 0 {
 		env = append(env, fmt.Sprintf("MEMORY_LIMIT=%d", limit.Value()))
 	}
-	op, err := cp.StartOperatorProcess(ctx, env, fmt.Sprintf("--tenant-workers=%d", parallelism))
+	opFlags := []string{fmt.Sprintf("--tenant-workers=%d", parallelism)}
+	op, err := cp.StartOperatorProcess(ctx, env, opFlags...)
 	if err != nil {
 		return result{}, err
 	}
@@ -297,6 +298,14 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 	// The benchmark's own write in that time: the class's annotation.
 	resyncWrites := resyncAfter.since(resyncBefore, map[string]float64{"PUT tenantclasses": 1})
 
+	// A restart (a deploy, an OOM kill) and a leader failover, against the unchanged tenants.
+	if op, err = restartPhase(ctx, cp, op, env, opFlags, n); err != nil {
+		return result{}, err
+	}
+	if op, err = failoverPhase(ctx, cp, op, env, opFlags, n); err != nil {
+		return result{}, err
+	}
+
 	// What one developer waits for on a quiet cluster: one tenant at a time, apply to Ready.
 	const single = 10
 	fmt.Printf("%d more tenants, one at a time, each until Ready ...\n", single)
@@ -359,6 +368,125 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
 	return res, nil
 }
 
+// restartPhase stops the operator and starts a new process against the n unchanged tenants,
+// and prints how long the new one took to reconcile them all and to settle, and the writes
+// kube-apiserver served meanwhile (the goal is none). It returns the new process.
+func restartPhase(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess, env, flags []string, n int) (*controlplane.OperatorProcess, error) {
+	fmt.Println("Restart: a new operator process against the unchanged tenants ...")
+	before, err := snapshotWrites(ctx, cp, nil)
+	if err != nil {
+		return op, err
+	}
+	if err := op.Stop(); err != nil {
+		return op, fmt.Errorf("stopping the operator: %w", err)
+	}
+	start := time.Now()
+	next, err := cp.StartOperatorProcess(ctx, env, flags...)
+	if err != nil {
+		return op, err
+	}
+	reconciled, settled, err := settle(ctx, cp, next, n, start)
+	if err != nil {
+		return next, err
+	}
+	after, err := snapshotWrites(ctx, cp, next)
+	if err != nil {
+		return next, err
+	}
+	w := after.since(before, nil)
+	fmt.Printf("  restart: %d tenants reconciled %.1f s after the start, settled at %.1f s; writes %s\n",
+		n, reconciled.Seconds(), settled.Seconds(), w.explain())
+	return next, nil
+}
+
+// failoverPhase replaces the operator with two replicas under leader election, kills the leader
+// (SIGKILL: no lease released, as an OOM kill or a lost node), and prints how long the other
+// took to take over and to settle, and the writes kube-apiserver served from the kill on.
+func failoverPhase(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess, env, flags []string, n int) (*controlplane.OperatorProcess, error) {
+	fmt.Println("Failover: two replicas with leader election; the leader is killed ...")
+	if err := op.Stop(); err != nil {
+		return op, fmt.Errorf("stopping the operator: %w", err)
+	}
+	elect := append(slices.Clone(flags), "--leader-elect=true", "--leader-election-namespace=default")
+	leader, err := cp.StartOperatorProcess(ctx, env, elect...)
+	if err != nil {
+		return leader, err
+	}
+	if _, _, err := settle(ctx, cp, leader, n, time.Now()); err != nil {
+		return leader, err
+	}
+	standby, err := cp.StartOperatorProcess(ctx, env, elect...)
+	if err != nil {
+		return leader, err
+	}
+	before, err := snapshotWrites(ctx, cp, nil)
+	if err != nil {
+		return standby, err
+	}
+	start := time.Now()
+	if err := leader.Kill(); err != nil {
+		return standby, err
+	}
+	reconciled, settled, err := settle(ctx, cp, standby, n, start)
+	if err != nil {
+		return standby, err
+	}
+	after, err := snapshotWrites(ctx, cp, standby)
+	if err != nil {
+		return standby, err
+	}
+	w := after.since(before, nil)
+	fmt.Printf("  failover: the standby reconciled the %d tenants %.1f s after the kill (the lease lasts 15 s), settled at %.1f s; writes %s\n",
+		n, reconciled.Seconds(), settled.Seconds(), w.explain())
+	return standby, nil
+}
+
+// settle waits until op has reconciled n tenants and kube-apiserver has served no write (leases
+// aside) for 3 s, and returns both moments since start.
+func settle(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess, n int, start time.Time) (reconciled, settled time.Duration, err error) {
+	for {
+		r, err := op.Reconciles("tenantnamespace")
+		if err != nil {
+			return 0, 0, err
+		}
+		if r >= float64(n) {
+			reconciled = time.Since(start)
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			return 0, 0, fmt.Errorf("%v of %d tenants reconciled after 5 minutes", r, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	total := func() (float64, error) {
+		w, err := snapshotWrites(ctx, cp, nil)
+		var sum float64
+		for _, v := range w.apiserver {
+			sum += v
+		}
+		return sum, err
+	}
+	last, err := total()
+	if err != nil {
+		return 0, 0, err
+	}
+	quietSince := time.Now()
+	for time.Since(quietSince) < 3*time.Second {
+		if time.Since(start) > 5*time.Minute {
+			return 0, 0, fmt.Errorf("still writing 5 minutes after the start")
+		}
+		time.Sleep(250 * time.Millisecond)
+		now, err := total()
+		if err != nil {
+			return 0, 0, err
+		}
+		if now != last {
+			last, quietSince = now, time.Now()
+		}
+	}
+	return reconciled, quietSince.Sub(start), nil
+}
+
 // memoryPeaks are the most the sampler saw of the operator's live heap (marked live by its
 // last GC) and of its anonymous resident memory, in bytes and MiB.
 type memoryPeaks struct{ liveHeap, rssAnonMiB float64 }
@@ -401,8 +529,10 @@ var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPL
 func snapshotWrites(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess) (writeCounts, error) {
 	var w writeCounts
 	var err error
-	if w.operator, err = op.Writes(); err != nil {
-		return writeCounts{}, err
+	if op != nil {
+		if w.operator, err = op.Writes(); err != nil {
+			return writeCounts{}, err
+		}
 	}
 	m, err := cp.APIServerMetrics(ctx)
 	if err != nil {
@@ -411,7 +541,7 @@ func snapshotWrites(ctx context.Context, cp *controlplane.ControlPlane, op *cont
 	w.apiserver = map[string]float64{}
 	for _, s := range m.Series("apiserver_request_total", map[string]string{"dry_run": ""}) {
 		verb, resource := controlplane.Label(s, "verb"), controlplane.Label(s, "resource")
-		// kube-apiserver renews its own identity lease; the operator runs without leader election.
+		// kube-apiserver renews its own identity lease, and a leader its election lease.
 		if !writeVerbs[verb] || resource == "leases" {
 			continue
 		}

@@ -32,7 +32,8 @@ import (
 
 // digestLabel carries the digest on the cached copy of a child, and only there. It goes into
 // the labels the object already has (a map of its own would cost about 300 bytes a child); the
-// transform always overwrites it, so a label of that name planted on the object never survives.
+// transform overwrites it on every object served by kube-apiserver (which always has managed
+// fields), so a label of that name planted on the object never survives.
 const digestLabel = "selfserve.internal/applied-digest"
 
 // DigestChild is the cache transform of the tenant's namespaced children: it keeps the
