@@ -297,7 +297,7 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 		"priorityClassName": "system-cluster-critical",
 		"replicas":          float64(3),
 		"image":             "registry.example/selfserve:v9.9.9",
-		"resources":         map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "512Mi"}},
+		"resources":         map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "1Gi"}},
 		"env":               []string{"DD_SITE=datadoghq.eu"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -56,7 +56,7 @@ func main() {
 	sizes := flag.String("tenants", "1000", "TenantNamespaces to create; a comma-separated list runs each size on a fresh control plane and prints a growth table.")
 	parallelism := flag.Int("parallelism", 16, "Concurrent creations, and the operator's tenant workers.")
 	flag.BoolVar(&withChurn, "churn", true, "After the creation figures, start kube-controller-manager and count the tenants' status writes while pods come and go.")
-	flag.StringVar(&memoryLimit, "memory-limit", "512Mi", "The operator container's memory limit, passed as the Deployment does (MEMORY_LIMIT); 0 for none.")
+	flag.StringVar(&memoryLimit, "memory-limit", "1Gi", "The operator container's memory limit, passed as the Deployment does (MEMORY_LIMIT); 0 for none.")
 	flag.StringVar(&heapProfile, "heapprofile", "", "Write a heap profile of the operator at the end, after a GC, to this file.")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of the operator (8 s of the creation phase) to this file.")
 	flag.StringVar(&apiserverProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof endpoint) during the operator phase to this file.")
