@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"fmt"
+	goruntime "runtime"
 	"sort"
 	"testing"
 	"time"
@@ -10,8 +12,11 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 // TestDistinctNotesAreDistinctEvents: notes that differ are Events of their own, even with the
@@ -81,4 +86,53 @@ func TestDistinctNotesAreDistinctEvents(t *testing.T) {
 			t.Fatalf("the apiserver holds a series count of %d for the repeated note, want 3", count)
 		}
 	}
+}
+
+// BenchmarkSeriesHeld reports the heap the recorder keeps per Event for its series window
+// (`go test ./internal/events -run '^$' -bench SeriesHeld -benchtime 20000x`): every
+// TenantNamespace created says "Created namespace …" about the tenant and in its namespace, and
+// each is held six minutes to fold repeats.
+func BenchmarkSeriesHeld(b *testing.B) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		b.Fatal(err)
+	}
+	discard := interceptor.NewClient(fake.NewClientBuilder().WithScheme(scheme).Build(), interceptor.Funcs{
+		Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error { return nil },
+	})
+	r := NewRecorder(discard, scheme, "selfserve")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Start(ctx) }()
+	objects := make([]*corev1.Namespace, b.N)
+	for i := range objects {
+		objects[i] = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("tenant-%05d", i), UID: types.UID(fmt.Sprintf("uid-%05d", i))}}
+	}
+	var before, after goruntime.MemStats
+	goruntime.GC()
+	goruntime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := range b.N {
+		r.Eventf(objects[i], nil, corev1.EventTypeNormal, "Provisioned", "Create", "Created namespace %s for team %s", objects[i].Name, "payments")
+		if i%500 == 499 {
+			time.Sleep(time.Millisecond) // let the writers drain, as the apiserver would
+		}
+	}
+	b.StopTimer()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		queued := 0
+		for _, q := range r.writes {
+			queued += len(q)
+		}
+		if queued == 0 {
+			break
+		}
+	}
+	goruntime.GC()
+	goruntime.ReadMemStats(&after)
+	r.mu.Lock()
+	held := len(r.series)
+	r.mu.Unlock()
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(held), "heap-bytes/series")
+	goruntime.KeepAlive(objects)
 }
