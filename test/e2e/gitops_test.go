@@ -132,16 +132,7 @@ func TestGitOpsReapplyingTheSameManifestsCausesNoOperatorWrites(t *testing.T) {
 	if got, err := controlplane.Metric("selfserve_tenants", map[string]string{"class": "standard", "ready": "True"}); err != nil || got != 1 {
 		t.Errorf("selfserve_tenants{class=standard,ready=True} = %v (%v), want 1", got, err)
 	}
-	settled := func() int {
-		var last int
-		Eventually(t, time.Minute, "the operator stops writing", func() bool {
-			n := op.Requests.Writes()
-			time.Sleep(2 * time.Second)
-			last = op.Requests.Writes()
-			return n == last
-		})
-		return last
-	}
+	settled := func() int { return Settled(t, time.Minute, "the operator's writing", op.Requests.Writes) }
 	before := settled()
 	ddBefore := dd.Requests()
 	specsBefore := specs()

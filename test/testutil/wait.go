@@ -67,3 +67,17 @@ func Attempt[T client.Object](c client.Client, obj T, change func(T)) error {
 	})
 	return err
 }
+
+// Settled waits until count (the writes an operator has sent, say) stays the same for 2 s, and
+// returns it; it fails the test if that takes longer than timeout.
+func Settled(t testing.TB, timeout time.Duration, what string, count func() int) int {
+	t.Helper()
+	var last int
+	Eventually(t, timeout, what+" settles", func() bool {
+		n := count()
+		time.Sleep(2 * time.Second)
+		last = count()
+		return n == last
+	})
+	return last
+}

@@ -367,11 +367,7 @@ func TestRestartWritesNothing(t *testing.T) {
 	for _, name := range names {
 		waitReady(t, name)
 	}
-	Eventually(t, time.Minute, "the operator settles", func() bool {
-		n := op.Requests.Writes()
-		time.Sleep(2 * time.Second)
-		return n == op.Requests.Writes()
-	})
+	Settled(t, time.Minute, "the operator", op.Requests.Writes)
 	Must(t, op.Stop())
 	startOperator(t)
 	// Every tenant is reconciled by the new process (a restart reconciles them all), then it
@@ -379,14 +375,7 @@ func TestRestartWritesNothing(t *testing.T) {
 	Eventually(t, time.Minute, "the restarted operator reconciles every tenant", func() bool {
 		return reconcileCount(t) >= float64(len(names))
 	})
-	var last int
-	Eventually(t, time.Minute, "the restarted operator settles", func() bool {
-		n := op.Requests.Writes()
-		time.Sleep(2 * time.Second)
-		last = op.Requests.Writes()
-		return n == last
-	})
-	if last != 0 {
+	if last := Settled(t, time.Minute, "the restarted operator", op.Requests.Writes); last != 0 {
 		t.Errorf("the restarted operator sent %d writes to unchanged tenants, want 0: %v", last, op.Requests.WritesSince(0))
 	}
 }
