@@ -45,10 +45,9 @@ func DigestChild(in any) (any, error) {
 	if !ok || !digested(obj) {
 		return in, nil // another kind, or a tombstone of a deleted object
 	}
-	if _, done := obj.GetLabels()[digestLabel]; done && obj.GetManagedFields() == nil {
-		// Already digested: informers may pass the same object through the transform twice,
-		// and a digest computed from the digested copy (no managed fields) would read as drift.
-		// kube-apiserver never serves a child without managed fields.
+	if _, done := transformed(obj); done {
+		// Informers may pass the same object through the transform twice, and a digest
+		// computed from the digested copy (no managed fields) would read as drift.
 		return obj, nil
 	}
 	digest, _ := appliedDigest(obj) // applied kinds: no error
@@ -77,12 +76,19 @@ func DigestChild(in any) (any, error) {
 // one the transform left, or, from a reader without the transform (a table test's fake
 // client), the one computed from the object.
 func cachedDigest(obj client.Object) uint64 {
-	if d, ok := obj.GetLabels()[digestLabel]; ok && digested(obj) && obj.GetManagedFields() == nil {
+	if d, ok := transformed(obj); ok {
 		v, _ := strconv.ParseUint(d, 16, 64)
 		return v
 	}
 	d, _ := appliedDigest(obj)
 	return d
+}
+
+// transformed returns the digest DigestChild left on a child, and whether it is such a cached
+// copy: kube-apiserver never serves a child without managed fields, the transform removes them.
+func transformed(obj client.Object) (digest string, ok bool) {
+	digest, ok = obj.GetLabels()[digestLabel]
+	return digest, ok && digested(obj) && obj.GetManagedFields() == nil
 }
 
 // digested reports whether the cache holds objects of this kind as digests.
