@@ -176,33 +176,38 @@ func (op *OperatorProcess) logTail() string {
 // Stop ends the manager (SIGTERM, then SIGKILL after 30 s), keeps its log for Log and removes
 // its folder. It returns how the manager exited: nil after a clean shutdown.
 func (op *OperatorProcess) Stop() error {
-	var err error
-	if op.cmd != nil && op.cmd.Process != nil {
-		defer func() { op.cmd = nil }()
+	return op.end(func() error {
 		_ = op.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err = <-op.exited:
+		case err := <-op.exited:
+			return err
 		case <-time.After(30 * time.Second):
 			_ = op.cmd.Process.Kill()
 			<-op.exited
-			err = errors.New("the manager did not stop within 30 s of SIGTERM")
+			return errors.New("the manager did not stop within 30 s of SIGTERM")
 		}
-		op.log = op.Log()
-	}
-	return errors.Join(err, os.RemoveAll(op.dir))
+	})
 }
 
 // Kill ends the manager at once (SIGKILL), as an OOM kill or a lost node would: no shutdown,
 // no lease released. Its log stays for Log.
 func (op *OperatorProcess) Kill() error {
-	if op.cmd == nil || op.cmd.Process == nil {
+	return op.end(func() error {
+		_ = op.cmd.Process.Kill()
+		<-op.exited
 		return nil
+	})
+}
+
+// end stops a running manager with stop, keeps its log and removes its folder.
+func (op *OperatorProcess) end(stop func() error) error {
+	var err error
+	if op.cmd != nil && op.cmd.Process != nil {
+		err = stop()
+		op.log = op.Log()
+		op.cmd = nil
 	}
-	defer func() { op.cmd = nil }()
-	_ = op.cmd.Process.Kill()
-	<-op.exited
-	op.log = op.Log()
-	return os.RemoveAll(op.dir)
+	return errors.Join(err, os.RemoveAll(op.dir))
 }
 
 // Metrics reads the manager's metrics endpoint.

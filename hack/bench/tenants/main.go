@@ -380,28 +380,17 @@ func restartPhase(ctx context.Context, cp *controlplane.ControlPlane, op *contro
 	if err := op.Stop(); err != nil {
 		return op, fmt.Errorf("stopping the operator: %w", err)
 	}
-	start := time.Now()
+	// Timed from when the new process answers /readyz: starting it includes building ./cmd.
 	next, err := cp.StartOperatorProcess(ctx, env, flags...)
 	if err != nil {
 		return op, err
 	}
-	reconciled, settled, err := settle(ctx, cp, next, n, start)
-	if err != nil {
-		return next, err
-	}
-	after, err := snapshotWrites(ctx, cp, next)
-	if err != nil {
-		return next, err
-	}
-	w := after.since(before, nil)
-	fmt.Printf("  restart: %d tenants reconciled %.1f s after the start, settled at %.1f s; writes %s\n",
-		n, reconciled.Seconds(), settled.Seconds(), w.explain())
-	return next, nil
+	return next, takeOver(ctx, cp, next, n, time.Now(), before, "restart: the new process, from ready,")
 }
 
 // failoverPhase replaces the operator with two replicas under leader election, kills the leader
 // (SIGKILL: no lease released, as an OOM kill or a lost node), and prints how long the other
-// took to take over and to settle, and the writes kube-apiserver served from the kill on.
+// took to take over (from the kill) and to settle, and the writes kube-apiserver served since.
 func failoverPhase(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess, env, flags []string, n int) (*controlplane.OperatorProcess, error) {
 	fmt.Println("Failover: two replicas with leader election; the leader is killed ...")
 	if err := op.Stop(); err != nil {
@@ -427,18 +416,23 @@ func failoverPhase(ctx context.Context, cp *controlplane.ControlPlane, op *contr
 	if err := leader.Kill(); err != nil {
 		return standby, err
 	}
-	reconciled, settled, err := settle(ctx, cp, standby, n, start)
+	return standby, takeOver(ctx, cp, standby, n, start, before, "failover: the standby, from the kill (the lease lasts 15 s),")
+}
+
+// takeOver waits until op, which took over at start, has settled, and prints when it had
+// reconciled the n tenants, when it settled, and the writes kube-apiserver served since before.
+func takeOver(ctx context.Context, cp *controlplane.ControlPlane, op *controlplane.OperatorProcess, n int, start time.Time, before writeCounts, who string) error {
+	reconciled, settled, err := settle(ctx, cp, op, n, start)
 	if err != nil {
-		return standby, err
+		return err
 	}
-	after, err := snapshotWrites(ctx, cp, standby)
+	after, err := snapshotWrites(ctx, cp, op)
 	if err != nil {
-		return standby, err
+		return err
 	}
-	w := after.since(before, nil)
-	fmt.Printf("  failover: the standby reconciled the %d tenants %.1f s after the kill (the lease lasts 15 s), settled at %.1f s; writes %s\n",
-		n, reconciled.Seconds(), settled.Seconds(), w.explain())
-	return standby, nil
+	fmt.Printf("  %s reconciled the %d tenants in %.1f s and settled at %.1f s; writes %s\n",
+		who, n, reconciled.Seconds(), settled.Seconds(), after.since(before, nil).explain())
+	return nil
 }
 
 // settle waits until op has reconciled n tenants and kube-apiserver has served no write (leases
