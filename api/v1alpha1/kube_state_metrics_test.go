@@ -1,7 +1,6 @@
 package v1alpha1_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -189,12 +189,8 @@ func TestKubeStateMetricsExportsEachSeriesOnce(t *testing.T) {
 			t.Errorf("no config for %s", kind)
 			continue
 		}
-		data, err := json.Marshal(typed)
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 		if err != nil {
-			t.Fatal(err)
-		}
-		var obj map[string]any
-		if err := json.Unmarshal(data, &obj); err != nil {
 			t.Fatal(err)
 		}
 		series := res.Series(obj)
