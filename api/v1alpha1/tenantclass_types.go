@@ -76,6 +76,12 @@ type TenantClassSpec struct {
 	// +optional
 	DNS *DNSConfig `json:"dns,omitempty"`
 
+	// Monitoring lists the baseline Datadog monitors every tenant namespace of the class gets,
+	// routed to its Team's notify handles (or the tenant's own). A tenant may tighten a
+	// threshold (spec.monitoring.thresholds), never loosen or remove one.
+	// +optional
+	Monitoring *ClassMonitoring `json:"monitoring,omitempty"`
+
 	// Workloads are the rules for what runs in the class's namespaces: priority classes, image
 	// registries, Service types and storage classes. kube-apiserver enforces them itself (the
 	// ValidatingAdmissionPolicy selfserve-tenant-workloads, with the class as its parameter),
@@ -83,6 +89,70 @@ type TenantClassSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Workloads WorkloadRules `json:"workloads,omitempty"`
+}
+
+// ClassMonitoring is what Datadog watches in every tenant namespace of a class.
+type ClassMonitoring struct {
+	// Baseline are the monitors each tenant namespace gets, one per entry.
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Baseline []BaselineMonitor `json:"baseline,omitempty"`
+}
+
+// BaselineTemplate is one of the built-in baseline monitors (docs/monitoring.md lists each
+// one's Datadog query).
+// +kubebuilder:validation:Enum=CrashLooping;OOMKilled;PodsPending;QuotaCritical;NoAvailableReplicas
+type BaselineTemplate string
+
+// The built-in baseline monitors.
+const (
+	// BaselineCrashLooping alerts on containers waiting in CrashLoopBackOff.
+	BaselineCrashLooping BaselineTemplate = "CrashLooping"
+	// BaselineOOMKilled alerts on containers whose last termination was an OOM kill.
+	BaselineOOMKilled BaselineTemplate = "OOMKilled"
+	// BaselinePodsPending alerts on pods pending for the whole window.
+	BaselinePodsPending BaselineTemplate = "PodsPending"
+	// BaselineQuotaCritical alerts on a resource of the namespace's quota used at or above the
+	// threshold (the operator's selfserve_tenant_quota_used_ratio).
+	BaselineQuotaCritical BaselineTemplate = "QuotaCritical"
+	// BaselineNoAvailableReplicas alerts on a Deployment that wants replicas and has none
+	// available.
+	BaselineNoAvailableReplicas BaselineTemplate = "NoAvailableReplicas"
+)
+
+// BaselineMonitor is one baseline monitor of a class.
+type BaselineMonitor struct {
+	// Name identifies the monitor in a tenant's status, its tags and its thresholds.
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Template is the built-in monitor: CrashLooping, OOMKilled, PodsPending, QuotaCritical or
+	// NoAvailableReplicas.
+	Template BaselineTemplate `json:"template"`
+
+	// Critical is the alert threshold, a decimal. Left out: the template's (0 for
+	// CrashLooping, OOMKilled and PodsPending: any; the critical quota pressure threshold of
+	// the tenant's Team or class as a ratio for QuotaCritical; 0 available of those desired
+	// for NoAvailableReplicas).
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	// +optional
+	Critical string `json:"critical,omitempty"`
+
+	// Window is how long the condition must hold (the query's evaluation window). Left out:
+	// 10m (15m for PodsPending, 5m for QuotaCritical).
+	// +kubebuilder:validation:Enum=5m;10m;15m;30m;1h;2h;4h
+	// +optional
+	Window string `json:"window,omitempty"`
+
+	// Priority is the monitor's priority, 1 (highest) to 5. Left out: 3.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	// +optional
+	Priority *int32 `json:"priority,omitempty"`
 }
 
 // WorkloadRules are a class's rules for the pods, Services and PersistentVolumeClaims in its

@@ -26,6 +26,11 @@ const (
 	// platform admin (reason AwaitingApproval) or was rejected (Rejected); the tenant keeps what
 	// the class allows meanwhile (a new one is not created). False: NotNeeded or Approved.
 	ConditionApprovalRequired = "ApprovalRequired"
+	// ConditionMonitored says whether Datadog holds the class's baseline monitors for the
+	// namespace (reason Synced), or why not (DatadogNotConfigured, WaitingForInventory, a
+	// Datadog error). Absent when the class has none. It does not make the tenant unready: the
+	// namespace works without Datadog, and an outage there must not fail every GitOps sync.
+	ConditionMonitored = "Monitored"
 )
 
 // TenantNamespaceSpec is what a team asks for in its namespace.
@@ -88,6 +93,11 @@ type TenantNamespaceSpec struct {
 	// +optional
 	PodSecurity PodSecurityLevel `json:"podSecurity,omitempty"`
 
+	// Monitoring says where the class's baseline Datadog monitors notify and which thresholds
+	// this namespace tightens.
+	// +optional
+	Monitoring *TenantMonitoring `json:"monitoring,omitempty"`
+
 	// DNS configures the resolver of new pods (NodeLocal DNSCache, ndots, searches, options).
 	// Left out, the class default applies.
 	// +optional
@@ -117,6 +127,49 @@ type TenantNamespaceSpec struct {
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// TenantMonitoring is a tenant's say over its class's baseline monitors.
+type TenantMonitoring struct {
+	// Notify are the handles the baseline monitors notify, in place of the Team's notify.
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^@[A-Za-z0-9][A-Za-z0-9_.@-]*$`
+	// +listType=set
+	// +optional
+	Notify []string `json:"notify,omitempty"`
+
+	// Thresholds tighten baseline monitors of the class, by name. Admission refuses a
+	// threshold looser than the class's or for a monitor the class does not have; one that a
+	// later class change makes looser is ignored (the class's applies, and Monitored says so).
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Thresholds []MonitorThreshold `json:"thresholds,omitempty"`
+}
+
+// MonitorThreshold is a tenant's critical threshold for one baseline monitor.
+type MonitorThreshold struct {
+	// Name is the class's baseline monitor.
+	// +kubebuilder:validation:MaxLength=40
+	Name string `json:"name"`
+	// Critical is the alert threshold, a decimal: at most the class's for a monitor that
+	// alerts above it, at least the class's for one that alerts below it (NoAvailableReplicas).
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	Critical string `json:"critical"`
+}
+
+// TenantMonitorStatus is one baseline monitor of the namespace in Datadog.
+type TenantMonitorStatus struct {
+	// Name is the class's baseline monitor.
+	Name string `json:"name"`
+	// ID is the monitor's ID in Datadog.
+	ID int64 `json:"id"`
+	// State is Datadog's overall state of the monitor at the last read (OK, Alert, Warn,
+	// No Data, ...).
+	// +optional
+	State string `json:"state,omitempty"`
 }
 
 // TenantRoleBinding binds subjects to one ClusterRole inside the tenant namespace.
@@ -207,6 +260,17 @@ type TenantNamespaceStatus struct {
 	// anyone else), and it holds only for the spec whose hash it names.
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
+
+	// Monitors are the class's baseline monitors of this namespace in Datadog.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Monitors []TenantMonitorStatus `json:"monitors,omitempty"`
+
+	// UnknownCreates are creates of baseline monitors whose outcome is unknown (see
+	// ServiceSLO's): nothing is created in their place until a look-up after they settle.
+	// +optional
+	UnknownCreates []UnknownCreate `json:"unknownCreates,omitempty"`
 
 	// ProvisionedSpec is the hash of the spec in effect in full (within its class, approved, or
 	// no more than the namespace already holds); empty while part of it waits for approval. It

@@ -40,10 +40,14 @@ type TimeSlice struct {
 	IntervalSeconds   int64
 }
 
-// Monitor is a burn-rate monitor as selfserve describes and compares it.
+// Monitor is a monitor as selfserve describes and compares it: a burn-rate monitor of a
+// ServiceSLO, or a baseline monitor of a tenant namespace.
 type Monitor struct {
-	// Tier names the burn-rate tier, for example "14.4x-1h-5m"; it is also a tag.
-	Tier                 string
+	// Tier tells a CR's monitors apart and is also a tag: the burn-rate tier, for example
+	// "14.4x-1h-5m", or the name of the class's baseline monitor.
+	Tier string
+	// Type is Datadog's monitor type: "slo alert" or "query alert".
+	Type                 string
 	Name, Query, Message string
 	Tags                 []string
 	Priority             int64
@@ -204,6 +208,7 @@ func DesiredMonitor(s *platformv1alpha1.ServiceSLO, team, sloID string, t Tier, 
 	sort.Strings(tags)
 	return Monitor{
 		Tier:     t.Name(),
+		Type:     string(datadogV1.MONITORTYPE_SLO_ALERT),
 		Name:     fmt.Sprintf("%s burn rate %s over %s/%s (%s)", s.Spec.Service, rate, t.Long, t.Short, obj.Timeframe),
 		Query:    burnRateQuery(sloID, obj.Timeframe, t),
 		Message:  msg,
@@ -305,7 +310,7 @@ func (s SLO) object() datadogV1.ServiceLevelObjective {
 
 // monitorOf reads a monitor Datadog holds in selfserve's terms.
 func monitorOf(m datadogV1.Monitor) Monitor {
-	out := Monitor{Tier: TagValue(m.Tags, TagTierPrefix), Name: m.GetName(), Query: m.Query, Message: m.GetMessage(), Tags: sortedCopy(m.Tags), Priority: m.GetPriority()}
+	out := Monitor{Tier: TagValue(m.Tags, TagTierPrefix), Type: string(m.Type), Name: m.GetName(), Query: m.Query, Message: m.GetMessage(), Tags: sortedCopy(m.Tags), Priority: m.GetPriority()}
 	if o, ok := m.GetOptionsOk(); ok {
 		if o.Thresholds != nil && o.Thresholds.Critical != nil {
 			out.Critical = *o.Thresholds.Critical
@@ -328,7 +333,7 @@ func (m Monitor) options() datadogV1.MonitorOptions {
 
 // forCreate is the monitor as the create call takes it.
 func (m Monitor) forCreate() datadogV1.Monitor {
-	out := datadogV1.NewMonitor(m.Query, datadogV1.MONITORTYPE_SLO_ALERT)
+	out := datadogV1.NewMonitor(m.Query, datadogV1.MonitorType(m.Type))
 	out.SetName(m.Name)
 	out.SetMessage(m.Message)
 	out.SetTags(m.Tags)

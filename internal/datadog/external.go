@@ -400,5 +400,15 @@ func (e *External) DeleteAll(ctx context.Context, uid, statusSLO string, statusM
 	return nil
 }
 
+// MonitorState is Datadog's overall state of the CR's monitor of a tier at the last read (OK,
+// Alert, No Data, ...), "" when none is known.
+func (e *External) MonitorState(uid, tier string) string {
+	ms := e.inventory.AllMonitors(uid)[tier]
+	if len(ms) == 0 {
+		return ""
+	}
+	return string(ms[0].GetOverallState())
+}
+
 // ErrorBudget is what the last search said of the SLO's error budget, per timeframe.
 func (e *External) ErrorBudget(sloID string) []SLOStatus { return e.inventory.Status(sloID) }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -268,4 +269,21 @@ func TagValue(tags []string, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// Owners returns the UIDs of the CRs whose monitors carry tag (TagKindTenant, say).
+func (inv *Inventory) Owners(tag string) []string {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	var out []string
+	for uid, tiers := range inv.monitors {
+		for _, list := range tiers {
+			if len(list) > 0 && slices.ContainsFunc(list[0].Tags, func(t string) bool { return strings.EqualFold(t, tag) }) {
+				out = append(out, uid)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -264,6 +264,11 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := mgr.Add(recorder); err != nil {
 		return nil, err
 	}
+	// One inventory of Datadog for the ServiceSLOs' objects and the tenants' baseline monitors,
+	// read in one batch per poll; one connection (and pacer) for both.
+	inventory := datadog.NewInventory()
+	conn := &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride,
+		Timeout: opts.DatadogTimeout, Settle: opts.DatadogSettle}
 	tenants := &tenantnamespace.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -275,6 +280,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			DNS:                 opts.DNS,
 			DNSByPolicy:         dnsByPolicy,
 		},
+		Monitoring: &tenantnamespace.Monitoring{Conn: conn, Inventory: inventory, Poll: opts.DatadogPoll},
 	}
 	if err := tenants.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
@@ -292,14 +298,14 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  recorder,
-		Conn: &datadog.Connection{Reader: mgr.GetAPIReader(), Secret: opts.DatadogSecret, Pacer: datadog.NewPacer(), Override: opts.DatadogOverride,
-			Timeout: opts.DatadogTimeout, Settle: opts.DatadogSettle},
-		Inventory: datadog.NewInventory(),
-		Poll:      opts.DatadogPoll,
-		Workers:   opts.SLOWorkers,
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Recorder:     recorder,
+		Conn:         conn,
+		Inventory:    inventory,
+		Poll:         opts.DatadogPoll,
+		Workers:      opts.SLOWorkers,
+		AfterRefresh: []func(context.Context){tenants.AfterRefresh},
 	}
 	if err := slos.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceSLO controller: %w", err)

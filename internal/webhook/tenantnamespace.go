@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -229,6 +230,7 @@ func (v *TenantNamespaceValidator) validateSpec(ctx context.Context, old, t *pla
 		ownersBefore = old.Spec.Owners
 	}
 	errs = append(errs, tenancy.CheckOwnersAreMembers(team, t, ownersBefore)...)
+	errs = append(errs, monitoringRefusals(old, t, class, team)...)
 	if old != nil && len(approvable) > 0 {
 		// What the tenant's approval grants and what its namespace already holds are kept
 		// without a new approval (the controller decides the same way): only the rest waits.
@@ -335,4 +337,37 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 
 func invalid(t *platformv1alpha1.TenantNamespace, errs ...*field.Error) error {
 	return apierrors.NewInvalid(tenantGK, t.Name, errs)
+}
+
+// monitoringRefusals refuses the tenant's monitor thresholds that do not apply (looser than the
+// class's, or for a monitor it does not have), except those an update leaves as they were: a
+// class tightened under a tenant must not block its unrelated edits (the class's applies).
+func monitoringRefusals(old, t *platformv1alpha1.TenantNamespace, class *platformv1alpha1.TenantClass, team *platformv1alpha1.Team) field.ErrorList {
+	_, errs := tenancy.BaselineMonitors(t, class, team)
+	if old == nil || old.Spec.Monitoring == nil || t.Spec.Monitoring == nil {
+		return errs
+	}
+	var out field.ErrorList
+	for _, e := range errs {
+		i := thresholdIndex(e.Field)
+		if i >= 0 && i < len(t.Spec.Monitoring.Thresholds) && slices.Contains(old.Spec.Monitoring.Thresholds, t.Spec.Monitoring.Thresholds[i]) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// thresholdIndex is the index in spec.monitoring.thresholds that a field path names, -1 if none.
+func thresholdIndex(path string) int {
+	rest, ok := strings.CutPrefix(path, "spec.monitoring.thresholds[")
+	end := strings.IndexByte(rest, ']')
+	if !ok || end < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(rest[:end])
+	if err != nil {
+		return -1
+	}
+	return n
 }

@@ -66,7 +66,7 @@ func (s *Server) sloTarget(id, timeframe string) (float64, bool) {
 }
 
 // comparisonRE matches the threshold comparison that ends every non-composite monitor query.
-var comparisonRE = regexp.MustCompile(`(>=|<=|>|<|==|!=)\s*-?[0-9.]+\s*$`)
+var comparisonRE = regexp.MustCompile(`(>=|<=|>|<|==|!=)\s*(-?[0-9.]+)\s*$`)
 
 func (m *monitor) referencesSLO(id string) bool {
 	if str(m.fields["type"]) != "slo alert" {
@@ -367,6 +367,17 @@ func (s *Server) validateMonitor(b map[string]any) string {
 	}
 	if typ != "composite" && !comparisonRE.MatchString(query) {
 		return "The value provided for parameter 'query' is invalid: invalid operator specified: "
+	}
+	if typ == "composite" {
+		return ""
+	}
+	// The critical threshold of the options must be the query's.
+	opts, _ := b["options"].(map[string]any)
+	th, _ := opts["thresholds"].(map[string]any)
+	critical, set := num(th["critical"])
+	inQuery, _ := strconv.ParseFloat(strings.TrimSpace(comparisonRE.FindStringSubmatch(query)[2]), 64)
+	if set && critical != inQuery {
+		return fmt.Sprintf("The value provided for parameter 'query' is invalid: Alert threshold (%v) does not match that used in the query (%v).", critical, inQuery)
 	}
 	return ""
 }

@@ -73,6 +73,9 @@ type Reconciler struct {
 	Poll time.Duration
 	// Workers is the number of ServiceSLOs reconciled at once.
 	Workers int
+	// AfterRefresh run after each successful read of Datadog, on the poller: the other users of
+	// the inventory (the tenants' baseline monitors) re-queue their objects there.
+	AfterRefresh []func(context.Context)
 
 	polled chan event.GenericEvent
 	// pending holds the creates whose answers were lost.
@@ -548,8 +551,9 @@ func setSynced(slo *platformv1alpha1.ServiceSLO, status metav1.ConditionStatus, 
 	})
 }
 
-// poller refreshes the inventory every Poll (jittered) and re-queues every ServiceSLO, so drift
-// and error budgets are handled with a few list calls per poll for all of them.
+// poller refreshes the inventory every Poll (jittered) and re-queues every ServiceSLO (and,
+// through AfterRefresh, every monitored tenant), so drift, monitor states and error budgets are
+// handled with a few list calls per poll for all of them.
 type poller struct{ r *Reconciler }
 
 // NeedLeaderElection keeps the calls to the leader.
@@ -577,6 +581,9 @@ func (p *poller) Start(ctx context.Context) error {
 			case err != nil:
 				log.Error(err, "Reading Datadog")
 			default:
+				for _, f := range p.r.AfterRefresh {
+					f(ctx)
+				}
 				var list platformv1alpha1.ServiceSLOList
 				if err := p.r.Client.List(ctx, &list); err != nil {
 					// Nothing re-queued this poll: the budgets wait for the next one.

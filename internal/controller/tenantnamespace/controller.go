@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/metrics"
@@ -77,6 +78,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Options   Options
+	// Monitoring reaches Datadog for the classes' baseline monitors; nil leaves them out.
+	Monitoring *Monitoring
 
 	// lastDesired tells drift (someone else changed an object) from change (the operator wants
 	// something else of it now).
@@ -120,7 +123,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if workers < 1 {
 		workers = 1
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Monitoring != nil {
+		r.Monitoring.polled = make(chan event.GenericEvent, 1024)
+		b = b.WatchesRawSource(source.Channel(r.Monitoring.polled, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		For(&platformv1alpha1.TenantNamespace{}).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&corev1.ResourceQuota{}).
@@ -228,8 +236,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			r.lastDesired.forget(req.Name)
 			r.budgets.release(req.Name)
 			metrics.QuotaUsedRatio.DeletePartialMatch(prometheus.Labels{"tenant": req.Name})
-			return ctrl.Result{}, r.releaseOrphan(ctx, req.Name)
+			return ctrl.Result{}, errors.Join(r.releaseOrphan(ctx, req.Name), r.monitorsGone(ctx, req.Name, ""))
 		}
+		return ctrl.Result{}, err
+	}
+	// An earlier tenant of this name is gone: its monitors go.
+	if err := r.monitorsGone(ctx, req.Name, tenant.UID); err != nil {
 		return ctrl.Result{}, err
 	}
 	before := tenant.DeepCopy()
@@ -342,7 +354,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !s.capped && s.overBudget == "" {
 		tenant.Status.ProvisionedSpec = s.specHash
 	}
-	// The soonest a part asked to come back (the quota usage held back below the thresholds).
+	results = append(results, r.reconcileMonitors(ctx, s))
+	// The soonest a part asked to come back (the quota usage held back below the thresholds,
+	// monitors that could not be synced).
 	var soonest ctrl.Result
 	for _, res := range results {
 		if res.RequeueAfter > 0 && (soonest.RequeueAfter == 0 || res.RequeueAfter < soonest.RequeueAfter) {
