@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -81,6 +82,9 @@ func guardedClass() *platformv1alpha1.TenantClass {
 			NetworkIsolation:     platformv1alpha1.ClassNetworkIsolation{Default: platformv1alpha1.NetworkIsolationTeam, Allowed: []platformv1alpha1.NetworkIsolation{"Team", "Namespace"}},
 			Limits:               &platformv1alpha1.ContainerLimits{Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Gi")}},
 			AllowedLabelPrefixes: []string{"example.com/"},
+			Monitoring: &platformv1alpha1.ClassMonitoring{Baseline: []platformv1alpha1.BaselineMonitor{
+				{Name: "crash-loop", Template: platformv1alpha1.BaselineCrashLooping, Critical: "2"},
+			}},
 		},
 	}
 }
@@ -166,6 +170,16 @@ func TestTenantAdmission(t *testing.T) {
 			tn.Spec.Quota = &platformv1alpha1.TenantQuota{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("8")}}
 			return tn
 		}, want: []string{"spec.quota.hard[requests.cpu]", "with the team's other namespaces (2) sums to 10, over team payments's budget of 9"}},
+		{name: "a baseline monitor threshold looser than the class's", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("quiet")
+			tn.Spec.Monitoring = &platformv1alpha1.TenantMonitoring{Thresholds: []platformv1alpha1.MonitorThreshold{{Name: "crash-loop", Critical: "5"}}}
+			return tn
+		}, want: []string{"spec.monitoring.thresholds[0].critical", "looser than class guarded's 2: a tenant may only tighten a baseline monitor"}},
+		{name: "a threshold for a baseline monitor the class does not have", as: alice, tenant: func() *platformv1alpha1.TenantNamespace {
+			tn := paymentsTenant("quiet")
+			tn.Spec.Monitoring = &platformv1alpha1.TenantMonitoring{Thresholds: []platformv1alpha1.MonitorThreshold{{Name: "oom", Critical: "0"}}}
+			return tn
+		}, want: []string{"spec.monitoring.thresholds[0].name", "class guarded has no baseline monitor of this name"}},
 		{name: "an existing unmanaged namespace", as: k8sClient, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("legacy-app") },
 			want: []string{"metadata.name", "already exists", "never adopts"}},
 		{name: "another team's tenant's namespace, not released yet", as: alice, tenant: func() *platformv1alpha1.TenantNamespace { return paymentsTenant("remnant") },
@@ -199,6 +213,17 @@ func TestTenantAdmission(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a tenant tightens a baseline monitor and cannot loosen it past the class", func(t *testing.T) {
+		var tn platformv1alpha1.TenantNamespace
+		Must(t, k8sClient.Get(ctx, client.ObjectKey{Name: "wallet"}, &tn))
+		tn.Spec.Monitoring = &platformv1alpha1.TenantMonitoring{Thresholds: []platformv1alpha1.MonitorThreshold{{Name: "crash-loop", Critical: "1"}}}
+		Must(t, alice.Update(ctx, &tn))
+		loosened := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"monitoring":{"thresholds":[{"name":"crash-loop","critical":"3"}]}}}`))
+		if err := alice.Patch(ctx, &tn, loosened); err == nil || !strings.Contains(err.Error(), "spec.monitoring.thresholds[0].critical") {
+			t.Errorf("loosening crash-loop to 3 past the class's 2: %v", err)
+		}
+	})
 
 	t.Run("the same team taking back its tenant's namespace before the release", func(t *testing.T) {
 		tn := &platformv1alpha1.TenantNamespace{
