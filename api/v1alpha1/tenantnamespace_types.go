@@ -354,6 +354,7 @@ type Grants struct {
 // +kubebuilder:printcolumn:name="Class",type=string,JSONPath=`.status.class`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.status.conditions[?(@.type=="ApprovalRequired")].reason`
+// +kubebuilder:printcolumn:name="Monitored",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Monitored")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TenantNamespace struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -12,13 +12,18 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
-// TagKindTenant marks the baseline monitors of tenant namespaces: the sweep after each poll
-// deletes those whose tenant is gone.
-const TagKindTenant = "selfserve-kind:tenantnamespace"
+// Tags of the baseline monitors of tenant namespaces. The sweep after each poll deletes those
+// of this cluster whose tenant is gone; a Datadog account shared by several clusters keeps the
+// others'.
+const (
+	TagKindTenant    = "selfserve-kind:tenantnamespace"
+	TagClusterPrefix = "selfserve-cluster:"
+)
 
 // baselineQuery is a template's Datadog query for a namespace, without its comparison: the
-// metrics the Datadog agent's Kubernetes checks send (kube_namespace tag) and the operator's
-// own quota ratio (tenant tag).
+// metrics the Datadog agent's Kubernetes checks send (kube_namespace tag), and the operator's
+// own selfserve_tenant_quota_used_ratio as the agent's OpenMetrics check names it with
+// namespace selfserve (tenant tag; docs/monitoring.md).
 func baselineQuery(t platformv1alpha1.BaselineTemplate, ns, window string) (query, title string) {
 	scope := "kube_namespace:" + ns
 	switch t {
@@ -32,7 +37,7 @@ func baselineQuery(t platformv1alpha1.BaselineTemplate, ns, window string) (quer
 		return fmt.Sprintf("min(last_%s):sum:kubernetes_state.pod.status_phase{%s,pod_phase:pending}", window, scope),
 			"pods pending for " + window
 	case platformv1alpha1.BaselineQuotaCritical:
-		return fmt.Sprintf("max(last_%s):max:selfserve_tenant_quota_used_ratio{tenant:%s} by {resource}", window, ns),
+		return fmt.Sprintf("max(last_%s):max:selfserve.tenant_quota_used_ratio{tenant:%s} by {resource}", window, ns),
 			"quota nearly used up"
 	case platformv1alpha1.BaselineNoAvailableReplicas:
 		// A Deployment scaled to zero divides by zero: no value, no alert.
@@ -54,8 +59,9 @@ func comparator(b tenancy.Baseline) string {
 }
 
 // DesiredBaseline is the baseline monitor b of tenant namespace ns (its TenantNamespace's UID
-// uid, of team and class), notifying notify.
-func DesiredBaseline(ns, uid, team, class string, b tenancy.Baseline, notify []string) Monitor {
+// uid, of team and class, in the cluster whose kube-system namespace has the UID cluster),
+// notifying notify.
+func DesiredBaseline(ns, uid, cluster, team, class string, b tenancy.Baseline, notify []string) Monitor {
 	query, title := baselineQuery(b.Template, ns, b.Window)
 	threshold := strconv.FormatFloat(b.Critical, 'f', -1, 64)
 	msg := fmt.Sprintf("%s in namespace %s of team %s (%s %s %s over %s). Baseline monitor %q of class %s, kept by selfserve: change it in the TenantClass, or tighten it in the TenantNamespace's spec.monitoring.",
@@ -65,7 +71,7 @@ func DesiredBaseline(ns, uid, team, class string, b tenancy.Baseline, notify []s
 	}
 	tags := []string{
 		"team:" + team, "tenant:" + ns, "kube_namespace:" + ns, TagManaged, TagKindTenant,
-		TagUIDPrefix + uid, TagTierPrefix + b.Name,
+		TagClusterPrefix + cluster, TagUIDPrefix + uid, TagTierPrefix + b.Name,
 	}
 	for i, t := range tags {
 		tags[i] = strings.ToLower(t)

@@ -271,14 +271,14 @@ func TagValue(tags []string, prefix string) string {
 	return ""
 }
 
-// Owners returns the UIDs of the CRs whose monitors carry tag (TagKindTenant, say).
-func (inv *Inventory) Owners(tag string) []string {
+// Owners returns the UIDs of the CRs whose monitors carry every one of tags.
+func (inv *Inventory) Owners(tags ...string) []string {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
 	var out []string
 	for uid, tiers := range inv.monitors {
 		for _, list := range tiers {
-			if len(list) > 0 && slices.ContainsFunc(list[0].Tags, func(t string) bool { return strings.EqualFold(t, tag) }) {
+			if len(list) > 0 && hasAll(list[0].Tags, tags) {
 				out = append(out, uid)
 				break
 			}
@@ -286,4 +286,14 @@ func (inv *Inventory) Owners(tag string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// hasAll says whether have holds every tag of want, compared without regard to case.
+func hasAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(t string) bool { return strings.EqualFold(t, w) }) {
+			return false
+		}
+	}
+	return true
 }

@@ -156,6 +156,22 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		return err == nil && len(f) == 2 && f[0] == "True" && len(f[1]) == 32
 	})
 
+	// The README tour lists the checkout namespace's baseline monitors, from class standard,
+	// with their IDs and Datadog's state.
+	Eventually(t, time.Minute, "kubectl lists checkout's five baseline monitors", func() bool {
+		out, err := kubectl("get", "tenantnamespace", "checkout", "-o", `jsonpath={range .status.monitors[*]}{.name} {.id} {.state}{"\n"}{end}`)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err != nil || len(lines) != 5 {
+			return false
+		}
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) < 3 || f[1] == "0" {
+				return false
+			}
+		}
+		return strings.HasPrefix(lines[0], "crash-loop ")
+	})
+
 	// The budget the fake measures comes back into kubectl (the sandbox polls every 30 s).
 	Eventually(t, 90*time.Second, "kubectl shows the SLO's error budget", func() bool {
 		out, err := kubectl("get", "serviceslo", "checkout-availability", "-n", "checkout", "-o", "jsonpath={.status.errorBudget[0].remaining}")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,7 @@ import (
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/test/datadogfake"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -110,7 +112,7 @@ func TestBaselineMonitorsFollowTheTenantAndItsClass(t *testing.T) {
 		}
 		wantQuery := map[string]string{
 			"crash-loop": "max(last_10m):max:kubernetes_state.container.status_report.count.waiting{kube_namespace:shop-web,reason:crashloopbackoff} by {pod_name} > 0",
-			"quota":      "max(last_5m):max:selfserve_tenant_quota_used_ratio{tenant:shop-web} by {resource} >= 0.9",
+			"quota":      "max(last_5m):max:selfserve.tenant_quota_used_ratio{tenant:shop-web} by {resource} >= 0.9",
 			"replicas":   "max(last_10m):max:kubernetes_state.deployment.replicas_available{kube_namespace:shop-web} by {kube_deployment} / max:kubernetes_state.deployment.replicas_desired{kube_namespace:shop-web} by {kube_deployment} <= 0",
 		}
 		for name, q := range wantQuery {
@@ -199,8 +201,23 @@ func TestBaselineMonitorsOfATenantDeletedWhileTheOperatorWasDownAreSwept(t *test
 	if n := len(baselineOf(t, string(tenant.UID))); n != 3 {
 		t.Fatalf("with no operator running, %d monitors of the tenant are in Datadog, want the 3 it had", n)
 	}
+	// Another cluster's operator shares the Datadog account: its tenants are none of this one's.
+	settings := datadog.Settings{Site: datadog.DefaultSite, URL: srv.URL, APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey, Timeout: 5 * time.Second}
+	other := datadogV1.NewMonitor("max(last_10m):max:kubernetes_state.container.status_report.count.waiting{kube_namespace:ledger-api,reason:crashloopbackoff} by {pod_name} > 0", datadogV1.MONITORTYPE_QUERY_ALERT)
+	other.SetTags([]string{datadog.TagManaged, datadog.TagKindTenant, datadog.TagClusterPrefix + "another-cluster", datadog.TagUIDPrefix + "5f0c1e9a-0000-4000-8000-000000000001", datadog.TagTierPrefix + "crash-loop"})
+	critical := 0.0
+	other.SetOptions(datadogV1.MonitorOptions{Thresholds: &datadogV1.MonitorThresholds{Critical: &critical}})
+	kept, err := datadog.NewClient(settings, datadog.NewPacer()).CreateMonitor(ctx, *other)
+	Must(t, err)
+
 	startOperator(t, true, time.Second)
 	Eventually(t, 30*time.Second, "no monitor of the deleted tenant is left", func() bool { return len(baselineOf(t, string(tenant.UID))) == 0 })
+	polls := fake.Requests()["GET /api/v1/slo/search"]
+	Eventually(t, 30*time.Second, "two more polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= polls+2 })
+	if !slices.ContainsFunc(fake.Monitors(), func(m map[string]any) bool { return m["id"] == kept.GetId() }) {
+		t.Errorf("the sweep deleted monitor %d of another cluster's tenant", kept.GetId())
+	}
+	fake.DeleteMonitor(kept.GetId())
 }
 
 // TestBaselineMonitorsLostAnswersMakeNoDuplicate: 10 tenants (30 monitors) while every third

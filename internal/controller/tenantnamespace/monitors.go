@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -50,6 +51,25 @@ type Monitoring struct {
 	// after each poll finds those a restart forgot).
 	mu   sync.Mutex
 	seen map[string]types.UID
+	// cluster is the UID of this cluster's kube-system namespace, read once: the monitors'
+	// cluster tag.
+	cluster string
+}
+
+// clusterID returns the UID of the cluster's kube-system namespace, which names the cluster in
+// its monitors' tags.
+func (r *Reconciler) clusterID(ctx context.Context) (string, error) {
+	m := r.Monitoring
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cluster == "" {
+		var ns corev1.Namespace
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, &ns); err != nil {
+			return "", fmt.Errorf("reading namespace kube-system, whose UID names the cluster in Datadog: %w", err)
+		}
+		m.cluster = string(ns.UID)
+	}
+	return m.cluster, nil
 }
 
 func (m *Monitoring) remember(name string, uid types.UID) (previous types.UID) {
@@ -113,7 +133,16 @@ func (r *Reconciler) AfterRefresh(ctx context.Context) {
 	for _, t := range list.Items {
 		live[string(t.UID)] = true
 	}
-	for _, uid := range m.Inventory.Owners(datadog.TagKindTenant) {
+	cluster, err := r.clusterID(ctx)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Sweeping the baseline monitors of deleted tenants; tried again after the next poll")
+		cluster = ""
+	}
+	var gone []string
+	if cluster != "" {
+		gone = m.Inventory.Owners(datadog.TagKindTenant, datadog.TagClusterPrefix+cluster)
+	}
+	for _, uid := range gone {
 		if live[uid] {
 			continue
 		}
@@ -152,6 +181,10 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 		return ctrl.Result{}
 	}
 	dd, settings, err := m.Conn.Get(ctx)
+	cluster := ""
+	if err == nil {
+		cluster, err = r.clusterID(ctx)
+	}
 	switch {
 	case err != nil:
 		s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionUnknown, "DatadogUnreadable", err.Error()+"; retried")
@@ -167,7 +200,7 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 	for _, u := range t.Status.UnknownCreates {
 		m.pending.Restore(uid, u.Object, u.SentAt.Time)
 	}
-	sync := monitorSync{r: r, s: s, ext: datadog.NewExternal(dd, m.Inventory, &m.pending)}
+	sync := monitorSync{r: r, s: s, cluster: cluster, ext: datadog.NewExternal(dd, m.Inventory, &m.pending)}
 	err = sync.run(ctx, baseline)
 	t.Status.Monitors = sync.status
 	t.Status.UnknownCreates = nil
@@ -213,11 +246,12 @@ func retryDelay(after time.Duration) time.Duration {
 // monitorSync is one sync of a tenant's baseline monitors: what it reports in status (every
 // monitor known so far, so an ID is never lost with a later failure) and what it did.
 type monitorSync struct {
-	r      *Reconciler
-	s      *scope
-	ext    *datadog.External
-	status []platformv1alpha1.TenantMonitorStatus
-	done   []string
+	r       *Reconciler
+	s       *scope
+	cluster string
+	ext     *datadog.External
+	status  []platformv1alpha1.TenantMonitorStatus
+	done    []string
 }
 
 func (y *monitorSync) run(ctx context.Context, baseline []tenancy.Baseline) error {
@@ -232,7 +266,7 @@ func (y *monitorSync) run(ctx context.Context, baseline []tenancy.Baseline) erro
 	keep := map[string]bool{}
 	for _, b := range baseline {
 		keep[b.Name] = true
-		want := datadog.DesiredBaseline(t.Name, uid, t.Spec.Team, y.s.class.Name, b, notify)
+		want := datadog.DesiredBaseline(t.Name, uid, y.cluster, t.Spec.Team, y.s.class.Name, b, notify)
 		obs, err := y.ext.ObserveMonitor(ctx, uid, statusMonitorID(t, b.Name), want)
 		if err != nil {
 			return err
