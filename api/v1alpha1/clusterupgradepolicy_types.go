@@ -358,6 +358,16 @@ type ProviderStatus struct {
 	ForeignExclusions []string `json:"foreignExclusions,omitempty"`
 }
 
+// UpgradeDowntime is a Datadog downtime the operator scheduled for an upgrade window.
+type UpgradeDowntime struct {
+	// ID is the downtime's ID in Datadog.
+	ID int64 `json:"id"`
+	// Start and End bound it: from when the window opened (or the operator saw it open) to the
+	// window's end.
+	Start metav1.Time `json:"start"`
+	End   metav1.Time `json:"end"`
+}
+
 // ClusterUpgradePolicyStatus is the policy's current answer and why.
 type ClusterUpgradePolicyStatus struct {
 	// Conditions: UpgradeAllowed (reason InsideWindow, OutsideWindow, Excluded, ErrorBudgetLow,
@@ -386,6 +396,12 @@ type ClusterUpgradePolicyStatus struct {
 	// read at every Datadog poll.
 	// +optional
 	NextEvaluation *metav1.Time `json:"nextEvaluation,omitempty"`
+
+	// Downtime is the Datadog downtime that mutes the baseline monitors the tenant classes mark
+	// as disrupted by upgrades (disruptedByUpgrades) while a window is open and upgrades are
+	// allowed; it ends with the window. Absent outside such a window.
+	// +optional
+	Downtime *UpgradeDowntime `json:"downtime,omitempty"`
 
 	// ActiveExclusions are the exclusions in force now.
 	// +listType=atomic

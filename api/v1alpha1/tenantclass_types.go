@@ -153,6 +153,12 @@ type BaselineMonitor struct {
 	// +kubebuilder:validation:Maximum=5
 	// +optional
 	Priority *int32 `json:"priority,omitempty"`
+
+	// DisruptedByUpgrades mutes the monitor while a ClusterUpgradePolicy window is open and
+	// upgrades are allowed (node drains restart pods). Left out: true for CrashLooping,
+	// PodsPending and NoAvailableReplicas, false for OOMKilled and QuotaCritical.
+	// +optional
+	DisruptedByUpgrades *bool `json:"disruptedByUpgrades,omitempty"`
 }
 
 // WorkloadRules are a class's rules for the pods, Services and PersistentVolumeClaims in its

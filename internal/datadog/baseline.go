@@ -18,6 +18,8 @@ import (
 const (
 	TagKindTenant    = "selfserve-kind:tenantnamespace"
 	TagClusterPrefix = "selfserve-cluster:"
+	// TagUpgradeDisrupted marks the monitors that an upgrade window's downtime mutes.
+	TagUpgradeDisrupted = "selfserve-upgrade-disrupted:true"
 )
 
 // baselineQuery is a template's Datadog query for a namespace, without its comparison: the
@@ -72,6 +74,9 @@ func DesiredBaseline(ns, uid, cluster, team, class string, b tenancy.Baseline, n
 	tags := []string{
 		"team:" + team, "tenant:" + ns, "kube_namespace:" + ns, TagManaged, TagKindTenant,
 		TagClusterPrefix + cluster, TagUIDPrefix + uid, TagTierPrefix + b.Name,
+	}
+	if b.Disrupted {
+		tags = append(tags, TagUpgradeDisrupted)
 	}
 	for i, t := range tags {
 		tags[i] = strings.ToLower(t)

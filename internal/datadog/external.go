@@ -400,6 +400,52 @@ func (e *External) DeleteAll(ctx context.Context, uid, statusSLO string, statusM
 	return nil
 }
 
+// DeleteMonitorsOf deletes the monitors of a CR that has no SLO (a tenant's baseline monitors)
+// with no read when nothing of it is in doubt: those the inventory holds (the last poll's list
+// and the operator's own creates since). Only while a create of the CR had no answer does one
+// list call by its tag look for what that create may have made, and until the create has
+// settled the unsettled error says to come back. A monitor made by another process that the
+// last poll did not list yet is left to the sweep after the next poll.
+func (e *External) DeleteMonitorsOf(ctx context.Context, uid string) error {
+	var ids []int64
+	for _, ms := range e.inventory.AllMonitors(uid) {
+		for _, m := range ms {
+			ids = append(ids, m.GetId())
+		}
+	}
+	records := e.pending.Records(uid)
+	looked := time.Now()
+	if len(records) > 0 {
+		found, err := e.client.ListMonitors(ctx, []string{TagUIDPrefix + uid})
+		if err != nil {
+			return err
+		}
+		for _, m := range managed(found, func(m datadogV1.Monitor) []string { return m.GetTags() }) {
+			ids = append(ids, m.GetId())
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		if err := e.client.DeleteMonitor(ctx, id); err != nil {
+			return err
+		}
+	}
+	for tier := range e.inventory.AllMonitors(uid) {
+		e.inventory.RemoveMonitor(uid, tier)
+	}
+	var latest, latestSent time.Time
+	for _, sent := range records {
+		if settles := e.client.Settings().SettlesAt(sent); settles.After(latest) {
+			latest, latestSent = settles, sent
+		}
+	}
+	if looked.Before(latest) {
+		return unsettled("delete", latestSent, latest)
+	}
+	e.pending.forget(uid)
+	return nil
+}
+
 // MonitorState is Datadog's overall state of the CR's monitor of a tier at the last read (OK,
 // Alert, No Data, ...), "" when none is known.
 func (e *External) MonitorState(uid, tier string) string {

@@ -21,21 +21,24 @@ type Baseline struct {
 	// Window is the query's evaluation window, for example "10m".
 	Window   string
 	Priority int64
+	// Disrupted says upgrades disrupt it: muted while an upgrade window is open.
+	Disrupted bool
 }
 
 // template is what a built-in baseline monitor is when the class says nothing more.
 type template struct {
-	below    bool
-	critical float64
-	window   string
+	below     bool
+	critical  float64
+	window    string
+	disrupted bool
 }
 
 var templates = map[platformv1alpha1.BaselineTemplate]template{
-	platformv1alpha1.BaselineCrashLooping:        {critical: 0, window: "10m"},
+	platformv1alpha1.BaselineCrashLooping:        {critical: 0, window: "10m", disrupted: true},
 	platformv1alpha1.BaselineOOMKilled:           {critical: 0, window: "10m"},
-	platformv1alpha1.BaselinePodsPending:         {critical: 0, window: "15m"},
+	platformv1alpha1.BaselinePodsPending:         {critical: 0, window: "15m", disrupted: true},
 	platformv1alpha1.BaselineQuotaCritical:       {window: "5m"}, // critical: the quota pressure threshold
-	platformv1alpha1.BaselineNoAvailableReplicas: {below: true, critical: 0, window: "10m"},
+	platformv1alpha1.BaselineNoAvailableReplicas: {below: true, critical: 0, window: "10m", disrupted: true},
 }
 
 // tighter says whether a is a stricter threshold than b.
@@ -59,7 +62,10 @@ func BaselineMonitors(t *platformv1alpha1.TenantNamespace, c *platformv1alpha1.T
 			if !ok {
 				continue // the schema allows only the templates above
 			}
-			b := Baseline{Name: m.Name, Template: m.Template, Critical: tpl.critical, Below: tpl.below, Window: tpl.window, Priority: 3}
+			b := Baseline{Name: m.Name, Template: m.Template, Critical: tpl.critical, Below: tpl.below, Window: tpl.window, Priority: 3, Disrupted: tpl.disrupted}
+			if m.DisruptedByUpgrades != nil {
+				b.Disrupted = *m.DisruptedByUpgrades
+			}
 			if m.Template == platformv1alpha1.BaselineQuotaCritical {
 				b.Critical = float64(ThresholdsFor(team, c).Critical) / 100
 			}
@@ -115,4 +121,16 @@ func className(c *platformv1alpha1.TenantClass) string {
 		return "(none)"
 	}
 	return c.Name
+}
+
+// DisruptedByUpgrades says whether a class has a baseline monitor that upgrades disrupt (muted
+// while an upgrade window is open).
+func DisruptedByUpgrades(c *platformv1alpha1.TenantClass) bool {
+	baseline, _ := BaselineMonitors(&platformv1alpha1.TenantNamespace{}, c, nil)
+	for _, b := range baseline {
+		if b.Disrupted {
+			return true
+		}
+	}
+	return false
 }

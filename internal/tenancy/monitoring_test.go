@@ -18,15 +18,15 @@ func TestBaselineMonitorsTakeTheTighterThreshold(t *testing.T) {
 			{Name: "crash", Template: platformv1alpha1.BaselineCrashLooping, Critical: "2", Window: "30m", Priority: ptr.To[int32](1)},
 			{Name: "quota", Template: platformv1alpha1.BaselineQuotaCritical},
 			{Name: "replicas", Template: platformv1alpha1.BaselineNoAvailableReplicas, Critical: "0.25"},
-			{Name: "pending", Template: platformv1alpha1.BaselinePodsPending},
+			{Name: "pending", Template: platformv1alpha1.BaselinePodsPending, DisruptedByUpgrades: ptr.To(false)},
 		}},
 	}}
 	class.Name = "standard"
 	team := &platformv1alpha1.Team{Spec: platformv1alpha1.TeamSpec{QuotaPressure: &platformv1alpha1.QuotaThresholds{CriticalPercent: ptr.To[int32](85)}}}
 	defaults := []tenancy.Baseline{
-		{Name: "crash", Template: "CrashLooping", Critical: 2, Window: "30m", Priority: 1},
+		{Name: "crash", Template: "CrashLooping", Critical: 2, Window: "30m", Priority: 1, Disrupted: true},
 		{Name: "quota", Template: "QuotaCritical", Critical: 0.85, Window: "5m", Priority: 3},
-		{Name: "replicas", Template: "NoAvailableReplicas", Critical: 0.25, Below: true, Window: "10m", Priority: 3},
+		{Name: "replicas", Template: "NoAvailableReplicas", Critical: 0.25, Below: true, Window: "10m", Priority: 3, Disrupted: true},
 		{Name: "pending", Template: "PodsPending", Critical: 0, Window: "15m", Priority: 3},
 	}
 	with := func(f func([]tenancy.Baseline)) []tenancy.Baseline {

@@ -89,6 +89,8 @@ type Server struct {
 	sloOrder     []string
 	monitors     map[int64]*monitor
 	nextMonitor  int64
+	downtimes    map[int64]*downtime
+	nextDowntime int64
 	windows      map[string]*rateWindow
 	requests     map[string]int
 	failNext     map[string][]int
@@ -130,6 +132,8 @@ func New(opts Options) *Server {
 		slos:         map[string]*slo{},
 		monitors:     map[int64]*monitor{},
 		nextMonitor:  150000000,
+		downtimes:    map[int64]*downtime{},
+		nextDowntime: 2900000000,
 		windows:      map[string]*rateWindow{},
 		requests:     map[string]int{},
 		failNext:     map[string][]int{},
@@ -142,6 +146,7 @@ func New(opts Options) *Server {
 	}
 	s.routeSLOs()
 	s.routeMonitors()
+	s.routeDowntimes()
 	return s
 }
 

@@ -1,7 +1,7 @@
 // Command bench-slos measures the ServiceSLO controller against the Datadog fake
 // (`make bench-slos`): the Datadog calls made to create N ServiceSLOs with the default three
-// tiers, the calls per poll and per hour in steady state, and the time to converge after a
-// 60-second 429 storm. It prints figures; it asserts nothing.
+// tiers, the calls per poll and per hour in steady state, the same with TenantNamespaces and
+// their baseline monitors beside them, and the time to converge after a 60-second 429 storm. It prints figures; it asserts nothing.
 package main
 
 import (
@@ -30,13 +30,14 @@ func main() {
 	n := flag.Int("slos", 1000, "ServiceSLOs to create.")
 	poll := flag.Duration("poll", 10*time.Second, "Poll interval of the run; per-hour figures are scaled to the default 10 min.")
 	storm := flag.Duration("storm", 60*time.Second, "Length of the 429 storm.")
+	tenants := flag.Int("tenants", 300, "TenantNamespaces with five baseline monitors each to create beside the ServiceSLOs (0: none).")
 	pageSize := flag.Int("fake-page-size", 0, "Cap every page the Datadog fake answers at this many items (0: as asked), to show the cost of paging.")
 	var f faults
 	flag.DurationVar(&f.lag, "lag", 0, "Datadog's lists and search show an object this long after it was stored (0: at once).")
 	flag.IntVar(&f.loseEvery, "lose-every", 0, "Every nth create is stored and then answered 502 (0: none).")
 	flag.Float64Var(&f.repeatRate, "repeat-rate", 0, "Share of page reads answered with the page before (0: none).")
 	flag.Parse()
-	testutil.RunBenchmark("bench-slos", func(ctx context.Context) error { return run(ctx, *n, *poll, *storm, *pageSize, f) })
+	testutil.RunBenchmark("bench-slos", func(ctx context.Context) error { return run(ctx, *n, *tenants, *poll, *storm, *pageSize, f) })
 }
 
 // faults are how the Datadog fake misbehaves for the whole run.
@@ -53,7 +54,7 @@ func (f faults) String() string {
 	return fmt.Sprintf("lists %s behind, every %dth create answered 502 after being stored, %.0f %% of page reads repeated", f.lag, f.loseEvery, 100*f.repeatRate)
 }
 
-func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int, f faults) error {
+func run(ctx context.Context, n, tenants int, poll, storm time.Duration, pageSize int, f faults) error {
 	loadBefore := testutil.MachineLoad()
 	fmt.Printf("Starting the local control plane %s and the Datadog fake (%s) ...\n", controlplane.Version, f)
 	fake := datadogfake.New(datadogfake.Options{PageSize: pageSize, RepeatPageRate: f.repeatRate, Seed: 1})
@@ -99,6 +100,9 @@ func run(ctx context.Context, n int, poll, storm time.Duration, pageSize int, f 
 		return err
 	}
 	perPoll := float64(total(steady)) / float64(polls)
+	if err := tenantsPhase(ctx, c, fake, tenants, steady, polls); err != nil {
+		return err
+	}
 	perHour := perPoll * float64(time.Hour/(10*time.Minute))
 	fmt.Println("The same with Datadog answering in pages of 100 ...")
 	fake.SetPageSize(100)

@@ -126,6 +126,10 @@ func TestBaselineMonitorsFollowTheTenantAndItsClass(t *testing.T) {
 			if tags := tagsOf(m); !slices.Contains(tags, "team:shop") || !slices.Contains(tags, "kube_namespace:shop-web") || !slices.Contains(tags, datadog.TagManaged) {
 				t.Errorf("%s: tags %v lack the team, the namespace or managed-by", name, tags)
 			}
+			// Upgrades disrupt crash loops and replicas (muted in upgrade windows), not quota.
+			if disrupted := slices.Contains(tagsOf(m), datadog.TagUpgradeDisrupted); disrupted != (name != "quota") {
+				t.Errorf("%s: tagged %s: %v", name, datadog.TagUpgradeDisrupted, disrupted)
+			}
 		}
 		for _, s := range tenant.Status.Monitors {
 			if m := got[s.Name]; m == nil || m["id"].(int64) != s.ID || s.State != "No Data" {

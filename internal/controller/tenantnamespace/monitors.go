@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -63,11 +62,11 @@ func (r *Reconciler) clusterID(ctx context.Context) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cluster == "" {
-		var ns corev1.Namespace
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, &ns); err != nil {
-			return "", fmt.Errorf("reading namespace kube-system, whose UID names the cluster in Datadog: %w", err)
+		id, err := tenancy.ClusterID(ctx, r.APIReader)
+		if err != nil {
+			return "", err
 		}
-		m.cluster = string(ns.UID)
+		m.cluster = id
 	}
 	return m.cluster, nil
 }
@@ -109,13 +108,14 @@ func (r *Reconciler) monitorsGone(ctx context.Context, name string, uid types.UI
 	return nil
 }
 
-// deleteAll deletes everything in Datadog that carries a tenant's UID.
+// deleteAll deletes a tenant's baseline monitors (DeleteMonitorsOf: no read unless a create of
+// it had no answer).
 func (m *Monitoring) deleteAll(ctx context.Context, uid types.UID) error {
 	dd, _, err := m.Conn.Get(ctx)
 	if err != nil || dd == nil {
 		return err
 	}
-	return datadog.NewExternal(dd, m.Inventory, &m.pending).DeleteAll(ctx, string(uid), "", nil)
+	return datadog.NewExternal(dd, m.Inventory, &m.pending).DeleteMonitorsOf(ctx, string(uid))
 }
 
 // AfterRefresh runs after each read of Datadog: it deletes the baseline monitors of tenants
@@ -147,6 +147,10 @@ func (r *Reconciler) AfterRefresh(ctx context.Context) {
 			continue
 		}
 		if err := m.deleteAll(ctx, types.UID(uid)); err != nil {
+			if datadog.IsKind(err, datadog.KindRateLimited) {
+				ctrl.LoggerFrom(ctx).Info("Datadog rate limit reached while sweeping the baseline monitors of deleted tenants; going on after the next poll", "reason", err.Error())
+				break
+			}
 			ctrl.LoggerFrom(ctx).Error(err, "Deleting the baseline monitors of a tenant that is gone", "uid", uid)
 			continue
 		}

@@ -50,6 +50,8 @@ type Reconciler struct {
 	GKE func(ctx context.Context) (*gke.Client, error)
 	// GKETimeout bounds one sync with GKE; zero means 30 s.
 	GKETimeout time.Duration
+
+	downtimes downtimes
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=clusterupgradepolicies,verbs=get;list;watch
@@ -107,6 +109,8 @@ type scope struct {
 	hold *gke.Gate
 	// next is when the policy must be evaluated again by itself.
 	next time.Time
+	// answer is the decision reconcileAnswer reached.
+	answer Answer
 }
 
 // Reconcile evaluates the policy at the current instant. Its steps each set their part of the
@@ -141,7 +145,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	// The answer is written whatever GKE says, and a GKE failure is retried without hiding it.
-	steps := []func(context.Context, *scope) (ctrl.Result, error){r.reconcileGates, r.reconcileAnswer, r.observeCluster, r.reconcileProvider}
+	steps := []func(context.Context, *scope) (ctrl.Result, error){r.reconcileGates, r.reconcileAnswer, r.observeCluster, r.reconcileProvider, r.reconcileDowntime}
 	var errs []error
 	for _, step := range steps {
 		if _, err := step(ctx, s); err != nil {
@@ -162,6 +166,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 func (r *Reconciler) reconcileAnswer(_ context.Context, s *scope) (ctrl.Result, error) {
 	p := s.policy
 	ans := Decide(p.Spec.Suspend, s.windows, s.exclusions, s.blockers, s.now)
+	s.answer = ans
 	p.Status.CurrentWindow = interval(ans.Current)
 	p.Status.NextWindow = interval(ans.Next)
 	p.Status.ActiveExclusions = nil
