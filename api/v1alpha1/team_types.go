@@ -118,6 +118,25 @@ type TeamStatus struct {
 	// BudgetLeft is what the team may still add; left out when the team has no budget.
 	// +optional
 	BudgetLeft *BudgetLeft `json:"budgetLeft,omitempty"`
+
+	// Dashboard is the team's Datadog dashboard (its SLOs' budgets, its monitors, the quota used
+	// per namespace), kept by the operator while Datadog is configured.
+	// +optional
+	Dashboard *TeamDashboard `json:"dashboard,omitempty"`
+}
+
+// TeamDashboard is a Team's dashboard in Datadog.
+type TeamDashboard struct {
+	// ID is the dashboard's ID in Datadog.
+	ID string `json:"id"`
+	// URL opens the dashboard.
+	URL string `json:"url"`
+	// Hash identifies the content the operator last wrote, and ModifiedAt is when Datadog says
+	// it was written (RFC 3339): a dashboard edited since is written again at the next poll.
+	// +optional
+	Hash string `json:"hash,omitempty"`
+	// +optional
+	ModifiedAt string `json:"modifiedAt,omitempty"`
 }
 
 // Team is a product team, declared by the SREs: who belongs to it, which classes its tenant
@@ -131,6 +150,7 @@ type TeamStatus struct {
 // +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaces`
 // +kubebuilder:printcolumn:name="Budget Left",type=integer,JSONPath=`.status.budgetLeft.namespaces`
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`,priority=1
+// +kubebuilder:printcolumn:name="Dashboard",type=string,JSONPath=`.status.dashboard.url`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Team struct {

@@ -108,7 +108,8 @@ type Client struct {
 	monitors *datadogV1.MonitorsApi
 	// downtimes is Datadog's v1 downtime API: deprecated in favour of v2, but the one whose
 	// specification the fake is checked against (docs/monitoring.md).
-	downtimes *datadogV1.DowntimesApi
+	downtimes  *datadogV1.DowntimesApi
+	dashboards *datadogV1.DashboardsApi
 	// PageSize is the page size of list calls.
 	PageSize int
 }
@@ -122,7 +123,7 @@ func NewClient(s Settings, pacer *Pacer) *Client {
 		Transport: &Transport{Base: http.DefaultTransport, Pacer: pacer, MaxAttempts: 5, Backoff: 250 * time.Millisecond, MaxWait: 2 * time.Second},
 	}
 	api := datadog.NewAPIClient(cfg)
-	return &Client{settings: s, slos: datadogV1.NewServiceLevelObjectivesApi(api), monitors: datadogV1.NewMonitorsApi(api), downtimes: datadogV1.NewDowntimesApi(api), PageSize: 1000}
+	return &Client{settings: s, slos: datadogV1.NewServiceLevelObjectivesApi(api), monitors: datadogV1.NewMonitorsApi(api), downtimes: datadogV1.NewDowntimesApi(api), dashboards: datadogV1.NewDashboardsApi(api), PageSize: 1000}
 }
 
 func (c *Client) ctx(ctx context.Context) (context.Context, error) { return c.settings.Context(ctx) }

@@ -43,12 +43,15 @@ type Inventory struct {
 	slos     map[string][]datadogV1.ServiceLevelObjective // by CR UID, oldest first
 	monitors map[string]map[string][]datadogV1.Monitor    // by CR UID, then tier, oldest first
 	status   map[string][]SLOStatus                       // by SLO ID
-	synced   time.Time
+	// dashboards are the Teams' dashboards, by Team UID, oldest first.
+	dashboards map[string][]datadogV1.DashboardSummaryDefinition
+	synced     time.Time
 }
 
 // NewInventory returns an inventory that has not been refreshed yet.
 func NewInventory() *Inventory {
-	return &Inventory{slos: map[string][]datadogV1.ServiceLevelObjective{}, monitors: map[string]map[string][]datadogV1.Monitor{}, status: map[string][]SLOStatus{}}
+	return &Inventory{slos: map[string][]datadogV1.ServiceLevelObjective{}, monitors: map[string]map[string][]datadogV1.Monitor{}, status: map[string][]SLOStatus{},
+		dashboards: map[string][]datadogV1.DashboardSummaryDefinition{}}
 }
 
 // journalEntry is a write to the inventory, when it was made, and whether it is a create or a
@@ -59,8 +62,8 @@ type journalEntry struct {
 	apply   func()
 }
 
-// Refresh reads every managed SLO and monitor and the SLOs' error budgets: three paginated
-// calls for all ServiceSLOs.
+// Refresh reads every managed SLO and monitor, the SLOs' error budgets and the dashboards: four
+// paginated reads for all ServiceSLOs, tenants and Teams.
 func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) error {
 	began := time.Now()
 	since := began.Add(-cmp.Or(c.Settings().Settle, DefaultSettle))
@@ -76,10 +79,15 @@ func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) err
 	if err != nil {
 		return err
 	}
+	dashboards, err := c.ListDashboards(ctx)
+	if err != nil {
+		return err
+	}
 	bySLO, byMon := GroupSLOs(slos), GroupMonitors(monitors)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.slos, inv.monitors, inv.status, inv.synced = bySLO, byMon, status, now
+	inv.dashboards = groupDashboards(dashboards)
 	inv.journal = slices.DeleteFunc(inv.journal, func(e journalEntry) bool { return e.at.Before(since) })
 	for _, e := range inv.journal {
 		if e.settles || !e.at.Before(began) {
@@ -296,4 +304,50 @@ func hasAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// Dashboards returns the dashboards of a Team, oldest first: more than one is a duplicate.
+func (inv *Inventory) Dashboards(uid string) []datadogV1.DashboardSummaryDefinition {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	return slices.Clone(inv.dashboards[uid])
+}
+
+// AddDashboard records the dashboard the operator created for a Team.
+func (inv *Inventory) AddDashboard(uid string, d datadogV1.DashboardSummaryDefinition) {
+	inv.putDashboard(true, uid, d)
+}
+
+// PutDashboard records the dashboard the operator adopted, confirmed or updated for a Team.
+func (inv *Inventory) PutDashboard(uid string, d datadogV1.DashboardSummaryDefinition) {
+	inv.putDashboard(false, uid, d)
+}
+
+func (inv *Inventory) putDashboard(created bool, uid string, d datadogV1.DashboardSummaryDefinition) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.record(created, func() {
+		same := func(o datadogV1.DashboardSummaryDefinition) bool { return o.GetId() == d.GetId() }
+		if created && slices.ContainsFunc(inv.dashboards[uid], same) {
+			return
+		}
+		rest := slices.DeleteFunc(slices.Clone(inv.dashboards[uid]), same)
+		inv.dashboards[uid] = append([]datadogV1.DashboardSummaryDefinition{d}, rest...)
+	})
+}
+
+// DropDashboard forgets one dashboard of a Team (a duplicate deleted).
+func (inv *Inventory) DropDashboard(uid, id string) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.record(true, func() {
+		inv.dashboards[uid] = slices.DeleteFunc(inv.dashboards[uid], func(o datadogV1.DashboardSummaryDefinition) bool { return o.GetId() == id })
+	})
+}
+
+// RemoveDashboards forgets a Team's dashboards.
+func (inv *Inventory) RemoveDashboards(uid string) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.record(true, func() { delete(inv.dashboards, uid) })
 }

@@ -81,6 +81,19 @@ func (s Settings) BaseURL() string {
 	return "https://api." + s.Site
 }
 
+// AppURL is where people open what the API made (a dashboard's url is a path under it): the
+// fake's URL in tests, app.<site> for the sites without a region prefix, <site> for the others
+// (us3.datadoghq.com).
+func (s Settings) AppURL() string {
+	if s.URL != "" {
+		return strings.TrimSuffix(s.URL, "/")
+	}
+	if strings.Count(s.Site, ".") >= 2 {
+		return "https://" + s.Site
+	}
+	return "https://app." + s.Site
+}
+
 // String describes the settings without the keys.
 func (s Settings) String() string {
 	return fmt.Sprintf("site=%s url=%s credentials=%t", s.Site, s.BaseURL(), s.Configured())

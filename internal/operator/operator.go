@@ -293,8 +293,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := (&tenantclass.PolicyReconciler{Client: mgr.GetClient(), NodePools: nodePools}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass policy controller: %w", err)
 	}
-	if err := (&team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
-		Protected: opts.protected()}).SetupWithManager(mgr); err != nil {
+	teams := &team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		Protected: opts.protected(), Dashboards: &team.Dashboards{Conn: conn, Inventory: inventory}}
+	if err := teams.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)
 	}
 	slos := &serviceslo.Reconciler{
@@ -305,7 +306,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Inventory:    inventory,
 		Poll:         opts.DatadogPoll,
 		Workers:      opts.SLOWorkers,
-		AfterRefresh: []func(context.Context){tenants.AfterRefresh},
+		AfterRefresh: []func(context.Context){tenants.AfterRefresh, teams.AfterRefresh},
 	}
 	if err := slos.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceSLO controller: %w", err)

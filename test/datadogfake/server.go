@@ -84,24 +84,26 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu           sync.Mutex
-	slos         map[string]*slo
-	sloOrder     []string
-	monitors     map[int64]*monitor
-	nextMonitor  int64
-	downtimes    map[int64]*downtime
-	nextDowntime int64
-	windows      map[string]*rateWindow
-	requests     map[string]int
-	failNext     map[string][]int
-	dropNext     map[string]int
-	lose         map[string]*loss
-	listLag      map[string]time.Duration
-	latency      time.Duration
-	throttledTil time.Time
-	orgID        int64
-	creatorEmail string
-	rng          *rand.Rand
+	mu             sync.Mutex
+	slos           map[string]*slo
+	sloOrder       []string
+	monitors       map[int64]*monitor
+	nextMonitor    int64
+	downtimes      map[int64]*downtime
+	nextDowntime   int64
+	dashboards     map[string]*dashboard
+	dashboardOrder []string
+	windows        map[string]*rateWindow
+	requests       map[string]int
+	failNext       map[string][]int
+	dropNext       map[string]int
+	lose           map[string]*loss
+	listLag        map[string]time.Duration
+	latency        time.Duration
+	throttledTil   time.Time
+	orgID          int64
+	creatorEmail   string
+	rng            *rand.Rand
 }
 
 type rateWindow struct {
@@ -133,6 +135,7 @@ func New(opts Options) *Server {
 		monitors:     map[int64]*monitor{},
 		nextMonitor:  150000000,
 		downtimes:    map[int64]*downtime{},
+		dashboards:   map[string]*dashboard{},
 		nextDowntime: 2900000000,
 		windows:      map[string]*rateWindow{},
 		requests:     map[string]int{},
@@ -147,6 +150,7 @@ func New(opts Options) *Server {
 	s.routeSLOs()
 	s.routeMonitors()
 	s.routeDowntimes()
+	s.routeDashboards()
 	return s
 }
 

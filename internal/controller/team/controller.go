@@ -6,13 +6,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
@@ -34,18 +38,26 @@ type Reconciler struct {
 	Protected tenancy.Protected
 	// Recorder says, in an Event, when the team's Ready reason changes (Accepted, OverBudget).
 	Recorder events.EventRecorder
+	// Dashboards reaches Datadog for the Teams' dashboards; nil leaves them out.
+	Dashboards *Dashboards
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantnamespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.selfserve.dev,resources=serviceslos,verbs=get;list;watch
 
 // SetupWithManager registers the controller: a team is reconciled when its spec changes and,
 // after a short delay, when one of its tenants comes, goes or changes. Its own status writes
 // do not bring it back (generation predicate). It needs the tenancy.TeamIndex, which the
 // operator registers.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Dashboards != nil {
+		r.Dashboards.polled = make(chan event.GenericEvent, 1024)
+		b = b.WatchesRawSource(source.Channel(r.Dashboards.polled, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		Named("team").
 		For(&platformv1alpha1.Team{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(tenantDelay,
@@ -57,7 +69,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	team := &platformv1alpha1.Team{}
 	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.dashboardGone(ctx, req.Name, "")
+		}
+		return ctrl.Result{}, err
+	}
+	if err := r.dashboardGone(ctx, req.Name, team.UID); err != nil {
+		return ctrl.Result{}, err
 	}
 	var tenants platformv1alpha1.TenantNamespaceList
 	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}); err != nil {
@@ -89,8 +107,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	before := team.DeepCopy()
 	summarize(team, held, waiting, ignored)
+	res := r.reconcileDashboard(ctx, team, tenants.Items)
 	if equality.Semantic.DeepEqual(before.Status, team.Status) {
-		return ctrl.Result{}, nil
+		return res, nil
 	}
 	// The whole status, replaced, once: a merge patch computed from the difference leaves out
 	// counts of 0 on a team whose status was never written (kubectl would show blanks), and a
@@ -106,7 +125,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		r.Recorder.Eventf(team, nil, typ, now.Reason, "Resolve", "%s", now.Message)
 	}
-	return ctrl.Result{}, nil
+	return res, nil
 }
 
 // ignoredMembers says which members act for nothing, by the rules tenancy.IsMember applies at

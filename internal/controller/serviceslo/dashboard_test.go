@@ -1,0 +1,106 @@
+package serviceslo_test
+
+// A Team's dashboard is kept by the Team controller through the Datadog boundary the ServiceSLOs
+// use; its flow is tested here, beside the Datadog fake and the SLOs it shows.
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	. "github.com/selfserve-dev/selfserve/test/testutil"
+)
+
+// dashboardOf returns the fake's dashboard with this ID, nil when there is none.
+func dashboardOf(id string) map[string]any {
+	for _, d := range fake.Dashboards() {
+		if d["id"] == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// widgetTypes lists a dashboard's widgets by type, with the definition of each.
+func widgetTypes(d map[string]any) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for _, w := range d["widgets"].([]any) {
+		def := w.(map[string]any)["definition"].(map[string]any)
+		out[def["type"].(string)] = append(out[def["type"].(string)], def)
+	}
+	return out
+}
+
+func TestTeamDashboardFollowsItsSLOsAndIsPutBack(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Second)
+	tenantNamespace(t, "orders", "orders")
+	slo := newSLO("orders", "orders-availability")
+	Must(t, admin.Create(ctx, slo))
+	slo = waitSynced(t, slo)
+
+	team := &platformv1alpha1.Team{}
+	var d map[string]any
+	Eventually(t, 30*time.Second, "team orders has a dashboard showing its SLO", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKey{Name: "orders"}, team))
+		if team.Status.Dashboard == nil {
+			return false
+		}
+		d = dashboardOf(team.Status.Dashboard.ID)
+		slos := widgetTypes(d)["slo"]
+		return d != nil && len(slos) == 1 && slos[0]["slo_id"] == slo.Status.SLOID
+	})
+	if want := srv.URL + "/dashboard/" + team.Status.Dashboard.ID + "/"; !strings.HasPrefix(team.Status.Dashboard.URL, want) {
+		t.Errorf("status URL %q, want it under %q", team.Status.Dashboard.URL, want)
+	}
+	w := widgetTypes(d)
+	if q, _ := w["manage_status"][0]["query"].(string); !strings.Contains(q, "team:orders") {
+		t.Errorf("monitor summary query %q does not select the team's monitors", q)
+	}
+	if len(w["timeseries"]) != 1 || !strings.Contains(toJSON(t, w["timeseries"][0]), "selfserve.tenant_quota_used_ratio{team:orders}") {
+		t.Errorf("no quota timeseries of the team: %v", w["timeseries"])
+	}
+
+	t.Run("quiet polls write nothing", func(t *testing.T) {
+		polls := fake.Requests()["GET /api/v1/slo/search"]
+		Eventually(t, 30*time.Second, "one poll", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= polls+1 })
+		before := fake.Requests()
+		Eventually(t, 30*time.Second, "three more polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= polls+4 })
+		after := fake.Requests()
+		for _, route := range []string{"POST /api/v1/dashboard", "PUT /api/v1/dashboard/{id}", "GET /api/v1/dashboard/{id}"} {
+			if n := after[route] - before[route]; n != 0 {
+				t.Errorf("%s: %d calls in three quiet polls, want 0", route, n)
+			}
+		}
+		if n := after["GET /api/v1/dashboard"] - before["GET /api/v1/dashboard"]; n > 3 {
+			t.Errorf("GET /api/v1/dashboard: %d calls in three polls, want one each", n)
+		}
+	})
+
+	t.Run("an edit in Datadog is put back at the next poll", func(t *testing.T) {
+		if !fake.EditDashboard(team.Status.Dashboard.ID, "mine now") {
+			t.Fatal("the dashboard is not in Datadog")
+		}
+		Eventually(t, 30*time.Second, "the title is put back", func() bool {
+			return dashboardOf(team.Status.Dashboard.ID)["title"] == "Team orders (selfserve)"
+		})
+	})
+
+	t.Run("deleting the team deletes its dashboard", func(t *testing.T) {
+		id := team.Status.Dashboard.ID
+		Must(t, admin.Delete(ctx, team))
+		Eventually(t, 30*time.Second, "the dashboard is gone", func() bool { return dashboardOf(id) == nil })
+	})
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	Must(t, err)
+	return string(b)
+}

@@ -1,0 +1,231 @@
+package team
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/datadog"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
+)
+
+// ReasonDashboard is the reason of the Events about a Team's dashboard.
+const ReasonDashboard = "Dashboard"
+
+// Dashboards is how the controller reaches Datadog for the Teams' dashboards: through the
+// boundary, inventory and pacer the ServiceSLOs use.
+type Dashboards struct {
+	Conn      *datadog.Connection
+	Inventory *datadog.Inventory
+
+	// polled re-queues every Team after each read of Datadog (AfterRefresh).
+	polled  chan event.GenericEvent
+	pending datadog.Pending
+	mu      sync.Mutex
+	// seen is the UID each Team name had when its dashboard was synced: a Team deleted, or
+	// replaced by another of its name, has its dashboard deleted at once.
+	seen    map[string]types.UID
+	cluster string
+}
+
+func (d *Dashboards) remember(name string, uid types.UID) types.UID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen == nil {
+		d.seen = map[string]types.UID{}
+	}
+	prev := d.seen[name]
+	if uid == "" {
+		delete(d.seen, name)
+	} else {
+		d.seen[name] = uid
+	}
+	return prev
+}
+
+func (r *Reconciler) clusterID(ctx context.Context) (string, error) {
+	d := r.Dashboards
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cluster == "" {
+		id, err := tenancy.ClusterID(ctx, r.APIReader)
+		if err != nil {
+			return "", err
+		}
+		d.cluster = id
+	}
+	return d.cluster, nil
+}
+
+func (d *Dashboards) external(ctx context.Context) (*datadog.External, datadog.Settings, error) {
+	dd, settings, err := d.Conn.Get(ctx)
+	if err != nil || dd == nil {
+		return nil, settings, err
+	}
+	return datadog.NewExternal(dd, d.Inventory, &d.pending), settings, nil
+}
+
+// dashboardGone deletes the dashboard of the Team that had this name when it is not uid (the
+// Team now there, "" for none).
+func (r *Reconciler) dashboardGone(ctx context.Context, name string, uid types.UID) error {
+	d := r.Dashboards
+	if d == nil {
+		return nil
+	}
+	prev := d.remember(name, uid)
+	if prev == "" || prev == uid {
+		return nil
+	}
+	ext, _, err := d.external(ctx)
+	if err == nil && ext != nil {
+		err = ext.DeleteDashboards(ctx, string(prev))
+	}
+	if err != nil {
+		d.remember(name, prev)
+		if uid != "" {
+			d.remember(name, uid)
+		}
+		return fmt.Errorf("deleting the dashboard of the Team %s that was deleted: %w", name, err)
+	}
+	return nil
+}
+
+// AfterRefresh runs after each read of Datadog: it deletes the dashboards of this cluster's
+// Teams that are gone, and re-queues every Team, so that its dashboard follows its ServiceSLOs
+// and is put back when someone edited it.
+func (r *Reconciler) AfterRefresh(ctx context.Context) {
+	d := r.Dashboards
+	var teams platformv1alpha1.TeamList
+	if err := r.Client.List(ctx, &teams); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing Teams after reading Datadog; their dashboards are looked at after the next poll")
+		return
+	}
+	live := map[string]bool{}
+	for _, t := range teams.Items {
+		live[string(t.UID)] = true
+	}
+	if cluster, err := r.clusterID(ctx); err == nil {
+		if ext, _, err := d.external(ctx); err == nil && ext != nil {
+			for _, uid := range d.Inventory.DashboardOwners(cluster) {
+				if live[uid] {
+					continue
+				}
+				if err := ext.DeleteDashboards(ctx, uid); err != nil {
+					ctrl.LoggerFrom(ctx).Error(err, "Deleting the dashboard of a Team that is gone", "uid", uid)
+				}
+			}
+		}
+	}
+	for i := range teams.Items {
+		select {
+		case d.polled <- event.GenericEvent{Object: &teams.Items[i]}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// reconcileDashboard keeps the Team's dashboard in Datadog as its ServiceSLOs and tenants say,
+// and sets status.dashboard. Nothing is sent while Datadog is not configured or not read yet,
+// nor when the dashboard is the one last written and nobody edited it. A Datadog failure is an
+// Event and a retry after a delay; the Team stays as Ready as it was.
+func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alpha1.Team, tenants []platformv1alpha1.TenantNamespace) ctrl.Result {
+	d := r.Dashboards
+	if d == nil {
+		return ctrl.Result{}
+	}
+	ext, settings, err := d.external(ctx)
+	if err != nil || ext == nil || d.Inventory.Synced().IsZero() {
+		return ctrl.Result{}
+	}
+	fail := func(err error) ctrl.Result {
+		r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, ReasonDashboard, "Sync", "Keeping the team's Datadog dashboard: %v", err)
+		after := 30 * time.Second
+		if e, ok := err.(*datadog.Error); ok && e.RetryAfter > 0 {
+			after = e.RetryAfter
+		}
+		return ctrl.Result{RequeueAfter: after + time.Duration(rand.Int64N(int64(time.Second)))}
+	}
+	cluster, err := r.clusterID(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	slos, err := r.teamSLOs(ctx, tenants)
+	if err != nil {
+		return fail(err)
+	}
+	uid := string(team.UID)
+	want := datadog.DesiredDashboard(team.Name, uid, cluster, slos)
+	var statusID, statusHash string
+	var statusModified time.Time
+	if s := team.Status.Dashboard; s != nil {
+		statusID, statusHash = s.ID, s.Hash
+		statusModified, _ = time.Parse(time.RFC3339Nano, s.ModifiedAt)
+	}
+	obs, err := ext.ObserveDashboard(ctx, uid, statusID, want.Hash, statusHash, statusModified)
+	if err != nil {
+		return fail(err)
+	}
+	d.remember(team.Name, team.UID)
+	for _, dup := range obs.Duplicates {
+		if err := ext.DeleteDashboard(ctx, uid, dup); err != nil {
+			return fail(err)
+		}
+	}
+	switch {
+	case !obs.Exists:
+		created, err := ext.CreateDashboard(ctx, uid, want)
+		if err != nil {
+			return fail(err)
+		}
+		team.Status.Dashboard = dashboardStatus(settings, &created, want.Hash)
+		r.Recorder.Eventf(team, nil, corev1.EventTypeNormal, ReasonDashboard, "Create", "Created the team's Datadog dashboard %s", team.Status.Dashboard.URL)
+	case !obs.UpToDate:
+		ctrl.LoggerFrom(ctx).V(1).Info("Dashboard differs", "id", obs.ID, "diff", obs.Diff)
+		updated, err := ext.UpdateDashboard(ctx, uid, obs.ID, want)
+		if err != nil {
+			return fail(err)
+		}
+		team.Status.Dashboard = dashboardStatus(settings, &updated, want.Hash)
+	}
+	return ctrl.Result{}
+}
+
+func dashboardStatus(s datadog.Settings, d interface {
+	GetId() string
+	GetUrl() string
+	GetModifiedAt() time.Time
+}, hash string) *platformv1alpha1.TeamDashboard {
+	return &platformv1alpha1.TeamDashboard{ID: d.GetId(), URL: s.AppURL() + d.GetUrl(), Hash: hash, ModifiedAt: d.GetModifiedAt().Format(time.RFC3339Nano)}
+}
+
+// teamSLOs are the ServiceSLOs in the team's tenant namespaces that have an SLO in Datadog.
+func (r *Reconciler) teamSLOs(ctx context.Context, tenants []platformv1alpha1.TenantNamespace) ([]datadog.TeamSLO, error) {
+	var out []datadog.TeamSLO
+	for _, t := range tenants {
+		var list platformv1alpha1.ServiceSLOList
+		if err := r.Client.List(ctx, &list, client.InNamespace(t.Name)); err != nil {
+			return nil, err
+		}
+		for _, s := range list.Items {
+			if s.Status.SLOID == "" || !s.DeletionTimestamp.IsZero() {
+				continue
+			}
+			ts := datadog.TeamSLO{ID: s.Status.SLOID, Name: fmt.Sprintf("%s (%s/%s)", s.Spec.Service, s.Namespace, s.Name)}
+			for _, o := range s.Spec.Objectives {
+				ts.Timeframes = append(ts.Timeframes, string(o.Timeframe))
+			}
+			out = append(out, ts)
+		}
+	}
+	return out, nil
+}
