@@ -172,6 +172,12 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		return strings.HasPrefix(lines[0], "crash-loop ")
 	})
 
+	// The README tour shows the payments Team's dashboard URL.
+	Eventually(t, 90*time.Second, "kubectl shows the payments dashboard's URL", func() bool {
+		out, err := kubectl("get", "team", "payments", "-o", "jsonpath={.status.dashboard.url}")
+		return err == nil && strings.Contains(out, "/dashboard/")
+	})
+
 	// The budget the fake measures comes back into kubectl (the sandbox polls every 30 s).
 	Eventually(t, 90*time.Second, "kubectl shows the SLO's error budget", func() bool {
 		out, err := kubectl("get", "serviceslo", "checkout-availability", "-n", "checkout", "-o", "jsonpath={.status.errorBudget[0].remaining}")

@@ -6,6 +6,7 @@ package serviceslo_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +104,37 @@ func toJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	Must(t, err)
 	return string(b)
+}
+
+// TestTeamDashboardLostCreateMakesNoDuplicate: Datadog stores the dashboard but the answer to its
+// create is lost (a 502), and lists trail writes by 2 s: the team still ends with one dashboard.
+func TestTeamDashboardLostCreateMakesNoDuplicate(t *testing.T) {
+	ctx := context.Background()
+	fake.LoseAnswers("POST /api/v1/dashboard", 1, http.StatusBadGateway)
+	fake.SetListLag("GET /api/v1/dashboard", 2*time.Second)
+	t.Cleanup(func() {
+		fake.LoseAnswers("POST /api/v1/dashboard", 0, 0)
+		fake.SetListLag("GET /api/v1/dashboard", 0)
+	})
+	startOperator(t, true, time.Second)
+	Must(t, CreateTeams(ctx, admin, []string{"returns"}, "default"))
+	team := &platformv1alpha1.Team{}
+	Eventually(t, 30*time.Second, "team returns has a dashboard", func() bool {
+		Must(t, admin.Get(ctx, client.ObjectKey{Name: "returns"}, team))
+		return team.Status.Dashboard != nil
+	})
+	fake.LoseAnswers("POST /api/v1/dashboard", 0, 0)
+	polls := fake.Requests()["GET /api/v1/slo/search"]
+	Eventually(t, 30*time.Second, "three more polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= polls+3 })
+	n := 0
+	for _, d := range fake.Dashboards() {
+		if d["title"] == "Team returns (selfserve)" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("Datadog holds %d dashboards of team returns after %d creates whose answers were lost, want 1", n, fake.Requests()["POST /api/v1/dashboard"])
+	}
+	Must(t, admin.Delete(ctx, team))
+	Eventually(t, 30*time.Second, "the dashboard is gone", func() bool { return dashboardOf(team.Status.Dashboard.ID) == nil })
 }
