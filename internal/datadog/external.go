@@ -387,8 +387,15 @@ func (e *External) DeleteAll(ctx context.Context, uid, statusSLO string, statusM
 		e.inventory.RemoveMonitor(uid, tier)
 	}
 	e.inventory.RemoveSLO(uid)
+	return e.settled(uid, e.pending.Records(uid), looked)
+}
+
+// settled ends a deletion of a CR's objects made from what Datadog listed at looked: once every
+// create of the CR whose outcome was unknown (records) has settled by then, nothing more can
+// appear and the CR is forgotten; otherwise the unsettled error says when to look again.
+func (e *External) settled(uid string, records map[string]time.Time, looked time.Time) error {
 	var latest, latestSent time.Time
-	for _, sent := range e.pending.Records(uid) {
+	for _, sent := range records {
 		if settles := e.client.Settings().SettlesAt(sent); settles.After(latest) {
 			latest, latestSent = settles, sent
 		}
@@ -433,17 +440,7 @@ func (e *External) DeleteMonitorsOf(ctx context.Context, uid string) error {
 	for tier := range e.inventory.AllMonitors(uid) {
 		e.inventory.RemoveMonitor(uid, tier)
 	}
-	var latest, latestSent time.Time
-	for _, sent := range records {
-		if settles := e.client.Settings().SettlesAt(sent); settles.After(latest) {
-			latest, latestSent = settles, sent
-		}
-	}
-	if looked.Before(latest) {
-		return unsettled("delete", latestSent, latest)
-	}
-	e.pending.forget(uid)
-	return nil
+	return e.settled(uid, records, looked)
 }
 
 // MonitorState is Datadog's overall state of the CR's monitor of a tier at the last read (OK,

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,4 +19,24 @@ func ClusterID(ctx context.Context, r client.Reader) (string, error) {
 		return "", fmt.Errorf("reading namespace kube-system, whose UID names the cluster in Datadog: %w", err)
 	}
 	return string(ns.UID), nil
+}
+
+// Cluster keeps the cluster's ClusterID once read.
+type Cluster struct {
+	mu sync.Mutex
+	id string
+}
+
+// ID returns ClusterID, read on first use.
+func (c *Cluster) ID(ctx context.Context, r client.Reader) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id == "" {
+		id, err := ClusterID(ctx, r)
+		if err != nil {
+			return "", err
+		}
+		c.id = id
+	}
+	return c.id, nil
 }

@@ -37,33 +37,44 @@ func widgetTypes(d map[string]any) map[string][]map[string]any {
 	return out
 }
 
-func TestTeamDashboardFollowsItsSLOsAndIsPutBack(t *testing.T) {
-	ctx := context.Background()
-	startOperator(t, true, time.Second)
-	tenantNamespace(t, "orders", "orders")
-	slo := newSLO("orders", "orders-availability")
-	Must(t, admin.Create(ctx, slo))
-	slo = waitSynced(t, slo)
-
+// waitDashboardShows waits until the Team's dashboard has an SLO widget for sloID.
+func waitDashboardShows(t *testing.T, name, sloID string) (*platformv1alpha1.Team, map[string]any) {
+	t.Helper()
 	team := &platformv1alpha1.Team{}
 	var d map[string]any
-	Eventually(t, 30*time.Second, "team orders has a dashboard showing its SLO", func() bool {
-		Must(t, admin.Get(ctx, client.ObjectKey{Name: "orders"}, team))
+	Eventually(t, 30*time.Second, "team "+name+"'s dashboard shows SLO "+sloID, func() bool {
+		Must(t, admin.Get(context.Background(), client.ObjectKey{Name: name}, team))
 		if team.Status.Dashboard == nil {
 			return false
 		}
 		d = dashboardOf(team.Status.Dashboard.ID)
-		slos := widgetTypes(d)["slo"]
-		return d != nil && len(slos) == 1 && slos[0]["slo_id"] == slo.Status.SLOID
+		for _, w := range widgetTypes(d)["slo"] {
+			if w["slo_id"] == sloID {
+				return true
+			}
+		}
+		return false
 	})
+	return team, d
+}
+
+func TestTeamDashboardFollowsItsSLOsAndIsPutBack(t *testing.T) {
+	ctx := context.Background()
+	startOperator(t, true, time.Second)
+	tenantNamespace(t, "fulfilment", "fulfilment")
+	slo := newSLO("fulfilment", "fulfilment-availability")
+	Must(t, admin.Create(ctx, slo))
+	slo = waitSynced(t, slo)
+
+	team, d := waitDashboardShows(t, "fulfilment", slo.Status.SLOID)
 	if want := srv.URL + "/dashboard/" + team.Status.Dashboard.ID + "/"; !strings.HasPrefix(team.Status.Dashboard.URL, want) {
 		t.Errorf("status URL %q, want it under %q", team.Status.Dashboard.URL, want)
 	}
 	w := widgetTypes(d)
-	if q, _ := w["manage_status"][0]["query"].(string); !strings.Contains(q, "team:orders") {
+	if q, _ := w["manage_status"][0]["query"].(string); !strings.Contains(q, "team:fulfilment") {
 		t.Errorf("monitor summary query %q does not select the team's monitors", q)
 	}
-	if len(w["timeseries"]) != 1 || !strings.Contains(toJSON(t, w["timeseries"][0]), "selfserve.tenant_quota_used_ratio{team:orders}") {
+	if len(w["timeseries"]) != 1 || !strings.Contains(toJSON(t, w["timeseries"][0]), "selfserve.tenant_quota_used_ratio{team:fulfilment}") {
 		t.Errorf("no quota timeseries of the team: %v", w["timeseries"])
 	}
 
@@ -88,7 +99,7 @@ func TestTeamDashboardFollowsItsSLOsAndIsPutBack(t *testing.T) {
 			t.Fatal("the dashboard is not in Datadog")
 		}
 		Eventually(t, 30*time.Second, "the title is put back", func() bool {
-			return dashboardOf(team.Status.Dashboard.ID)["title"] == "Team orders (selfserve)"
+			return dashboardOf(team.Status.Dashboard.ID)["title"] == "Team fulfilment (selfserve)"
 		})
 	})
 

@@ -193,7 +193,8 @@ func TestTagsInUpperCaseAreNoDrift(t *testing.T) {
 	slo := newSLO("cased", "checkout-availability")
 	slo.Spec.Tags = []string{"Env:Prod"}
 	Must(t, admin.Create(ctx, slo))
-	waitSynced(t, slo)
+	slo = waitSynced(t, slo)
+	waitDashboardShows(t, "cased", slo.Status.SLOID) // its team's dashboard follows it
 	fake.ResetRequests()
 	Eventually(t, 30*time.Second, "three polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= 3 })
 	for route, n := range fake.Requests() {

@@ -55,7 +55,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Dashboards != nil {
 		r.Dashboards.polled = make(chan event.GenericEvent, 1024)
-		b = b.WatchesRawSource(source.Channel(r.Dashboards.polled, &handler.EnqueueRequestForObject{}))
+		b = b.WatchesRawSource(source.Channel(r.Dashboards.polled, &handler.EnqueueRequestForObject{})).
+			Watches(&platformv1alpha1.ServiceSLO{}, handler.EnqueueRequestsFromMapFunc(r.teamOfSLO), builder.WithPredicates(sloIDChanged))
 	}
 	return b.
 		Named("team").
@@ -70,13 +71,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	team := &platformv1alpha1.Team{}
 	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.dashboardGone(ctx, req.Name, "")
+			r.dashboardGone(ctx, req.Name, "")
+			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
-	if err := r.dashboardGone(ctx, req.Name, team.UID); err != nil {
-		return ctrl.Result{}, err
-	}
+	r.dashboardGone(ctx, req.Name, team.UID)
 	var tenants platformv1alpha1.TenantNamespaceList
 	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}); err != nil {
 		return ctrl.Result{}, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +11,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/datadog"
@@ -30,40 +31,10 @@ type Dashboards struct {
 	// polled re-queues every Team after each read of Datadog (AfterRefresh).
 	polled  chan event.GenericEvent
 	pending datadog.Pending
-	mu      sync.Mutex
 	// seen is the UID each Team name had when its dashboard was synced: a Team deleted, or
 	// replaced by another of its name, has its dashboard deleted at once.
-	seen    map[string]types.UID
-	cluster string
-}
-
-func (d *Dashboards) remember(name string, uid types.UID) types.UID {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.seen == nil {
-		d.seen = map[string]types.UID{}
-	}
-	prev := d.seen[name]
-	if uid == "" {
-		delete(d.seen, name)
-	} else {
-		d.seen[name] = uid
-	}
-	return prev
-}
-
-func (r *Reconciler) clusterID(ctx context.Context) (string, error) {
-	d := r.Dashboards
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cluster == "" {
-		id, err := tenancy.ClusterID(ctx, r.APIReader)
-		if err != nil {
-			return "", err
-		}
-		d.cluster = id
-	}
-	return d.cluster, nil
+	seen    datadog.Incarnations
+	cluster tenancy.Cluster
 }
 
 func (d *Dashboards) external(ctx context.Context) (*datadog.External, datadog.Settings, error) {
@@ -75,28 +46,23 @@ func (d *Dashboards) external(ctx context.Context) (*datadog.External, datadog.S
 }
 
 // dashboardGone deletes the dashboard of the Team that had this name when it is not uid (the
-// Team now there, "" for none).
-func (r *Reconciler) dashboardGone(ctx context.Context, name string, uid types.UID) error {
+// Team now there, "" for none). A failure is logged and left to the sweep after the next poll.
+func (r *Reconciler) dashboardGone(ctx context.Context, name string, uid types.UID) {
 	d := r.Dashboards
 	if d == nil {
-		return nil
+		return
 	}
-	prev := d.remember(name, uid)
+	prev := d.seen.Swap(name, uid)
 	if prev == "" || prev == uid {
-		return nil
+		return
 	}
 	ext, _, err := d.external(ctx)
 	if err == nil && ext != nil {
 		err = ext.DeleteDashboards(ctx, string(prev))
 	}
 	if err != nil {
-		d.remember(name, prev)
-		if uid != "" {
-			d.remember(name, uid)
-		}
-		return fmt.Errorf("deleting the dashboard of the Team %s that was deleted: %w", name, err)
+		ctrl.LoggerFrom(ctx).Error(err, "Deleting the dashboard of a deleted Team; the sweep after the next poll tries again", "team", name, "uid", prev)
 	}
-	return nil
 }
 
 // AfterRefresh runs after each read of Datadog: it deletes the dashboards of this cluster's
@@ -113,7 +79,7 @@ func (r *Reconciler) AfterRefresh(ctx context.Context) {
 	for _, t := range teams.Items {
 		live[string(t.UID)] = true
 	}
-	if cluster, err := r.clusterID(ctx); err == nil {
+	if cluster, err := d.cluster.ID(ctx, r.APIReader); err == nil {
 		if ext, _, err := d.external(ctx); err == nil && ext != nil {
 			for _, uid := range d.Inventory.DashboardOwners(cluster) {
 				if live[uid] {
@@ -144,8 +110,11 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 		return ctrl.Result{}
 	}
 	ext, settings, err := d.external(ctx)
-	if err != nil || ext == nil || d.Inventory.Synced().IsZero() {
-		return ctrl.Result{}
+	if err != nil || ext == nil {
+		return ctrl.Result{} // not configured: nothing to keep (the Secret is read again at each poll)
+	}
+	if d.Inventory.Synced().IsZero() {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}
 	}
 	fail := func(err error) ctrl.Result {
 		r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, ReasonDashboard, "Sync", "Keeping the team's Datadog dashboard: %v", err)
@@ -155,7 +124,7 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 		}
 		return ctrl.Result{RequeueAfter: after + time.Duration(rand.Int64N(int64(time.Second)))}
 	}
-	cluster, err := r.clusterID(ctx)
+	cluster, err := d.cluster.ID(ctx, r.APIReader)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,7 +144,7 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 	if err != nil {
 		return fail(err)
 	}
-	d.remember(team.Name, team.UID)
+	d.seen.Swap(team.Name, team.UID)
 	for _, dup := range obs.Duplicates {
 		if err := ext.DeleteDashboard(ctx, uid, dup); err != nil {
 			return fail(err)
@@ -228,4 +197,24 @@ func (r *Reconciler) teamSLOs(ctx context.Context, tenants []platformv1alpha1.Te
 		}
 	}
 	return out, nil
+}
+
+// teamOfSLO maps a ServiceSLO to the Team of its namespace: its SLO joins or leaves the team's
+// dashboard at once rather than at the next poll.
+func (r *Reconciler) teamOfSLO(ctx context.Context, o client.Object) []reconcile.Request {
+	team, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, o.GetNamespace())
+	if err != nil || team == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: team}}}
+}
+
+// sloIDChanged passes a ServiceSLO that gets or loses its SLO in Datadog, or goes.
+var sloIDChanged = predicate.Funcs{
+	CreateFunc:  func(e event.CreateEvent) bool { return e.Object.(*platformv1alpha1.ServiceSLO).Status.SLOID != "" },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.(*platformv1alpha1.ServiceSLO).Status.SLOID != e.ObjectNew.(*platformv1alpha1.ServiceSLO).Status.SLOID
+	},
 }

@@ -236,14 +236,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			r.lastDesired.forget(req.Name)
 			r.budgets.release(req.Name)
 			metrics.QuotaUsedRatio.DeletePartialMatch(prometheus.Labels{"tenant": req.Name})
-			return ctrl.Result{}, errors.Join(r.releaseOrphan(ctx, req.Name), r.monitorsGone(ctx, req.Name, ""))
+			r.monitorsGone(ctx, req.Name, "")
+			return ctrl.Result{}, r.releaseOrphan(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
 	}
 	// An earlier tenant of this name is gone: its monitors go.
-	if err := r.monitorsGone(ctx, req.Name, tenant.UID); err != nil {
-		return ctrl.Result{}, err
-	}
+	r.monitorsGone(ctx, req.Name, tenant.UID)
 	before := tenant.DeepCopy()
 	s := &scope{tenant: tenant}
 

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,64 +47,28 @@ type Monitoring struct {
 	// seen holds the UID of each tenant name whose monitors this process synced: one deleted,
 	// or replaced by another of the same name, has its monitors deleted at once (the sweep
 	// after each poll finds those a restart forgot).
-	mu   sync.Mutex
-	seen map[string]types.UID
-	// cluster is the UID of this cluster's kube-system namespace, read once: the monitors'
-	// cluster tag.
-	cluster string
-}
-
-// clusterID returns the UID of the cluster's kube-system namespace, which names the cluster in
-// its monitors' tags.
-func (r *Reconciler) clusterID(ctx context.Context) (string, error) {
-	m := r.Monitoring
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cluster == "" {
-		id, err := tenancy.ClusterID(ctx, r.APIReader)
-		if err != nil {
-			return "", err
-		}
-		m.cluster = id
-	}
-	return m.cluster, nil
-}
-
-func (m *Monitoring) remember(name string, uid types.UID) (previous types.UID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen == nil {
-		m.seen = map[string]types.UID{}
-	}
-	previous = m.seen[name]
-	if uid == "" {
-		delete(m.seen, name)
-	} else {
-		m.seen[name] = uid
-	}
-	return previous
+	seen datadog.Incarnations
+	// cluster names the cluster in the monitors' tags.
+	cluster tenancy.Cluster
 }
 
 // monitorsGone deletes the monitors of the tenant that had this name, when it is not uid (the
-// tenant now there; "" for none). A Datadog error is returned, and the request retried.
-func (r *Reconciler) monitorsGone(ctx context.Context, name string, uid types.UID) error {
+// tenant now there; "" for none). A failure is logged and left to the sweep after the next poll:
+// neither the release of a namespace nor a new tenant of the name waits on Datadog.
+func (r *Reconciler) monitorsGone(ctx context.Context, name string, uid types.UID) {
 	m := r.Monitoring
 	if m == nil {
-		return nil
+		return
 	}
-	prev := m.remember(name, uid)
+	prev := m.seen.Swap(name, uid)
 	if prev == "" || prev == uid {
-		return nil
+		return
 	}
 	if err := m.deleteAll(ctx, prev); err != nil {
-		m.remember(name, prev) // not done: try again
-		if uid != "" {
-			m.remember(name, uid)
-		}
-		return fmt.Errorf("deleting the baseline monitors of the tenant %s that was deleted: %w", name, err)
+		ctrl.LoggerFrom(ctx).Error(err, "Deleting the baseline monitors of a deleted tenant; the sweep after the next poll tries again", "tenant", name, "uid", prev)
+		return
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleted the baseline monitors of a deleted tenant", "tenant", name, "uid", prev)
-	return nil
 }
 
 // deleteAll deletes a tenant's baseline monitors (DeleteMonitorsOf: no read unless a create of
@@ -133,7 +96,7 @@ func (r *Reconciler) AfterRefresh(ctx context.Context) {
 	for _, t := range list.Items {
 		live[string(t.UID)] = true
 	}
-	cluster, err := r.clusterID(ctx)
+	cluster, err := m.cluster.ID(ctx, r.APIReader)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Sweeping the baseline monitors of deleted tenants; tried again after the next poll")
 		cluster = ""
@@ -187,7 +150,7 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 	dd, settings, err := m.Conn.Get(ctx)
 	cluster := ""
 	if err == nil {
-		cluster, err = r.clusterID(ctx)
+		cluster, err = m.cluster.ID(ctx, r.APIReader)
 	}
 	switch {
 	case err != nil:

@@ -3,7 +3,6 @@ package upgradepolicy
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,8 +21,7 @@ const ReasonDowntime = "UpgradeDowntime"
 // lost, and the cluster's name in Datadog.
 type downtimes struct {
 	pending datadog.Pending
-	mu      sync.Mutex
-	cluster string
+	cluster tenancy.Cluster
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses,verbs=get;list;watch
@@ -67,7 +65,7 @@ func (r *Reconciler) reconcileDowntime(ctx context.Context, s *scope) (ctrl.Resu
 		p.Status.Downtime = nil
 		return ctrl.Result{}, nil
 	}
-	cluster, err := r.clusterID(ctx)
+	cluster, err := r.downtimes.cluster.ID(ctx, r.APIReader)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -116,18 +114,4 @@ func (r *Reconciler) anyDisrupted(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// clusterID is the cluster's name in Datadog (tenancy.ClusterID), read once.
-func (r *Reconciler) clusterID(ctx context.Context) (string, error) {
-	r.downtimes.mu.Lock()
-	defer r.downtimes.mu.Unlock()
-	if r.downtimes.cluster == "" {
-		id, err := tenancy.ClusterID(ctx, r.APIReader)
-		if err != nil {
-			return "", err
-		}
-		r.downtimes.cluster = id
-	}
-	return r.downtimes.cluster, nil
 }
