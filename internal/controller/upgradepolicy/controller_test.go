@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +56,10 @@ func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now =
 
 var fakeServerURL string
 
+// spec checks every request against Datadog's OpenAPI specification; nil where the reference
+// copy is not beside the checkout.
+var spec *datadogfake.SpecValidator
+
 func fakeURL(t *testing.T) string {
 	t.Helper()
 	if fakeServerURL == "" {
@@ -76,9 +81,22 @@ func mustTime(s string) time.Time {
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	srv := fake.Start()
+	var handler http.Handler = fake
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	defer srv.Close()
 	fakeServerURL = srv.URL
+	// Every request the operator sends (gates' reads, downtimes) is checked against Datadog's
+	// specification where the team's reference copy is beside the checkout.
+	if root, err := controlplane.RepoRoot(); err == nil {
+		path := filepath.Join(root, "..", "shared", "reference", "datadog-api", "openapi-v1.yaml")
+		if _, err := os.Stat(path); err == nil {
+			if spec, err = datadogfake.NewSpecValidator(path, srv.URL); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			handler = spec.Wrap(fake)
+		}
+	}
 	gkeSrv := gkeFake.Start()
 	defer gkeSrv.Close()
 	env, err := controlplane.StartEnv(context.Background(), controlplane.Options{}, func(o *operator.Options) {
