@@ -56,7 +56,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Dashboards != nil {
 		r.Dashboards.polled = make(chan event.GenericEvent, 1024)
 		b = b.WatchesRawSource(source.Channel(r.Dashboards.polled, &handler.EnqueueRequestForObject{})).
-			Watches(&platformv1alpha1.ServiceSLO{}, handler.EnqueueRequestsFromMapFunc(r.teamOfSLO), builder.WithPredicates(sloIDChanged))
+			Watches(&platformv1alpha1.ServiceSLO{}, r.onSLOs())
 	}
 	return b.
 		Named("team").

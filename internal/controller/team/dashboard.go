@@ -8,10 +8,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -199,22 +200,38 @@ func (r *Reconciler) teamSLOs(ctx context.Context, tenants []platformv1alpha1.Te
 	return out, nil
 }
 
-// teamOfSLO maps a ServiceSLO to the Team of its namespace: its SLO joins or leaves the team's
-// dashboard at once rather than at the next poll.
-func (r *Reconciler) teamOfSLO(ctx context.Context, o client.Object) []reconcile.Request {
-	team, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, o.GetNamespace())
-	if err != nil || team == "" {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: team}}}
-}
+// sloDelay gathers a burst of ServiceSLOs that get or lose their SLO (a GitOps sync of many)
+// into one write of their team's dashboard.
+const sloDelay = 5 * time.Second
 
-// sloIDChanged passes a ServiceSLO that gets or loses its SLO in Datadog, or goes.
-var sloIDChanged = predicate.Funcs{
-	CreateFunc:  func(e event.CreateEvent) bool { return e.Object.(*platformv1alpha1.ServiceSLO).Status.SLOID != "" },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return true },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.(*platformv1alpha1.ServiceSLO).Status.SLOID != e.ObjectNew.(*platformv1alpha1.ServiceSLO).Status.SLOID
-	},
+// onSLOs enqueues, after sloDelay, the Team of a ServiceSLO that gets or loses its SLO in
+// Datadog, or goes: the SLO joins or leaves its team's dashboard within seconds rather than at
+// the next poll.
+func (r *Reconciler) onSLOs() handler.EventHandler {
+	type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+	enqueue := func(ctx context.Context, q queue, o client.Object) {
+		team, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, o.GetNamespace())
+		if err == nil && team != "" {
+			q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: team}}, sloDelay)
+		}
+	}
+	sloID := func(o client.Object) string {
+		if s, ok := o.(*platformv1alpha1.ServiceSLO); ok {
+			return s.Status.SLOID
+		}
+		return ""
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q queue) {
+			if sloID(e.Object) != "" {
+				enqueue(ctx, q, e.Object)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q queue) { enqueue(ctx, q, e.Object) },
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) {
+			if sloID(e.ObjectOld) != sloID(e.ObjectNew) {
+				enqueue(ctx, q, e.ObjectNew)
+			}
+		},
+	}
 }

@@ -65,6 +65,11 @@ func (r *Reconciler) monitorsGone(ctx context.Context, name string, uid types.UI
 		return
 	}
 	if err := m.deleteAll(ctx, prev); err != nil {
+		if datadog.IsKind(err, datadog.KindRateLimited) {
+			// Expected when many tenants go at once (Datadog limits deletes per account).
+			ctrl.LoggerFrom(ctx).Info("Datadog rate limit reached deleting the baseline monitors of a deleted tenant; the sweep after the next poll deletes them", "tenant", name, "uid", prev)
+			return
+		}
 		ctrl.LoggerFrom(ctx).Error(err, "Deleting the baseline monitors of a deleted tenant; the sweep after the next poll tries again", "tenant", name, "uid", prev)
 		return
 	}
