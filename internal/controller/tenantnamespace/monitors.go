@@ -166,7 +166,11 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 			"no Datadog credentials: the %d baseline monitors of class %s are not in Datadog (create Secret %s)", len(baseline), s.class.Name, m.Conn.Secret))
 		return ctrl.Result{RequeueAfter: m.Poll}
 	case m.Inventory.Synced().IsZero():
-		s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionUnknown, ReasonWaitingForInventory, "waiting for the first read of Datadog at "+settings.BaseURL())
+		// A process that has not read Datadog yet knows nothing new: what the condition says
+		// stays (a restart writes nothing), and a tenant that has none is told it waits.
+		if s.condition(platformv1alpha1.ConditionMonitored) == nil {
+			s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionUnknown, ReasonWaitingForInventory, "waiting for the first read of Datadog at "+settings.BaseURL())
+		}
 		return ctrl.Result{RequeueAfter: 2 * time.Second}
 	}
 	for _, u := range t.Status.UnknownCreates {
