@@ -262,14 +262,18 @@ func TestBaselineMonitorsLostAnswersMakeNoDuplicate(t *testing.T) {
 	}
 }
 
-// TestRestartWithMonitoredTenantsWritesNothing: a new process finds a tenant's baseline monitors
-// and its Team's dashboard as they should be; until its first read of Datadog it keeps the
+// TestRestartWithMonitoredTenantsWritesNothing: a new process finds a tenant's baseline monitors,
+// its ServiceSLO and its Team's dashboard as they should be; until its first read of Datadog it keeps the
 // tenant's Monitored condition as it was, and after it there is nothing to write — to the tenant,
 // the Team or Datadog.
 func TestRestartWithMonitoredTenantsWritesNothing(t *testing.T) {
 	op := startOperator(t, true, time.Second)
 	monitoredTenant(t, "kiosk-app", "kiosk")
 	waitMonitored(t, "kiosk-app", 3)
+	slo := newSLO("kiosk-app", "kiosk-availability")
+	Must(t, admin.Create(context.Background(), slo))
+	slo = waitSynced(t, slo)
+	waitDashboardShows(t, "kiosk", slo.Status.SLOID)
 	Settled(t, time.Minute, "the operator", op.Requests.Writes)
 	Must(t, op.Stop())
 	before := fake.Requests()
@@ -285,15 +289,16 @@ func TestRestartWithMonitoredTenantsWritesNothing(t *testing.T) {
 	Eventually(t, 30*time.Second, "three polls of the new process", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= polls+3 })
 	Settled(t, time.Minute, "the restarted operator", restarted.Requests.Writes)
 	for _, w := range restarted.Requests.WritesSince(0) {
-		if strings.Contains(w, "/tenantnamespaces/") || strings.Contains(w, "/teams/") {
-			t.Errorf("the restarted operator wrote to an unchanged tenant or Team: %s", w)
+		if strings.Contains(w, "/tenantnamespaces/") || strings.Contains(w, "/teams/") || strings.Contains(w, "/serviceslos/") {
+			t.Errorf("the restarted operator wrote to an unchanged tenant, Team or ServiceSLO: %s", w)
 		}
 	}
 	after := fake.Requests()
-	for _, route := range []string{"POST /api/v1/monitor", "PUT /api/v1/monitor/{id}", "DELETE /api/v1/monitor/{id}", "POST /api/v1/dashboard", "PUT /api/v1/dashboard/{id}"} {
+	for _, route := range []string{"POST /api/v1/monitor", "PUT /api/v1/monitor/{id}", "DELETE /api/v1/monitor/{id}", "POST /api/v1/dashboard", "PUT /api/v1/dashboard/{id}", "POST /api/v1/slo", "PUT /api/v1/slo/{id}"} {
 		if n := after[route] - before[route]; n != 0 {
 			t.Errorf("%s: %d calls from the restarted operator, want 0", route, n)
 		}
 	}
+	Must(t, admin.Delete(context.Background(), slo))
 	Must(t, admin.Delete(context.Background(), &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: "kiosk-app"}}))
 }

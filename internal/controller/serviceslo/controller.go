@@ -167,7 +167,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{RequeueAfter: r.Poll}, nil
 	}
 	if r.Inventory.Synced().IsZero() {
-		setSynced(slo, metav1.ConditionUnknown, ReasonWaitingForDatadog, "waiting for the first read of Datadog at "+settings.BaseURL())
+		// A process that has not read Datadog yet knows nothing new: what Synced says stays (a
+		// restart writes nothing), and a ServiceSLO that has no verdict yet is told it waits.
+		if meta.FindStatusCondition(slo.Status.Conditions, platformv1alpha1.ConditionSynced) == nil {
+			setSynced(slo, metav1.ConditionUnknown, ReasonWaitingForDatadog, "waiting for the first read of Datadog at "+settings.BaseURL())
+		}
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	// The team of a tenant namespace, or of a namespace SREs labelled for one (the cache holds only
