@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
@@ -77,6 +79,17 @@ func TestTeamDashboardFollowsItsSLOsAndIsPutBack(t *testing.T) {
 	if len(w["timeseries"]) != 1 || !strings.Contains(toJSON(t, w["timeseries"][0]), "selfserve.tenant_quota_used_ratio{team:fulfilment}") {
 		t.Errorf("no quota timeseries of the team: %v", w["timeseries"])
 	}
+
+	t.Run("an SLO in a namespace SREs labelled for the team joins the dashboard", func(t *testing.T) {
+		Must(t, admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fulfilment-ops", Labels: map[string]string{platformv1alpha1.LabelTeam: "fulfilment"}}}))
+		ops := newSLO("fulfilment-ops", "queue-latency")
+		Must(t, admin.Create(ctx, ops))
+		ops = waitSynced(t, ops)
+		team, d = waitDashboardShows(t, "fulfilment", ops.Status.SLOID)
+		if n := len(widgetTypes(d)["slo"]); n != 2 {
+			t.Errorf("the dashboard shows %d SLOs, want the tenant's and the labelled namespace's", n)
+		}
+	})
 
 	t.Run("quiet polls write nothing", func(t *testing.T) {
 		polls := fake.Requests()["GET /api/v1/slo/search"]

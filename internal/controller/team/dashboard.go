@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -129,7 +130,7 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 	if err != nil {
 		return fail(err)
 	}
-	slos, err := r.teamSLOs(ctx, tenants)
+	slos, err := r.teamSLOs(ctx, team.Name, tenants)
 	if err != nil {
 		return fail(err)
 	}
@@ -178,12 +179,36 @@ func dashboardStatus(s datadog.Settings, d interface {
 	return &platformv1alpha1.TeamDashboard{ID: d.GetId(), URL: s.AppURL() + d.GetUrl(), Hash: hash, ModifiedAt: d.GetModifiedAt().Format(time.RFC3339Nano)}
 }
 
-// teamSLOs are the ServiceSLOs in the team's tenant namespaces that have an SLO in Datadog.
-func (r *Reconciler) teamSLOs(ctx context.Context, tenants []platformv1alpha1.TenantNamespace) ([]datadog.TeamSLO, error) {
-	var out []datadog.TeamSLO
+// teamSLOs are the ServiceSLOs with an SLO in Datadog in the namespaces whose team this is, by
+// the rule the ServiceSLOs' own team follows (tenancy.NamespaceTeam): the team's tenants', and
+// namespaces labelled for the team that are no tenant's (released ones, SREs' own).
+func (r *Reconciler) teamSLOs(ctx context.Context, team string, tenants []platformv1alpha1.TenantNamespace) ([]datadog.TeamSLO, error) {
+	namespaces := map[string]bool{}
 	for _, t := range tenants {
+		namespaces[t.Name] = true
+	}
+	var labelled metav1.PartialObjectMetadataList
+	labelled.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := r.APIReader.List(ctx, &labelled, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
+		return nil, err
+	}
+	for _, ns := range labelled.Items {
+		if namespaces[ns.Name] {
+			continue
+		}
+		owner, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, ns.Name)
+		if err != nil {
+			return nil, err
+		}
+		namespaces[ns.Name] = owner == team
+	}
+	var out []datadog.TeamSLO
+	for ns, ours := range namespaces {
+		if !ours {
+			continue
+		}
 		var list platformv1alpha1.ServiceSLOList
-		if err := r.Client.List(ctx, &list, client.InNamespace(t.Name)); err != nil {
+		if err := r.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return nil, err
 		}
 		for _, s := range list.Items {
