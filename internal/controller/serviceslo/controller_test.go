@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,19 +51,11 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = cp.Stop() }()
 	fake = datadogfake.New(datadogfake.Options{})
-	var handler http.Handler = fake
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	defer srv.Close()
-	if root, err := controlplane.RepoRoot(); err == nil {
-		path := filepath.Join(root, "..", "shared", "reference", "datadog-api", "openapi-v1.yaml")
-		if _, err := os.Stat(path); err == nil {
-			if spec, err = datadogfake.NewSpecValidator(path, srv.URL); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			handler = spec.Wrap(fake)
-		}
+	if srv, spec, err = datadogfake.StartChecked(fake); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
+	defer srv.Close()
 	admin, err = cp.Client()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

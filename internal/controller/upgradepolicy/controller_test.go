@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,22 +80,16 @@ func mustTime(s string) time.Time {
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	var handler http.Handler = fake
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	defer srv.Close()
-	fakeServerURL = srv.URL
 	// Every request the operator sends (gates' reads, downtimes) is checked against Datadog's
 	// specification where the team's reference copy is beside the checkout.
-	if root, err := controlplane.RepoRoot(); err == nil {
-		path := filepath.Join(root, "..", "shared", "reference", "datadog-api", "openapi-v1.yaml")
-		if _, err := os.Stat(path); err == nil {
-			if spec, err = datadogfake.NewSpecValidator(path, srv.URL); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			handler = spec.Wrap(fake)
-		}
+	srv, checked, err := datadogfake.StartChecked(fake)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
+	spec = checked
+	defer srv.Close()
+	fakeServerURL = srv.URL
 	gkeSrv := gkeFake.Start()
 	defer gkeSrv.Close()
 	env, err := controlplane.StartEnv(context.Background(), controlplane.Options{}, func(o *operator.Options) {
