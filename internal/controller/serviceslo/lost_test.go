@@ -222,6 +222,9 @@ func TestSmallPagesAreReadWhole(t *testing.T) {
 	for i, slo := range created {
 		created[i] = waitSynced(t, slo)
 	}
+	for _, slo := range created {
+		waitDashboardShows(t, "paged", slo.Status.SLOID) // the team's dashboard follows them
+	}
 	fake.ResetRequests()
 	Eventually(t, 30*time.Second, "three polls", func() bool { return fake.Requests()["GET /api/v1/slo/search"] >= 3*3 })
 	for route, n := range fake.Requests() {
