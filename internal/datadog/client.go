@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -411,4 +412,16 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 			page++
 		}
 	}
+}
+
+// RetryDelay is when a call that failed with err is tried again: after what Datadog asked for (a
+// rate limit's reset, an unknown create's settling), else after 30 s; spread by up to a second
+// so that the objects that failed together do not come back together.
+func RetryDelay(err error) time.Duration {
+	after := 30 * time.Second
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		after = e.RetryAfter
+	}
+	return after + time.Duration(rand.Int64N(int64(time.Second)))
 }

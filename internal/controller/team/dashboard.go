@@ -3,7 +3,6 @@ package team
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -120,11 +119,7 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 	}
 	fail := func(err error) ctrl.Result {
 		r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, ReasonDashboard, "Sync", "Keeping the team's Datadog dashboard: %v", err)
-		after := 30 * time.Second
-		if e, ok := err.(*datadog.Error); ok && e.RetryAfter > 0 {
-			after = e.RetryAfter
-		}
-		return ctrl.Result{RequeueAfter: after + time.Duration(rand.Int64N(int64(time.Second)))}
+		return ctrl.Result{RequeueAfter: datadog.RetryDelay(err)}
 	}
 	cluster, err := d.cluster.ID(ctx, r.APIReader)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -160,7 +159,7 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 	switch {
 	case err != nil:
 		s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionUnknown, "DatadogUnreadable", err.Error()+"; retried")
-		return ctrl.Result{RequeueAfter: retryDelay(0)}
+		return ctrl.Result{RequeueAfter: datadog.RetryDelay(err)}
 	case dd == nil:
 		s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionFalse, ReasonDatadogNotConfigured, fmt.Sprintf(
 			"no Datadog credentials: the %d baseline monitors of class %s are not in Datadog (create Secret %s)", len(baseline), s.class.Name, m.Conn.Secret))
@@ -194,10 +193,7 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 			reason = "Datadog" + string(e.Kind)
 		}
 		s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionFalse, reason, err.Error())
-		if e != nil && e.RetryAfter > 0 {
-			return ctrl.Result{RequeueAfter: retryDelay(e.RetryAfter)}
-		}
-		return ctrl.Result{RequeueAfter: retryDelay(0)}
+		return ctrl.Result{RequeueAfter: datadog.RetryDelay(err)}
 	}
 	msg := fmt.Sprintf("%d baseline monitors of class %s are in Datadog", len(baseline), s.class.Name)
 	if len(baseline) == 0 {
@@ -208,15 +204,6 @@ func (r *Reconciler) reconcileMonitors(ctx context.Context, s *scope) ctrl.Resul
 	}
 	s.setCondition(platformv1alpha1.ConditionMonitored, metav1.ConditionTrue, ReasonMonitorsSynced, msg)
 	return ctrl.Result{}
-}
-
-// retryDelay is when a failed sync of monitors is tried again: after what Datadog asked for
-// (a rate limit's reset, an unknown create's settling), else after 30 s, spread a little.
-func retryDelay(after time.Duration) time.Duration {
-	if after <= 0 {
-		after = 30 * time.Second
-	}
-	return after + time.Duration(rand.Int64N(int64(time.Second)))
 }
 
 // monitorSync is one sync of a tenant's baseline monitors: what it reports in status (every
