@@ -45,7 +45,9 @@ type Inventory struct {
 	status   map[string][]SLOStatus                       // by SLO ID
 	// dashboards are the Teams' dashboards, by Team UID, oldest first.
 	dashboards map[string][]datadogV1.DashboardSummaryDefinition
-	synced     time.Time
+	// dashboardsErr is why the last refresh could not list the dashboards, nil when it could.
+	dashboardsErr error
+	synced        time.Time
 }
 
 // NewInventory returns an inventory that has not been refreshed yet.
@@ -63,7 +65,8 @@ type journalEntry struct {
 }
 
 // Refresh reads every managed SLO and monitor, the SLOs' error budgets and the dashboards: four
-// paginated reads for all ServiceSLOs, tenants and Teams.
+// paginated reads for all ServiceSLOs, tenants and Teams. A failure to list the dashboards is
+// not the refresh's (DashboardsErr).
 func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) error {
 	began := time.Now()
 	since := began.Add(-cmp.Or(c.Settings().Settle, DefaultSettle))
@@ -79,15 +82,17 @@ func (inv *Inventory) Refresh(ctx context.Context, c *Client, now time.Time) err
 	if err != nil {
 		return err
 	}
-	dashboards, err := c.ListDashboards(ctx)
-	if err != nil {
-		return err
-	}
+	// The dashboards are the Teams' alone: a key that may not read them (a 403) must not stop
+	// the SLOs' budgets and the monitors from being read. Their failure is kept for the Teams.
+	dashboards, dashErr := c.ListDashboards(ctx)
 	bySLO, byMon := GroupSLOs(slos), GroupMonitors(monitors)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.slos, inv.monitors, inv.status, inv.synced = bySLO, byMon, status, now
-	inv.dashboards = groupDashboards(dashboards)
+	inv.dashboardsErr = dashErr
+	if dashErr == nil {
+		inv.dashboards = groupDashboards(dashboards)
+	}
 	inv.journal = slices.DeleteFunc(inv.journal, func(e journalEntry) bool { return e.at.Before(since) })
 	for _, e := range inv.journal {
 		if e.settles || !e.at.Before(began) {
@@ -304,6 +309,14 @@ func hasAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// DashboardsErr is why the last refresh could not list the dashboards (their list stays as
+// the refresh before left it), nil when it could.
+func (inv *Inventory) DashboardsErr() error {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	return inv.dashboardsErr
 }
 
 // Dashboards returns the dashboards of a Team, oldest first: more than one is a duplicate.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 
@@ -135,4 +136,23 @@ func repeated(t *testing.T) float64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestDashboardsThatCannotBeListedStopNoOtherRead: a key that may not read dashboards (403) does
+// not stop the refresh of SLOs, monitors and budgets; the failure is kept for the Teams.
+func TestDashboardsThatCannotBeListedStopNoOtherRead(t *testing.T) {
+	fake := datadogfake.New(datadogfake.Options{})
+	c := client(t, fake)
+	seed(t, c, 3)
+	fake.FailNext("GET /api/v1/dashboard", 403)
+	inv := datadog.NewInventory()
+	if err := inv.Refresh(context.Background(), c, time.Now()); err != nil {
+		t.Fatalf("refresh with the dashboards refused: %v, want the other reads done", err)
+	}
+	if inv.Synced().IsZero() || !datadog.IsKind(inv.DashboardsErr(), datadog.KindAuth) {
+		t.Errorf("synced at %v, dashboards error %v: want synced, and the 403 kept", inv.Synced(), inv.DashboardsErr())
+	}
+	if err := inv.Refresh(context.Background(), c, time.Now()); err != nil || inv.DashboardsErr() != nil {
+		t.Errorf("the next refresh: %v, dashboards error %v; want both nil", err, inv.DashboardsErr())
+	}
 }

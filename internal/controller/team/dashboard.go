@@ -80,7 +80,7 @@ func (r *Reconciler) AfterRefresh(ctx context.Context) {
 	for _, t := range teams.Items {
 		live[string(t.UID)] = true
 	}
-	if cluster, err := d.cluster.ID(ctx, r.APIReader); err == nil {
+	if cluster, err := d.cluster.ID(ctx, r.APIReader); err == nil && d.Inventory.DashboardsErr() == nil {
 		if ext, _, err := d.external(ctx); err == nil && ext != nil {
 			for _, uid := range d.Inventory.DashboardOwners(cluster) {
 				if live[uid] {
@@ -120,6 +120,9 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 	fail := func(err error) ctrl.Result {
 		r.Recorder.Eventf(team, nil, corev1.EventTypeWarning, ReasonDashboard, "Sync", "Keeping the team's Datadog dashboard: %v", err)
 		return ctrl.Result{RequeueAfter: datadog.RetryDelay(err)}
+	}
+	if err := d.Inventory.DashboardsErr(); err != nil {
+		return fail(err) // what the inventory holds of the dashboards is stale
 	}
 	cluster, err := d.cluster.ID(ctx, r.APIReader)
 	if err != nil {
