@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,7 +109,16 @@ func TestPodsOfEnabledTenantsGetNodeLocalDNS(t *testing.T) {
 			var ns corev1.Namespace
 			return k8sClient.Get(ctx, client.ObjectKey{Name: "edge"}, &ns) == nil && ns.Labels[nodelocaldns.LabelInjection] == ""
 		})
-		p := newPod("after-disable", nil)
+		// kube-apiserver's admission sees the label gone a moment after this client does: a pod
+		// created in that moment may still be injected. Within the deadline one must not be.
+		var p *corev1.Pod
+		for i := 0; ; i++ {
+			p = newPod(fmt.Sprintf("after-disable-%d", i), nil)
+			if p.Spec.DNSPolicy == corev1.DNSClusterFirst && p.Spec.DNSConfig == nil || i == 20 {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		if p.Spec.DNSPolicy != corev1.DNSClusterFirst || p.Spec.DNSConfig != nil {
 			t.Errorf("pod created after disabling was injected: %s %+v", p.Spec.DNSPolicy, p.Spec.DNSConfig)
 		}
