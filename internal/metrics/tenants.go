@@ -40,7 +40,8 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var list platformv1alpha1.TenantNamespaceList
-	if err := (*r).List(ctx, &list); err != nil {
+	// Read only: not copied out of the cache at every scrape.
+	if err := (*r).List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	type key struct{ class, ready string }

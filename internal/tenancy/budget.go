@@ -57,7 +57,7 @@ func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, 
 		}
 	}
 	var managed corev1.NamespaceList
-	if err := cache.List(ctx, &managed, client.MatchingLabels{platformv1alpha1.LabelTeam: team, platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}); err != nil {
+	if err := cache.List(ctx, &managed, client.MatchingLabels{platformv1alpha1.LabelTeam: team, platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing the namespaces of team %s: %w", team, err)
 	}
 	for _, ns := range managed.Items {

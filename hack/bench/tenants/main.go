@@ -42,6 +42,8 @@ import (
 )
 
 var cpuProfile, apiserverProfile string
+var profileAfter time.Duration
+var profileSeconds int
 
 // memoryLimit is the operator container's memory limit, as the Deployment passes it.
 var memoryLimit string
@@ -58,8 +60,10 @@ func main() {
 	flag.BoolVar(&withChurn, "churn", true, "After the creation figures, start kube-controller-manager and count the tenants' status writes while pods come and go.")
 	flag.StringVar(&memoryLimit, "memory-limit", "1Gi", "The operator container's memory limit, passed as the Deployment does (MEMORY_LIMIT); 0 for none.")
 	flag.StringVar(&heapProfile, "heapprofile", "", "Write a heap profile of the operator at the end, after a GC, to this file.")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of the operator (8 s of the creation phase) to this file.")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "Write a CPU profile of the operator (--profile-seconds of the creation phase, from --profile-after) to this file.")
 	flag.StringVar(&apiserverProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof endpoint) during the operator phase to this file.")
+	flag.DurationVar(&profileAfter, "profile-after", 0, "Start the CPU profiles this long after the first create (to see a large run late in its creation).")
+	flag.IntVar(&profileSeconds, "profile-seconds", 8, "Length of the CPU profiles.")
 	flag.Parse()
 	var ns []int
 	for _, size := range strings.Split(*sizes, ",") {
@@ -194,7 +198,13 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 			profiled <- nil
 			return
 		}
-		go func() { profiled <- take(ctx, path, 8) }()
+		go func() {
+			select {
+			case <-time.After(profileAfter):
+			case <-ctx.Done():
+			}
+			profiled <- take(ctx, path, profileSeconds)
+		}()
 	}
 	profile(cpuProfile, op.CPUProfile)
 	profile(apiserverProfile, func(ctx context.Context, path string, seconds int) error {

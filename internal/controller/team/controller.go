@@ -30,9 +30,12 @@ const tenantDelay = time.Second
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
-	// APIReader lists the team's released namespaces, which the cache does not hold, and reads
-	// the unmanaged namespaces of its ServiceAccount members.
+	// APIReader reads the unmanaged namespaces of its ServiceAccount members, and the team's
+	// released namespaces when Released is nil.
 	APIReader client.Reader
+	// Released holds the released namespaces' metadata (the manager's cache holds only managed
+	// namespaces).
+	Released client.Reader
 	// Protected are the namespaces, besides default and kube-*, whose ServiceAccounts never act
 	// for a team.
 	Protected tenancy.Protected
@@ -78,7 +81,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.dashboardGone(ctx, req.Name, team.UID)
 	var tenants platformv1alpha1.TenantNamespaceList
-	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}); err != nil {
+	// Read only: not copied out of the cache (a team of a thousand tenants is read every second
+	// while they change).
+	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	var held tenancy.Held
@@ -98,7 +103,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			waiting++
 		}
 	}
-	if err := held.AddReleased(ctx, r.Client, r.APIReader, team.Name, ""); err != nil {
+	released := r.Released
+	if released == nil {
+		released = r.APIReader
+	}
+	if err := held.AddReleased(ctx, r.Client, released, team.Name, ""); err != nil {
 		return ctrl.Result{}, err
 	}
 	ignored, err := ignoredMembers(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, team, r.Protected)

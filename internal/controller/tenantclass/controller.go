@@ -86,7 +86,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	var tenants platformv1alpha1.TenantNamespaceList
-	if err := r.Client.List(ctx, &tenants, client.MatchingFields{resolvedClassIndex: class.Name}); err != nil {
+	// Read only: not copied out of the cache (a class may have ten thousand tenants).
+	if err := r.Client.List(ctx, &tenants, client.MatchingFields{resolvedClassIndex: class.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	var classes platformv1alpha1.TenantClassList
