@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -88,6 +89,8 @@ func main() {
 			}
 			return err
 		})
+	flag.StringVar(&opts.ClusterName, "cluster-name", envOr("DD_CLUSTER_NAME", opts.ClusterName),
+		"This cluster's name (default $DD_CLUSTER_NAME, as the Datadog Agent names it): every SLO and monitor the operator manages is tagged cluster:<name>, which a downstream cluster's ClusterUpgradePolicy rollout gates select.")
 	flag.DurationVar(&opts.DatadogPoll, "datadog-poll-interval", opts.DatadogPoll,
 		"How often Datadog is re-read (in a few batched calls for all ServiceSLOs) for drift and error budgets; jittered by 10%.")
 	flag.DurationVar(&opts.DatadogTimeout, "datadog-timeout", opts.DatadogTimeout,
@@ -110,6 +113,10 @@ func main() {
 		log.Info("Garbage collection keeps the heap under 90% of the container's memory limit", "limitBytes", limit)
 	}
 
+	if opts.ClusterName != "" && len(validation.IsDNS1123Label(opts.ClusterName)) > 0 {
+		log.Error(nil, "Flag --cluster-name must be a DNS label (lower case letters, digits and '-'): it becomes the Datadog tag cluster:<name>", "value", opts.ClusterName)
+		os.Exit(2)
+	}
 	ns, name, ok := cutNamespacedName(datadogSecret)
 	if !ok {
 		log.Error(nil, "Flag --datadog-secret must be namespace/name", "value", datadogSecret)

@@ -15,6 +15,12 @@ const (
 	ReasonErrorBudgetLow  = "ErrorBudgetLow"
 	ReasonMonitorAlerting = "MonitorAlerting"
 	ReasonSuspended       = "Suspended"
+	// ReasonUpstreamSoaking: an upstream cluster (spec.rollout) has not run a version newer than
+	// this cluster's for the soak time, or cannot be read.
+	ReasonUpstreamSoaking = "UpstreamSoaking"
+	// ReasonUpstreamBudgetLow: an upstream cluster's rollout gate (an error budget, a monitor in
+	// Alert) fails, which restarts its soak.
+	ReasonUpstreamBudgetLow = "UpstreamBudgetLow"
 
 	// ConditionGatesEvaluated is True when every gate could be read (reason Evaluated), False
 	// when one could not (GateUnavailable): a gate that cannot be read does not block.
@@ -63,7 +69,7 @@ type ClusterUpgradePolicySpec struct {
 
 	// Exclusions are one-off freeze periods (a sales event, the holidays) that hold back the
 	// upgrades of their scope even inside a window. With a GKE provider, at most 20 exclusions
-	// that have not ended (19 when the policy has gates or is suspended: GKE keeps one for the
+	// that have not ended (19 when the policy has gates or a rollout, or is suspended: GKE keeps one for the
 	// hold), checked when the policy is applied.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=map
@@ -74,6 +80,13 @@ type ClusterUpgradePolicySpec struct {
 	// Gates hold upgrades back while the services are unhealthy.
 	// +optional
 	Gates *Gates `json:"gates,omitempty"`
+
+	// Rollout makes this cluster follow upstream clusters (production following staging): an
+	// upgrade waits until every upstream has run a newer version for the soak time with its
+	// gates holding throughout. With a GKE provider the wait is a maintenance exclusion
+	// (selfserve-gate) of the rollout's scope.
+	// +optional
+	Rollout *Rollout `json:"rollout,omitempty"`
 
 	// Provider is the managed Kubernetes service whose maintenance policy is kept in line with
 	// this policy. Left out, the policy is only reported in status (for pipelines that run
@@ -250,6 +263,120 @@ type MonitorGate struct {
 	Scope UpgradeScope `json:"scope,omitempty"`
 }
 
+// Rollout is the clusters this one follows and what they must show before it upgrades.
+type Rollout struct {
+	// Upstreams are the clusters whose versions this one follows, read from the GKE API.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=name
+	// +required
+	Upstreams []Upstream `json:"upstreams"`
+
+	// SoakTime is how long every upstream must have run a version, its gates holding throughout,
+	// before this cluster may take it: from 1h to 720h, for example "72h".
+	// +kubebuilder:validation:Pattern=`^([0-9]+h)?([0-9]+m)?$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('720h')",message="soakTime must be between 1h and 720h"
+	// +required
+	SoakTime string `json:"soakTime"`
+
+	// Scope is which upgrades wait for the upstreams: NoMinorUpgrades (the default: a minor
+	// upgrade waits until every upstream has soaked a newer minor; patches go on) or NoUpgrades
+	// (every upgrade waits until every upstream has soaked a newer version).
+	// +kubebuilder:default=NoMinorUpgrades
+	// +kubebuilder:validation:XValidation:rule="self != 'NoMinorOrNodeUpgrades'",message="a rollout holds NoMinorUpgrades or NoUpgrades"
+	// +optional
+	Scope UpgradeScope `json:"scope,omitempty"`
+
+	// Gates are read in Datadog for each upstream, among the SLOs and monitors its operator tags
+	// cluster:<upstream name> (its --cluster-name). A gate that fails during the soak restarts
+	// it: the upstream's gates must hold for a whole soak time.
+	// +optional
+	Gates *UpstreamGates `json:"gates,omitempty"`
+}
+
+// Upstream is a cluster this one follows.
+type Upstream struct {
+	// Name is the upstream's cluster name as its selfserve operator knows it (--cluster-name):
+	// its SLOs and monitors carry the tag cluster:<name> in Datadog.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// GKE is where the upstream's versions are read (its control plane and node pools, and when
+	// its last upgrade ended).
+	// +required
+	GKE GKECluster `json:"gke"`
+}
+
+// UpstreamGates are the gates an upstream's soak must pass.
+type UpstreamGates struct {
+	// ErrorBudget gates fail while an SLO of the listed teams in the upstream cluster has less
+	// error budget left than minRemainingPercent.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	ErrorBudget []UpstreamBudgetGate `json:"errorBudget,omitempty"`
+
+	// Monitors gates fail while a monitor of the upstream cluster carrying every tag is in Alert.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Monitors []UpstreamMonitorGate `json:"monitors,omitempty"`
+}
+
+// UpstreamBudgetGate reads the error budgets of the upstream's SLOs in Datadog: the SLOs tagged
+// cluster:<upstream>, team:<one of teams> and every tag listed.
+type UpstreamBudgetGate struct {
+	// Teams whose SLOs count (the operator sets the team: tag; tenants cannot).
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +required
+	Teams []string `json:"teams"`
+
+	// Tags further select the SLOs, for example ["service:checkout"].
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][a-zA-Z0-9_\-./:]*$`
+	// +listType=set
+	// +optional
+	Tags []string `json:"tags,omitempty"`
+
+	// Timeframe is the objective whose budget is read. Left out, every objective counts.
+	// +optional
+	Timeframe Timeframe `json:"timeframe,omitempty"`
+
+	// MinRemainingPercent is the error budget, in percent, below which the gate fails.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +required
+	MinRemainingPercent int32 `json:"minRemainingPercent"`
+}
+
+// UpstreamMonitorGate fails while a monitor of the upstream cluster (tagged cluster:<upstream>)
+// carrying every tag is in Alert. The burn-rate monitors selfserve made for ServiceSLOs count
+// only when their team is listed in teams, as in a MonitorGate.
+type UpstreamMonitorGate struct {
+	// Tags select Datadog monitors, for example ["upgrade-gate:true"].
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][a-zA-Z0-9_\-./:]*$`
+	// +listType=set
+	// +required
+	Tags []string `json:"tags"`
+
+	// Teams whose selfserve-made monitors count. Left out, none of them do.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=set
+	// +optional
+	Teams []string `json:"teams,omitempty"`
+}
+
 // Provider is the managed Kubernetes service to keep in line with the policy.
 type Provider struct {
 	// GKE keeps a Google Kubernetes Engine cluster's maintenance policy in line.
@@ -310,10 +437,10 @@ type ActiveExclusion struct {
 
 // GateBlocker is one thing that holds upgrades back now.
 type GateBlocker struct {
-	// Kind is ServiceSLO or Monitor.
-	// +kubebuilder:validation:Enum=ServiceSLO;Monitor
+	// Kind is ServiceSLO, Monitor, or Cluster (an upstream of spec.rollout).
+	// +kubebuilder:validation:Enum=ServiceSLO;Monitor;Cluster
 	Kind string `json:"kind"`
-	// Name is the ServiceSLO's name or the monitor's name.
+	// Name is the ServiceSLO's name, the monitor's name or the upstream cluster's name.
 	Name string `json:"name"`
 	// Namespace of a ServiceSLO.
 	// +optional
@@ -323,7 +450,36 @@ type GateBlocker struct {
 	ID int64 `json:"id,omitempty"`
 	// Scope it holds back.
 	Scope UpgradeScope `json:"scope"`
+	// Reason of an upstream: UpstreamSoaking or UpstreamBudgetLow.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 	// Message says why, for example "error budget 3.2% < 10%".
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// UpstreamStatus is where an upstream cluster of spec.rollout stands.
+type UpstreamStatus struct {
+	// Name of the upstream, as spec.rollout.upstreams names it.
+	Name string `json:"name"`
+	// Version is the upstream's version: the lowest of its control plane's and node pools'.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Since is when the upstream's last upgrade ended (GKE's operations), or when this operator
+	// first saw the version when GKE no longer lists that operation.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// SoakStart is when the current soak began: when the upstream took its version, or when its
+	// gates held again after failing. Absent while a gate fails.
+	// +optional
+	SoakStart *metav1.Time `json:"soakStart,omitempty"`
+	// SoakedAt is when the upstream will have soaked its version, if its gates keep holding.
+	// +optional
+	SoakedAt *metav1.Time `json:"soakedAt,omitempty"`
+	// Soaked says this cluster may take what the upstream runs.
+	Soaked bool `json:"soaked"`
+	// Message says where the upstream stands, for example "runs 1.33.2-gke.1100 (this cluster
+	// 1.32.9): soaked at 2026-12-08T10:00:00Z".
 	// +optional
 	Message string `json:"message,omitempty"`
 }
@@ -371,7 +527,7 @@ type UpgradeDowntime struct {
 // ClusterUpgradePolicyStatus is the policy's current answer and why.
 type ClusterUpgradePolicyStatus struct {
 	// Conditions: UpgradeAllowed (reason InsideWindow, OutsideWindow, Excluded, ErrorBudgetLow,
-	// MonitorAlerting or Suspended), GatesEvaluated, ProviderSynced, and Ready, their summary:
+	// MonitorAlerting, UpstreamBudgetLow, UpstreamSoaking or Suspended), GatesEvaluated, ProviderSynced, and Ready, their summary:
 	// a GKE sync that fails makes the policy not Ready.
 	// +listType=map
 	// +listMapKey=type
@@ -425,6 +581,12 @@ type ClusterUpgradePolicyStatus struct {
 	// Provider is the state of the sync with the provider.
 	// +optional
 	Provider *ProviderStatus `json:"provider,omitempty"`
+
+	// Upstreams say where each upstream cluster of spec.rollout stands.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Upstreams []UpstreamStatus `json:"upstreams,omitempty"`
 }
 
 // ClusterUpgradePolicy says when the cluster may be upgraded: maintenance windows in local time,

@@ -44,12 +44,12 @@ type ServiceSLOSpec struct {
 	Alerting *Alerting `json:"alerting,omitempty"`
 
 	// Tags are extra Datadog tags (key:value) for the SLO and its monitors. team:, service:,
-	// managed-by: and selfserve- are set by the operator, in any letter case (Datadog lowercases
-	// tags).
+	// cluster:, managed-by: and selfserve- are set by the operator, in any letter case (Datadog
+	// lowercases tags).
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MaxLength=200
 	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][a-zA-Z0-9_\-./:]*$`
-	// +kubebuilder:validation:XValidation:rule="self.all(t, !t.lowerAscii().startsWith('team:') && !t.lowerAscii().startsWith('service:') && !t.lowerAscii().startsWith('managed-by:') && !t.lowerAscii().startsWith('selfserve-'))",message="team:, service:, managed-by: and selfserve- tags are set by the operator"
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !t.lowerAscii().startsWith('team:') && !t.lowerAscii().startsWith('service:') && !t.lowerAscii().startsWith('cluster:') && !t.lowerAscii().startsWith('managed-by:') && !t.lowerAscii().startsWith('selfserve-'))",message="team:, service:, cluster:, managed-by: and selfserve- tags are set by the operator"
 	// +listType=set
 	// +optional
 	Tags []string `json:"tags,omitempty"`

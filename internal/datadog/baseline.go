@@ -18,6 +18,9 @@ import (
 const (
 	TagKindTenant    = "selfserve-kind:tenantnamespace"
 	TagClusterPrefix = "selfserve-cluster:"
+	// TagClusterNamePrefix starts the tag naming the cluster (the operator's --cluster-name) on
+	// every SLO and monitor it manages: what a downstream cluster's rollout gates select.
+	TagClusterNamePrefix = "cluster:"
 	// TagUpgradeDisrupted marks the monitors that an upgrade window's downtime mutes.
 	TagUpgradeDisrupted = "selfserve-upgrade-disrupted:true"
 )
@@ -61,9 +64,9 @@ func comparator(b tenancy.Baseline) string {
 }
 
 // DesiredBaseline is the baseline monitor b of tenant namespace ns (its TenantNamespace's UID
-// uid, of team and class, in the cluster whose kube-system namespace has the UID cluster),
-// notifying notify.
-func DesiredBaseline(ns, uid, cluster, team, class string, b tenancy.Baseline, notify []string) Monitor {
+// uid, of team and class, in the cluster whose kube-system namespace has the UID cluster and
+// which is named clusterName, tagged cluster:<name> unless empty), notifying notify.
+func DesiredBaseline(ns, uid, cluster, clusterName, team, class string, b tenancy.Baseline, notify []string) Monitor {
 	query, title := baselineQuery(b.Template, ns, b.Window)
 	threshold := strconv.FormatFloat(b.Critical, 'f', -1, 64)
 	msg := fmt.Sprintf("%s in namespace %s of team %s (%s %s %s over %s). Baseline monitor %q of class %s, kept by selfserve: change it in the TenantClass, or tighten it in the TenantNamespace's spec.monitoring.",
@@ -77,6 +80,9 @@ func DesiredBaseline(ns, uid, cluster, team, class string, b tenancy.Baseline, n
 	}
 	if b.Disrupted {
 		tags = append(tags, TagUpgradeDisrupted)
+	}
+	if clusterName != "" {
+		tags = append(tags, TagClusterNamePrefix+clusterName)
 	}
 	for i, t := range tags {
 		tags[i] = strings.ToLower(t)

@@ -365,11 +365,31 @@ type SLOStatus struct {
 // SearchSLOStatus returns the status per timeframe of every SLO matching the query, by SLO ID,
 // every page.
 func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string][]SLOStatus, error) {
+	found, err := c.SearchSLOs(ctx, query)
+	out := make(map[string][]SLOStatus, len(found))
+	for _, f := range found {
+		out[f.ID] = f.Status
+	}
+	return out, err
+}
+
+// FoundSLO is an SLO as the SLO search reports it.
+type FoundSLO struct {
+	ID, Name string
+	// Tags are all its tags, lower case.
+	Tags   []string
+	Status []SLOStatus
+}
+
+// SearchSLOs returns every SLO matching the query ("tag:value" terms, AND), every page, once
+// each.
+func (c *Client) SearchSLOs(ctx context.Context, query string) ([]FoundSLO, error) {
 	ctx, err := c.ctx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]SLOStatus{}
+	var out []FoundSLO
+	seen := map[string]bool{}
 	const size = 100
 	p := pager{op: "search SLOs"}
 	for page := int64(0); ; {
@@ -384,13 +404,15 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 		}
 		fresh := 0
 		for _, s := range slos {
-			if s.Data == nil || s.Data.Attributes == nil {
+			if s.Data == nil || s.Data.Attributes == nil || seen[s.Data.GetId()] {
 				continue
 			}
-			if _, dup := out[s.Data.GetId()]; !dup {
-				fresh++
+			seen[s.Data.GetId()] = true
+			fresh++
+			f := FoundSLO{ID: s.Data.GetId(), Name: s.Data.Attributes.GetName()}
+			for _, t := range s.Data.Attributes.AllTags {
+				f.Tags = append(f.Tags, strings.ToLower(t))
 			}
-			var sts []SLOStatus
 			for _, o := range s.Data.Attributes.OverallStatus {
 				st := SLOStatus{Timeframe: string(o.GetTimeframe()), State: string(o.GetState())}
 				if v, ok := o.GetErrorBudgetRemainingOk(); ok && v != nil {
@@ -399,9 +421,9 @@ func (c *Client) SearchSLOStatus(ctx context.Context, query string) (map[string]
 				if v, ok := o.GetStatusOk(); ok && v != nil {
 					st.SLI = v
 				}
-				sts = append(sts, st)
+				f.Status = append(f.Status, st)
 			}
-			out[s.Data.GetId()] = sts
+			out = append(out, f)
 		}
 		// meta.pagination is a hint, like every total.
 		more, move, err := p.next(len(slos), fresh)

@@ -128,10 +128,13 @@ func sloName(s *platformv1alpha1.ServiceSLO) string {
 
 // tagsFor are the tags of every object of a ServiceSLO, lower case as Datadog stores them (a
 // tag sent as Env:Prod is read back as env:prod, and must not look like drift at every poll).
-func tagsFor(s *platformv1alpha1.ServiceSLO, team string) []string {
+func tagsFor(s *platformv1alpha1.ServiceSLO, team, clusterName string) []string {
 	tags := append([]string{
 		"team:" + team, "service:" + s.Spec.Service, TagManaged, TagUIDPrefix + string(s.UID),
 	}, s.Spec.Tags...)
+	if clusterName != "" {
+		tags = append(tags, TagClusterNamePrefix+clusterName)
+	}
 	for i, t := range tags {
 		tags[i] = strings.ToLower(t)
 	}
@@ -139,9 +142,10 @@ func tagsFor(s *platformv1alpha1.ServiceSLO, team string) []string {
 	return slices.Compact(tags)
 }
 
-// DesiredSLO is the SLO the ServiceSLO describes, for its team.
-func DesiredSLO(s *platformv1alpha1.ServiceSLO, team string) SLO {
-	out := SLO{Name: sloName(s), Description: s.Spec.Description, Tags: tagsFor(s, team), Type: string(datadogV1.SLOTYPE_METRIC)}
+// DesiredSLO is the SLO the ServiceSLO describes, for its team, in the cluster named
+// clusterName (tagged cluster:<name>; no tag when empty).
+func DesiredSLO(s *platformv1alpha1.ServiceSLO, team, clusterName string) SLO {
+	out := SLO{Name: sloName(s), Description: s.Spec.Description, Tags: tagsFor(s, team, clusterName), Type: string(datadogV1.SLOTYPE_METRIC)}
 	for _, o := range s.Spec.Objectives {
 		th := Threshold{Timeframe: string(o.Timeframe)}
 		th.Target, _ = strconv.ParseFloat(o.Target, 64)
@@ -176,8 +180,8 @@ func sortThresholds(ths []Threshold) {
 }
 
 // DesiredMonitor is a tier's burn-rate monitor on the SLO sloID. It notifies the ServiceSLO's
-// handles, or the team's default handles when it names none.
-func DesiredMonitor(s *platformv1alpha1.ServiceSLO, team, sloID string, t Tier, teamNotify []string) Monitor {
+// handles, or the team's default handles when it names none. It carries the SLO's tags.
+func DesiredMonitor(s *platformv1alpha1.ServiceSLO, team, clusterName, sloID string, t Tier, teamNotify []string) Monitor {
 	obj := alertObjective(s)
 	priority := int64(2)
 	notify := teamNotify
@@ -204,7 +208,7 @@ func DesiredMonitor(s *platformv1alpha1.ServiceSLO, team, sloID string, t Tier, 
 	if len(notify) > 0 {
 		msg += "\n" + strings.Join(notify, " ")
 	}
-	tags := append(tagsFor(s, team), TagTierPrefix+t.Name(), "severity:"+t.Severity)
+	tags := append(tagsFor(s, team, clusterName), TagTierPrefix+t.Name(), "severity:"+t.Severity)
 	sort.Strings(tags)
 	return Monitor{
 		Tier:     t.Name(),

@@ -106,7 +106,7 @@ func TestDesiredSLO(t *testing.T) {
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DesiredSLO(serviceSLO(tt.mod), "payments")
+			got := DesiredSLO(serviceSLO(tt.mod), "payments", "")
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("-want +got:\n%s", d)
 			}
@@ -144,7 +144,7 @@ func TestDesiredMonitor(t *testing.T) {
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			m := DesiredMonitor(serviceSLO(tt.mod), "payments", "abc", tt.tier, tt.teamNotify)
+			m := DesiredMonitor(serviceSLO(tt.mod), "payments", "", "abc", tt.tier, tt.teamNotify)
 			if m.Priority != tt.wantPrio || !strings.HasSuffix(m.Message, tt.wantNotify) || m.Renotify != tt.wantRenot || !strings.Contains(m.Query, tt.wantQueryIn) {
 				t.Errorf("monitor %+v", m)
 			}
@@ -163,7 +163,7 @@ func TestDesiredMonitor(t *testing.T) {
 }
 
 func TestDiffSaysWhatDiffers(t *testing.T) {
-	want := DesiredSLO(serviceSLO(nil), "payments")
+	want := DesiredSLO(serviceSLO(nil), "payments", "")
 	have := want
 	have.Tags = append([]string{"extra:tag"}, want.Tags...)
 	if d := diff(want, have); !strings.Contains(d, "extra:tag") {

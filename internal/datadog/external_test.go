@@ -76,7 +76,7 @@ func TestObserveCreateUpdateDeleteAnSLOAndItsMonitors(t *testing.T) {
 	b := newBoundary(t)
 	cr := crFor("life")
 	uid := string(cr.UID)
-	want := datadog.DesiredSLO(cr, "payments")
+	want := datadog.DesiredSLO(cr, "payments", "")
 
 	obs, err := b.ext.ObserveSLO(ctx, uid, "", want)
 	must(t, err)
@@ -95,7 +95,7 @@ func TestObserveCreateUpdateDeleteAnSLOAndItsMonitors(t *testing.T) {
 	tiers, _ := datadog.Tiers(cr)
 	ids := map[string]int64{}
 	for _, tier := range tiers {
-		m := datadog.DesiredMonitor(cr, "payments", id, tier, []string{"@slack-payments"})
+		m := datadog.DesiredMonitor(cr, "payments", "", id, tier, []string{"@slack-payments"})
 		obs, err := b.ext.ObserveMonitor(ctx, uid, 0, m)
 		must(t, err)
 		if obs.Exists {
@@ -106,7 +106,7 @@ func TestObserveCreateUpdateDeleteAnSLOAndItsMonitors(t *testing.T) {
 	}
 	b.refresh()
 	for _, tier := range tiers {
-		m := datadog.DesiredMonitor(cr, "payments", id, tier, []string{"@slack-payments"})
+		m := datadog.DesiredMonitor(cr, "payments", "", id, tier, []string{"@slack-payments"})
 		obs, err := b.ext.ObserveMonitor(ctx, uid, ids[m.Tier], m)
 		must(t, err)
 		if !obs.UpToDate || obs.ID != ids[m.Tier] {
@@ -123,7 +123,7 @@ func TestObserveCreateUpdateDeleteAnSLOAndItsMonitors(t *testing.T) {
 	renamed.SetTags(want.Tags)
 	_, err = b.c.UpdateSLO(ctx, id, *renamed)
 	must(t, err)
-	first := datadog.DesiredMonitor(cr, "payments", id, tiers[0], []string{"@slack-payments"})
+	first := datadog.DesiredMonitor(cr, "payments", "", id, tiers[0], []string{"@slack-payments"})
 	rename := datadogV1.NewMonitorUpdateRequest()
 	rename.SetName("renamed")
 	_, err = b.c.UpdateMonitor(ctx, ids[first.Tier], *rename)
@@ -184,7 +184,7 @@ func TestALostCreateIsFoundNotRepeated(t *testing.T) {
 			ext := datadog.NewExternal(c, b.inv, &datadog.Pending{})
 			cr := crFor("lost")
 			uid := string(cr.UID)
-			want := datadog.DesiredSLO(cr, "payments")
+			want := datadog.DesiredSLO(cr, "payments", "")
 
 			lose(b.fake, "POST /api/v1/slo")
 			_, err := ext.CreateSLO(ctx, uid, want)
@@ -197,7 +197,7 @@ func TestALostCreateIsFoundNotRepeated(t *testing.T) {
 			if !obs.Exists || !obs.UpToDate {
 				t.Fatalf("the SLO the lost create made was not found: %+v", obs)
 			}
-			m := datadog.DesiredMonitor(cr, "payments", obs.ID, datadog.Tier{BurnRate: 14.4, Long: "1h", Short: "5m", Severity: "page"}, nil)
+			m := datadog.DesiredMonitor(cr, "payments", "", obs.ID, datadog.Tier{BurnRate: 14.4, Long: "1h", Short: "5m", Severity: "page"}, nil)
 			lose(b.fake, "POST /api/v1/monitor")
 			if _, err := ext.CreateMonitor(ctx, uid, m); !datadog.IsKind(err, datadog.KindUnknown) {
 				t.Fatalf("a lost monitor answer: %v", err)
@@ -223,7 +223,7 @@ func TestDuplicatesAreReportedKeepingTheOneTheStatusNames(t *testing.T) {
 	b := newBoundary(t)
 	cr := crFor("dup")
 	uid := string(cr.UID)
-	want := datadog.DesiredSLO(cr, "payments")
+	want := datadog.DesiredSLO(cr, "payments", "")
 	older, err := b.ext.CreateSLO(ctx, uid, want)
 	must(t, err)
 	newer, err := b.ext.CreateSLO(ctx, uid, want)
@@ -245,7 +245,7 @@ func TestDuplicatesAreReportedKeepingTheOneTheStatusNames(t *testing.T) {
 		t.Errorf("after deleting the duplicate: %+v", obs)
 	}
 
-	m := datadog.DesiredMonitor(cr, "payments", older, datadog.Tier{BurnRate: 6, Long: "6h", Short: "30m", Severity: "page"}, nil)
+	m := datadog.DesiredMonitor(cr, "payments", "", older, datadog.Tier{BurnRate: 6, Long: "6h", Short: "30m", Severity: "page"}, nil)
 	first, err := b.ext.CreateMonitor(ctx, uid, m)
 	must(t, err)
 	second, err := b.ext.CreateMonitor(ctx, uid, m)
@@ -265,10 +265,10 @@ func TestAnObjectTheInventoryLacksIsConfirmedWithOneRead(t *testing.T) {
 	b := newBoundary(t)
 	cr := crFor("confirm")
 	uid := string(cr.UID)
-	want := datadog.DesiredSLO(cr, "payments")
+	want := datadog.DesiredSLO(cr, "payments", "")
 	id, err := b.c.CreateSLO(ctx, sloRequest(want))
 	must(t, err)
-	m := datadog.DesiredMonitor(cr, "payments", id.GetId(), datadog.Tier{BurnRate: 3, Long: "24h", Short: "2h", Severity: "ticket"}, nil)
+	m := datadog.DesiredMonitor(cr, "payments", "", id.GetId(), datadog.Tier{BurnRate: 3, Long: "24h", Short: "2h", Severity: "ticket"}, nil)
 	mon, err := datadog.NewExternal(b.c, datadog.NewInventory(), &datadog.Pending{}).CreateMonitor(ctx, uid, m)
 	must(t, err)
 
@@ -323,7 +323,7 @@ func TestAnUnknownCreateIsNotRepeatedBeforeItSettles(t *testing.T) {
 	fake.SetListLag("GET /api/v1/slo", time.Second)
 
 	stored := crFor("stored")
-	want := datadog.DesiredSLO(stored, "payments")
+	want := datadog.DesiredSLO(stored, "payments", "")
 	fake.LoseAnswers("POST /api/v1/slo", 1, http.StatusBadGateway)
 	if _, err := ext.CreateSLO(ctx, string(stored.UID), want); !datadog.IsKind(err, datadog.KindUnknown) {
 		t.Fatalf("create with a lost answer: %v, want an unknown outcome", err)
@@ -345,7 +345,7 @@ func TestAnUnknownCreateIsNotRepeatedBeforeItSettles(t *testing.T) {
 	}
 
 	refused := crFor("refused")
-	want = datadog.DesiredSLO(refused, "payments")
+	want = datadog.DesiredSLO(refused, "payments", "")
 	fake.FailNext("POST /api/v1/slo", http.StatusBadGateway)
 	_, err = ext.CreateSLO(ctx, string(refused.UID), want)
 	var unknown *datadog.Error

@@ -48,8 +48,14 @@ func Refusals(spec platformv1alpha1.ClusterUpgradePolicySpec, now time.Time) fie
 		// The schema rules (zones, rules) are the webhook's and the apiserver's to report.
 		return field.ErrorList{field.Forbidden(field.NewPath("spec", "maintenanceWindows"), err.Error())}
 	}
-	_, errs := Translate(windows, exclusions, spec.Gates != nil || spec.Suspend, now)
+	_, errs := Translate(windows, exclusions, MayHold(spec), now)
 	return errs
+}
+
+// MayHold reports whether the policy may add its hold exclusion (GateExclusionName): it has
+// gates or a rollout that can block, or it is suspended.
+func MayHold(spec platformv1alpha1.ClusterUpgradePolicySpec) bool {
+	return spec.Gates != nil || spec.Rollout != nil || spec.Suspend
 }
 
 // Translate is the recurring window GKE is sent for the windows at now, with what GKE would

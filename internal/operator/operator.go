@@ -108,6 +108,11 @@ type Options struct {
 	// MutatingAdmissionPolicy (Kubernetes 1.36 and later), the webhook elsewhere.
 	DNSInjection string
 
+	// ClusterName names this cluster in Datadog: every SLO and monitor the operator manages is
+	// tagged cluster:<name>, which the rollout gates of a downstream cluster select. Empty: no
+	// such tag.
+	ClusterName string
+
 	// DatadogPoll is how often Datadog is re-read for drift and error budgets.
 	DatadogPoll time.Duration
 	// DatadogTimeout bounds one Datadog request, retries included.
@@ -280,7 +285,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			DNS:                 opts.DNS,
 			DNSByPolicy:         dnsByPolicy,
 		},
-		Monitoring: &tenantnamespace.Monitoring{Conn: conn, Inventory: inventory, Poll: opts.DatadogPoll},
+		Monitoring: &tenantnamespace.Monitoring{Conn: conn, Inventory: inventory, Poll: opts.DatadogPoll, ClusterName: opts.ClusterName},
 	}
 	if err := tenants.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantNamespace controller: %w", err)
@@ -321,6 +326,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Inventory:    inventory,
 		Poll:         opts.DatadogPoll,
 		Workers:      opts.SLOWorkers,
+		ClusterName:  opts.ClusterName,
 		AfterRefresh: []func(context.Context){tenants.AfterRefresh, teams.AfterRefresh},
 	}
 	if err := slos.SetupWithManager(mgr); err != nil {

@@ -27,8 +27,10 @@ type Server struct {
 	failing int
 	// hang delays every answer by this long while set.
 	hang time.Duration
-	// clock is the fake's now, for the availability rule; the wall clock when nil.
+	// clock is the fake's now, for the availability rule and upgrades; the wall clock when nil.
 	clock func() time.Time
+	// operations are the upgrade operations GKE lists for a location, oldest first.
+	operations []*container.Operation
 }
 
 // SetClock makes the fake check availability from the instants clock gives.
@@ -94,7 +96,76 @@ func (s *Server) Start() *httptest.Server { return httptest.NewServer(s) }
 
 func (s *Server) rv() string { return "rv-" + strconv.Itoa(s.version) }
 
-// ServeHTTP answers GET /v1/{name} and POST /v1/{name}:setMaintenancePolicy.
+// SetVersions gives a cluster a control plane version and node pools of the given versions,
+// as it was created: its initial version and creation time are set, and no operation is listed.
+func (s *Server) SetVersions(name, master string, nodes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clusters[name]
+	c.CurrentMasterVersion, c.InitialClusterVersion = master, master
+	c.CreateTime = s.now().UTC().Format(time.RFC3339)
+	c.NodePools = nil
+	for i, v := range nodes {
+		c.NodePools = append(c.NodePools, &container.NodePool{Name: fmt.Sprintf("pool-%d", i), Version: v, Status: "RUNNING"})
+	}
+	c.CurrentNodeVersion = lowest(c.NodePools)
+}
+
+// Upgrade upgrades a cluster's control plane and every node pool to version, as GKE's
+// auto-upgrade does: an UPGRADE_MASTER and an UPGRADE_NODES operation per pool, ending at the
+// fake's now, are listed for its location.
+func (s *Server) Upgrade(name, version string) {
+	s.UpgradeMaster(name, version)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clusters[name]
+	for _, np := range c.NodePools {
+		np.Version = version
+		s.operation(name, "UPGRADE_NODES", "/nodePools/"+np.Name)
+	}
+	c.CurrentNodeVersion = lowest(c.NodePools)
+}
+
+// UpgradeMaster upgrades only the control plane (the nodes follow later, as on GKE).
+func (s *Server) UpgradeMaster(name, version string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clusters[name].CurrentMasterVersion = version
+	s.operation(name, "UPGRADE_MASTER", "")
+}
+
+// ForgetOperations drops every listed operation, as GKE does some time after they end.
+func (s *Server) ForgetOperations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.operations = nil
+}
+
+func (s *Server) operation(name, typ, target string) {
+	s.version++
+	now := s.now().UTC()
+	loc := name[:strings.Index(name, "/clusters/")]
+	s.operations = append(s.operations, &container.Operation{
+		Name: fmt.Sprintf("operation-%d", s.version), OperationType: typ, Status: "DONE",
+		Location:   loc[strings.LastIndex(loc, "/")+1:],
+		TargetLink: "https://container.googleapis.com/v1/" + name + target,
+		SelfLink:   fmt.Sprintf("https://container.googleapis.com/v1/%s/operations/operation-%d", loc, s.version),
+		StartTime:  now.Add(-10 * time.Minute).Format(time.RFC3339), EndTime: now.Format(time.RFC3339),
+	})
+}
+
+func lowest(pools []*container.NodePool) string {
+	out := ""
+	for _, np := range pools {
+		if out == "" || np.Version < out {
+			out = np.Version
+		}
+	}
+	return out
+}
+
+// ServeHTTP answers GET /v1/{name}, GET /v1/{location}/operations and POST
+// /v1/{name}:setMaintenancePolicy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
 	s.mu.Lock()
@@ -145,6 +216,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.ResourceVersion = s.rv()
 		c.MaintenancePolicy = &p
 		writeJSON(w, &container.Operation{Name: "operation-" + strconv.Itoa(s.version), Status: "DONE", OperationType: "SET_MAINTENANCE_POLICY"})
+		return
+	}
+	if loc, ok := strings.CutSuffix(path, "/operations"); ok && r.Method == http.MethodGet {
+		s.gets++
+		resp := &container.ListOperationsResponse{}
+		for _, op := range s.operations {
+			if strings.HasPrefix(op.SelfLink, "https://container.googleapis.com/v1/"+loc+"/") {
+				resp.Operations = append(resp.Operations, op)
+			}
+		}
+		writeJSON(w, resp)
 		return
 	}
 	if r.Method == http.MethodGet {

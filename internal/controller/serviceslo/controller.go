@@ -73,6 +73,9 @@ type Reconciler struct {
 	Poll time.Duration
 	// Workers is the number of ServiceSLOs reconciled at once.
 	Workers int
+	// ClusterName tags every SLO and monitor cluster:<name> (the operator's --cluster-name);
+	// none when empty.
+	ClusterName string
 	// AfterRefresh run after each successful read of Datadog, on the poller: the other users of
 	// the inventory (the tenants' baseline monitors) re-queue their objects there.
 	AfterRefresh []func(context.Context)
@@ -225,7 +228,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 // updates it when it differs, and persists its ID in status at once.
 func (r *Reconciler) syncSLO(ctx context.Context, slo *platformv1alpha1.ServiceSLO, ext *datadog.External, team string, before *platformv1alpha1.ServiceSLO) error {
 	uid := string(slo.UID)
-	want := datadog.DesiredSLO(slo, team)
+	want := datadog.DesiredSLO(slo, team, r.ClusterName)
 	obs, err := ext.ObserveSLO(ctx, uid, slo.Status.SLOID, want)
 	if err != nil {
 		return err
@@ -317,7 +320,7 @@ func (r *Reconciler) syncMonitors(ctx context.Context, slo *platformv1alpha1.Ser
 	var refs []platformv1alpha1.MonitorRef
 	keep := map[string]bool{}
 	for _, t := range tiers {
-		want := datadog.DesiredMonitor(slo, team, slo.Status.SLOID, t, teamNotify)
+		want := datadog.DesiredMonitor(slo, team, r.ClusterName, slo.Status.SLOID, t, teamNotify)
 		keep[want.Tier] = true
 		obs, err := ext.ObserveMonitor(ctx, uid, monitorID(slo, want.Tier), want)
 		if err != nil {

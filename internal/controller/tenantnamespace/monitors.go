@@ -38,6 +38,9 @@ type Monitoring struct {
 	// Poll is how often the inventory is re-read; a tenant whose monitors cannot be synced
 	// (no credentials) looks again after it.
 	Poll time.Duration
+	// ClusterName tags every monitor cluster:<name> (the operator's --cluster-name); none when
+	// empty.
+	ClusterName string
 
 	// polled re-queues the monitored tenants after each read of Datadog (AfterRefresh).
 	polled chan event.GenericEvent
@@ -229,7 +232,7 @@ func (y *monitorSync) run(ctx context.Context, baseline []tenancy.Baseline) erro
 	keep := map[string]bool{}
 	for _, b := range baseline {
 		keep[b.Name] = true
-		want := datadog.DesiredBaseline(t.Name, uid, y.cluster, t.Spec.Team, y.s.class.Name, b, notify)
+		want := datadog.DesiredBaseline(t.Name, uid, y.cluster, y.r.Monitoring.ClusterName, t.Spec.Team, y.s.class.Name, b, notify)
 		obs, err := y.ext.ObserveMonitor(ctx, uid, statusMonitorID(t, b.Name), want)
 		if err != nil {
 			return err

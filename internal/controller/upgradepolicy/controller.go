@@ -107,6 +107,8 @@ type scope struct {
 	blockers   []platformv1alpha1.GateBlocker
 	// hold is the exclusion GKE gets while a gate blocks (or the policy is suspended).
 	hold *gke.Gate
+	// soaked is when the first upstream soak still running ends.
+	soaked time.Time
 	// next is when the policy must be evaluated again by itself.
 	next time.Time
 	// answer is the decision reconcileAnswer reached.
@@ -145,7 +147,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	// The answer is written whatever GKE says, and a GKE failure is retried without hiding it.
-	steps := []func(context.Context, *scope) (ctrl.Result, error){r.reconcileGates, r.reconcileAnswer, r.observeCluster, r.reconcileProvider, r.reconcileDowntime}
+	// The cluster's version comes first: the rollout compares the upstreams' with it.
+	steps := []func(context.Context, *scope) (ctrl.Result, error){r.observeCluster, r.reconcileGates, r.reconcileAnswer, r.reconcileProvider, r.reconcileDowntime}
 	var errs []error
 	for _, step := range steps {
 		if _, err := step(ctx, s); err != nil {
@@ -175,7 +178,7 @@ func (r *Reconciler) reconcileAnswer(_ context.Context, s *scope) (ctrl.Result, 
 		p.Status.ActiveExclusions = append(p.Status.ActiveExclusions, platformv1alpha1.ActiveExclusion{Name: e.Name, Scope: platformv1alpha1.UpgradeScope(e.Scope), End: &end})
 	}
 	s.hold = gateHold(p, s.blockers, s.now)
-	s.next = r.nextEvaluation(p, ans, s.hold, s.now)
+	s.next = r.nextEvaluation(p, ans, s.hold, s.soaked, s.now)
 	p.Status.NextEvaluation = nil
 	if !s.next.IsZero() {
 		t := metav1.NewTime(s.next)
@@ -208,16 +211,18 @@ func (r *Reconciler) reconcileAnswer(_ context.Context, s *scope) (ctrl.Result, 
 }
 
 // nextEvaluation is the next instant the policy must be evaluated again by itself: the next
-// window boundary or exclusion edge; with a GKE provider, also the next change of a window's UTC
-// offset (GKE must be told the new UTC time) and, while a gate holds GKE back, the renewal of
-// that hold a day before it lapses. Zero when nothing is due.
-func (r *Reconciler) nextEvaluation(p *platformv1alpha1.ClusterUpgradePolicy, ans Answer, hold *gke.Gate, now time.Time) time.Time {
+// window boundary or exclusion edge, the end of an upstream's soak; with a GKE provider, also
+// the next change of a window's UTC offset (GKE must be told the new UTC time) and, while a
+// gate holds GKE back, the renewal of that hold a day before it lapses. Zero when nothing is
+// due.
+func (r *Reconciler) nextEvaluation(p *platformv1alpha1.ClusterUpgradePolicy, ans Answer, hold *gke.Gate, soaked, now time.Time) time.Time {
 	next := ans.NextChange
 	earliest := func(t time.Time) {
 		if !t.IsZero() && t.After(now) && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
+	earliest(soaked)
 	if p.Spec.Provider != nil && p.Spec.Provider.GKE != nil {
 		for _, w := range p.Spec.MaintenanceWindows {
 			if loc, err := time.LoadLocation(string(w.TimeZone)); err == nil {
@@ -233,13 +238,15 @@ func (r *Reconciler) nextEvaluation(p *platformv1alpha1.ClusterUpgradePolicy, an
 }
 
 // requeueAfter is the wait until next (a second past it, so the evaluation lands on the new side
-// of a boundary), sooner when monitor gates must be read again at the Datadog poll.
+// of a boundary), sooner when monitor gates or the upstreams of a rollout (their versions and
+// gates change on their own) must be read again at the Datadog poll.
 func (r *Reconciler) requeueAfter(p *platformv1alpha1.ClusterUpgradePolicy, next, now time.Time) time.Duration {
 	wait := time.Duration(0)
 	if !next.IsZero() {
 		wait = next.Sub(now) + time.Second
 	}
-	if p.Spec.Gates != nil && len(p.Spec.Gates.Monitors) > 0 && r.GatePoll > 0 && (wait == 0 || wait > r.GatePoll) {
+	polled := p.Spec.Gates != nil && len(p.Spec.Gates.Monitors) > 0 || p.Spec.Rollout != nil
+	if polled && r.GatePoll > 0 && (wait == 0 || wait > r.GatePoll) {
 		wait = r.GatePoll
 	}
 	return wait

@@ -19,7 +19,7 @@ type Answer struct {
 // Decide answers whether the cluster may be upgraded at now. UpgradeAllowed means every kind of
 // upgrade may start, minor ones included; when only patches may, the answer is no and the
 // message says patches pass. Precedence of reasons: Suspended, OutsideWindow, Excluded,
-// ErrorBudgetLow, MonitorAlerting.
+// ErrorBudgetLow, MonitorAlerting, UpstreamBudgetLow, UpstreamSoaking.
 func Decide(suspend bool, windows []schedule.Window, exclusions []schedule.Exclusion, blockers []platformv1alpha1.GateBlocker, now time.Time) Answer {
 	a := Answer{Answer: schedule.Evaluate(windows, exclusions, now, schedule.MinorUpgrade)}
 	switch {
@@ -44,11 +44,11 @@ func Decide(suspend bool, windows []schedule.Window, exclusions []schedule.Exclu
 		}
 	case len(blockers) > 0:
 		a.Allowed = false
-		a.Reason = platformv1alpha1.ReasonMonitorAlerting
+		a.Reason = blockerReason(blockers[0])
 		var parts []string
 		for _, b := range blockers {
-			if b.Kind == "ServiceSLO" {
-				a.Reason = platformv1alpha1.ReasonErrorBudgetLow
+			if reasonRank[blockerReason(b)] < reasonRank[a.Reason] {
+				a.Reason = blockerReason(b)
 			}
 			name := b.Name
 			if b.Namespace != "" {
@@ -62,4 +62,23 @@ func Decide(suspend bool, windows []schedule.Window, exclusions []schedule.Exclu
 		a.Message = fmt.Sprintf("inside maintenance window %s until %s", strings.Join(a.Current.Windows, ", "), a.Current.End.UTC().Format(time.RFC3339))
 	}
 	return a
+}
+
+// reasonRank orders the blockers' reasons: this cluster's own gates first, then its upstreams'.
+var reasonRank = map[string]int{
+	platformv1alpha1.ReasonErrorBudgetLow:    0,
+	platformv1alpha1.ReasonMonitorAlerting:   1,
+	platformv1alpha1.ReasonUpstreamBudgetLow: 2,
+	platformv1alpha1.ReasonUpstreamSoaking:   3,
+}
+
+// blockerReason is the UpgradeAllowed reason a blocker gives.
+func blockerReason(b platformv1alpha1.GateBlocker) string {
+	switch b.Kind {
+	case "ServiceSLO":
+		return platformv1alpha1.ReasonErrorBudgetLow
+	case "Monitor":
+		return platformv1alpha1.ReasonMonitorAlerting
+	}
+	return b.Reason
 }

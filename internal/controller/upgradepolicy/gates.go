@@ -19,13 +19,18 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/datadog"
 )
 
-// reconcileGates reads the gates and sets the blockers and GatesEvaluated: True when every gate
-// was read, False (GateUnavailable) when one could not be. A gate that cannot be read blocks
-// nothing (a Datadog outage must not freeze security patches), and the condition says so.
+// reconcileGates reads the gates and the upstreams of the rollout, and sets the blockers, the
+// upstreams' status and GatesEvaluated: True when every gate was read, False (GateUnavailable)
+// when one could not be. A gate that cannot be read blocks nothing (a Datadog outage must not
+// freeze security patches), and the condition says so; an upstream that cannot be read holds
+// the rollout's scope back (see evaluateRollout).
 func (r *Reconciler) reconcileGates(ctx context.Context, s *scope) (ctrl.Result, error) {
 	p := s.policy
 	blockers, err := r.evaluateGates(ctx, p)
-	s.blockers, p.Status.Blockers = blockers, blockers
+	ro, roErr := r.evaluateRollout(ctx, p, s.now)
+	blockers = append(blockers, ro.blockers...)
+	err = errors.Join(err, roErr)
+	s.blockers, p.Status.Blockers, p.Status.Upstreams, s.soaked = blockers, blockers, ro.upstreams, ro.next
 	if err != nil {
 		setCondition(p, platformv1alpha1.ConditionGatesEvaluated, metav1.ConditionFalse, platformv1alpha1.ReasonGateUnavailable, err.Error())
 	} else {

@@ -70,7 +70,7 @@ func (r *Reconciler) syncProvider(ctx context.Context, p *platformv1alpha1.Clust
 	if r.GKE == nil {
 		return failed(errors.New("no GKE client configured"))
 	}
-	window, errs := gke.Translate(windows, exclusions, p.Spec.Gates != nil || p.Spec.Suspend, now)
+	window, errs := gke.Translate(windows, exclusions, gke.MayHold(p.Spec), now)
 	if len(errs) > 0 {
 		return invalid(errs.ToAggregate().Error() + "; the policy was not sent to GKE")
 	}

@@ -23,7 +23,7 @@ func TestNextEvaluationIncludesOffsetChanges(t *testing.T) {
 			MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "w", TimeZone: platformv1alpha1.TimeZone(zone)}},
 			Provider:           &platformv1alpha1.Provider{GKE: &platformv1alpha1.GKECluster{Project: "p", Location: "l", Cluster: "c"}},
 		}}
-		got := (&Reconciler{}).nextEvaluation(p, Answer{}, nil, now)
+		got := (&Reconciler{}).nextEvaluation(p, Answer{}, nil, time.Time{}, now)
 		if (want == "" && !got.IsZero()) || (want != "" && got.UTC().Format(time.RFC3339) != want) {
 			t.Errorf("%s: next evaluation %v, want %q", zone, got, want)
 		}
@@ -43,11 +43,11 @@ func TestNextEvaluationRenewsTheGateHold(t *testing.T) {
 	if want := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC); !hold.Until.Equal(want) {
 		t.Fatalf("hold until %v, want the end of the next UTC day %v", hold.Until, want)
 	}
-	got := (&Reconciler{}).nextEvaluation(p, Answer{}, hold, now)
+	got := (&Reconciler{}).nextEvaluation(p, Answer{}, hold, time.Time{}, now)
 	if want := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("next evaluation %v, want %v: a day before the hold lapses", got, want)
 	}
-	if got := (&Reconciler{}).nextEvaluation(p, Answer{}, nil, now); !got.IsZero() {
+	if got := (&Reconciler{}).nextEvaluation(p, Answer{}, nil, time.Time{}, now); !got.IsZero() {
 		t.Errorf("without a hold: next evaluation %v, want none", got)
 	}
 }
@@ -58,7 +58,7 @@ func TestRequeueAtTheNextBoundaryNotAPoll(t *testing.T) {
 		MaintenanceWindows: []platformv1alpha1.MaintenanceWindow{{Name: "w", DaysOfWeek: []platformv1alpha1.Weekday{"Tuesday"}, Start: "05:00", Duration: "4h", TimeZone: "UTC"}},
 	}}
 	r := &Reconciler{GatePoll: 10 * time.Minute}
-	next := r.nextEvaluation(p, Answer{Answer: schedule.Answer{NextChange: time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)}}, nil, now)
+	next := r.nextEvaluation(p, Answer{Answer: schedule.Answer{NextChange: time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)}}, nil, time.Time{}, now)
 	if got, want := r.requeueAfter(p, next, now), 17*time.Hour+time.Second; got != want {
 		t.Errorf("requeue after %s, want %s (a second past the window's start)", got, want)
 	}
