@@ -66,7 +66,7 @@ func TestProductionFollowsStagingAfterACleanSoak(t *testing.T) {
 	gkeFake.SetVersions(staging, "1.37.4-gke.1200", "1.37.4-gke.1200", "1.37.4-gke.1200")
 	dd := datadog.NewClient(datadog.Settings{URL: fakeURL(t), APIKey: datadogfake.DefaultAPIKey, AppKey: datadogfake.DefaultAppKey}, datadog.NewPacer())
 	gated := upstreamSLO(t, dd, "staging", "payments", 80)
-	upstreamSLO(t, dd, "staging", "orders", -20)   // not a team of the gate
+	upstreamSLO(t, dd, "staging", "orders", -20)    // not a team of the gate
 	upstreamSLO(t, dd, "production", "payments", 0) // this cluster's own, not staging's
 
 	every := []platformv1alpha1.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
