@@ -225,6 +225,7 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "alerting timeframe must be an objective's", manifest: slo(Set("spec.alerting.timeframe", "7d")), wantField: "spec.alerting.timeframe", wantText: "one of the objectives"},
 		{name: "operator tags are reserved", manifest: slo(Set("spec.tags", "[team:search]")), wantField: "spec.tags", wantText: "set by the operator"},
 		{name: "operator tags are reserved in any case", manifest: slo(Set("spec.tags", "[Selfserve-uid:0f2c]")), wantField: "spec.tags", wantText: "set by the operator"},
+		{name: "cluster tag is reserved (a downstream's rollout gates read it)", manifest: slo(Set("spec.tags", "[Cluster:staging]")), wantField: "spec.tags", wantText: "set by the operator"},
 		{name: "team tag is reserved in upper case", manifest: slo(Set("spec.tags", "[TEAM:search]")), wantField: "spec.tags", wantText: "set by the operator"},
 		{name: "notify handles start with @", manifest: slo(Set("spec.alerting.notify", "[pagerduty-payments]")), wantField: "spec.alerting.notify[0]", wantText: "should match"},
 		{name: "time slice comparator", manifest: slo(Set("spec.indicator", `{timeSlice: {query: "p95:latency{*}", comparator: "==", threshold: "0.5"}}`)), wantField: "spec.indicator.timeSlice.comparator", wantText: "Unsupported value"},
@@ -250,6 +251,10 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "exclusion named gate", manifest: cup(Set("spec.exclusions[0].name", "gate")), wantField: "spec.exclusions[0].name", wantText: "gate is reserved"},
 		{name: "error budget percentage at most 100", manifest: cup(Set("spec.gates.errorBudget[0].minRemainingPercent", "101")), wantField: "spec.gates.errorBudget[0].minRemainingPercent", wantText: "less than or equal to 100"},
 		{name: "monitor gate needs tags", manifest: cup(Set("spec.gates.monitors[0].tags", "[]")), wantField: "spec.gates.monitors[0].tags", wantText: "at least 1"},
+		{name: "soak time at most 720h", manifest: cup(Set("spec.rollout", "{upstreams: [{name: staging, gke: {project: acme-staging-42, location: europe-west1, cluster: staging}}], soakTime: 900h}")), wantField: "spec.rollout.soakTime", wantText: "between 1h and 720h"},
+		{name: "a rollout holds minor or all upgrades", manifest: cup(Set("spec.rollout", "{upstreams: [{name: staging, gke: {project: acme-staging-42, location: europe-west1, cluster: staging}}], soakTime: 72h, scope: NoMinorOrNodeUpgrades}")), wantField: "spec.rollout.scope", wantText: "a rollout holds NoMinorUpgrades or NoUpgrades"},
+		{name: "a rollout follows at least one upstream", manifest: cup(Set("spec.rollout", "{upstreams: [], soakTime: 72h}")), wantField: "spec.rollout.upstreams", wantText: "at least 1"},
+		{name: "an upstream budget gate names teams", manifest: cup(Set("spec.rollout", "{upstreams: [{name: staging, gke: {project: acme-staging-42, location: europe-west1, cluster: staging}}], soakTime: 72h, gates: {errorBudget: [{teams: [], minRemainingPercent: 10}]}}")), wantField: "spec.rollout.gates.errorBudget[0].teams", wantText: "at least 1"},
 		{name: "GKE project ID", manifest: cup(Set("spec.provider.gke.project", "P")), wantField: "spec.provider.gke.project", wantText: "should match"},
 	}
 

@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
+	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
 func serviceSLO(mod func(*platformv1alpha1.ServiceSLOSpec)) *platformv1alpha1.ServiceSLO {
@@ -173,5 +175,31 @@ func TestDiffSaysWhatDiffers(t *testing.T) {
 	have.MonitorIDs = []int64{} // Datadog answers [] where nothing was sent
 	if d := diff(want, have); d != "" {
 		t.Errorf("an empty list is not a difference: %s", d)
+	}
+}
+
+// TestEverythingManagedCarriesTheClusterName: the SLO, its burn-rate monitors and a tenant's
+// baseline monitors are tagged cluster:<name> when the operator is given one (what a downstream
+// cluster's rollout gates select), and not tagged at all without one.
+func TestEverythingManagedCarriesTheClusterName(t *testing.T) {
+	s := serviceSLO(nil)
+	tier := Tier{BurnRate: 14.4, Long: "1h", Short: "5m", Severity: "page"}
+	base := tenancy.Baseline{Name: "crash-loop", Template: platformv1alpha1.BaselineCrashLooping, Window: "10m", Critical: 3, Priority: 2}
+	for name, tags := range map[string][]string{
+		"SLO":      DesiredSLO(s, "payments", "staging").Tags,
+		"monitor":  DesiredMonitor(s, "payments", "staging", "abc", tier, nil).Tags,
+		"baseline": DesiredBaseline("checkout", "uid-1", "kube-system-uid", "staging", "payments", "standard", base, nil).Tags,
+	} {
+		if !slices.Contains(tags, "cluster:staging") {
+			t.Errorf("%s tags %v lack cluster:staging", name, tags)
+		}
+	}
+	for name, tags := range map[string][]string{
+		"SLO":      DesiredSLO(s, "payments", "").Tags,
+		"baseline": DesiredBaseline("checkout", "uid-1", "kube-system-uid", "", "payments", "standard", base, nil).Tags,
+	} {
+		if slices.ContainsFunc(tags, func(t string) bool { return strings.HasPrefix(t, "cluster:") }) {
+			t.Errorf("%s tags %v name a cluster though the operator has no name", name, tags)
+		}
 	}
 }

@@ -92,6 +92,12 @@ func renderFiles(t *testing.T, values map[string]any, caps *chartutil.Capabiliti
 // kustomize renders a kustomization under config/ with the kubectl of the local control plane.
 func kustomize(t *testing.T, dir string) map[string]*unstructured.Unstructured {
 	t.Helper()
+	return kustomizePath(t, filepath.Join("config", dir))
+}
+
+// kustomizePath renders the kustomization at a path of the repository.
+func kustomizePath(t *testing.T, dir string) map[string]*unstructured.Unstructured {
+	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -100,9 +106,9 @@ func kustomize(t *testing.T, dir string) map[string]*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", dir)).Output()
+	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, dir)).Output()
 	if err != nil {
-		t.Fatalf("kubectl kustomize config/%s: %v", dir, err)
+		t.Fatalf("kubectl kustomize %s: %v", dir, err)
 	}
 	return objects(t, []string{string(out)})
 }
@@ -257,6 +263,7 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 		"tolerations":          []any{map[string]any{"key": "dedicated", "operator": "Equal", "value": "system", "effect": "NoSchedule"}},
 		"priorityClassName":    "system-cluster-critical",
 		"extraArgs":            []any{"--datadog-poll-interval=5m"},
+		"clusterName":          "production",
 	})
 	sa := chart["ServiceAccount selfserve-system/selfserve-controller-manager"]
 	if got := sa.GetAnnotations()["iam.gke.io/gcp-service-account"]; got != "selfserve@acme.iam.gserviceaccount.com" {
@@ -311,6 +318,7 @@ func TestChartValuesReachTheObjects(t *testing.T) {
 		"--node-local-dns-ip=169.254.25.10",
 		"--cluster-domain=corp.local",
 		"--datadog-poll-interval=5m",
+		"--cluster-name=production",
 	} {
 		if !slices.Contains(args, a) {
 			t.Errorf("the manager's args lack %s: %v", a, args)
