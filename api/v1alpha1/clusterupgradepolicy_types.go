@@ -54,6 +54,7 @@ const (
 )
 
 // ClusterUpgradePolicySpec says when the cluster may be upgraded and what holds upgrades back.
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout) || !has(self.provider) || !has(self.provider.gke) || self.rollout.upstreams.all(u, u.gke.project != self.provider.gke.project || u.gke.location != self.provider.gke.location || u.gke.cluster != self.provider.gke.cluster)",message="a cluster cannot follow itself: an upstream of spec.rollout names the policy's own GKE cluster",fieldPath=".rollout.upstreams"
 type ClusterUpgradePolicySpec struct {
 	// MaintenanceWindows are the recurring periods in which upgrades may start. Outside every
 	// window, upgrades are held back. With a GKE provider, GKE's limits are checked when the

@@ -255,6 +255,7 @@ func TestInvalidManifestsAreRejectedWithFieldPath(t *testing.T) {
 		{name: "a rollout holds minor or all upgrades", manifest: cup(Set("spec.rollout", "{upstreams: [{name: staging, gke: {project: acme-staging-42, location: europe-west1, cluster: staging}}], soakTime: 72h, scope: NoMinorOrNodeUpgrades}")), wantField: "spec.rollout.scope", wantText: "a rollout holds NoMinorUpgrades or NoUpgrades"},
 		{name: "a rollout follows at least one upstream", manifest: cup(Set("spec.rollout", "{upstreams: [], soakTime: 72h}")), wantField: "spec.rollout.upstreams", wantText: "at least 1"},
 		{name: "an upstream budget gate names teams", manifest: cup(Set("spec.rollout", "{upstreams: [{name: staging, gke: {project: acme-staging-42, location: europe-west1, cluster: staging}}], soakTime: 72h, gates: {errorBudget: [{teams: [], minRemainingPercent: 10}]}}")), wantField: "spec.rollout.gates.errorBudget[0].teams", wantText: "at least 1"},
+		{name: "a cluster does not follow itself", manifest: cup(Set("spec.rollout", "{upstreams: [{name: self, gke: {project: acme-prod-4711, location: europe-west1, cluster: shared-prod}}], soakTime: 72h}")), wantField: "spec.rollout.upstreams", wantText: "a cluster cannot follow itself"},
 		{name: "GKE project ID", manifest: cup(Set("spec.provider.gke.project", "P")), wantField: "spec.provider.gke.project", wantText: "should match"},
 	}
 

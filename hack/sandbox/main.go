@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -28,7 +29,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/selfserve-dev/selfserve/internal/datadog"
-	"github.com/selfserve-dev/selfserve/internal/gke"
 	"github.com/selfserve-dev/selfserve/internal/operator"
 	"github.com/selfserve-dev/selfserve/test/controlplane"
 	"github.com/selfserve-dev/selfserve/test/datadogfake"
@@ -83,10 +83,17 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 	opts.ProbeAddr = "127.0.0.1:0"
 	// Read Datadog every 30 s rather than every 10 min, so the tour shows budgets move.
 	opts.DatadogPoll = 30 * time.Second
-	// The sample policy's GKE cluster, served by the GKE fake.
-	gkeSrv := gkefake.New(gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")).Start()
-	defer gkeSrv.Close()
-	opts.GKEEndpoint = gkeSrv.URL + "/"
+	// The sample policy's GKE cluster, and the staging cluster it follows (spec.rollout), both
+	// served by the GKE fake. This cluster is "production" in Datadog's tags.
+	srvGKE := gkefake.Samples(controlplane.Version).Start()
+	defer srvGKE.Close()
+	opts.GKEEndpoint = srvGKE.URL + "/"
+	opts.ClusterName = "production"
+	if fakeURL != "" {
+		if err := stagingSLO(ctx, settings); err != nil {
+			return err
+		}
+	}
 	if err := writeDatadogSecret(ctx, admin, opts.DatadogSecret.Namespace, opts.DatadogSecret.Name, settings); err != nil {
 		return err
 	}
@@ -125,7 +132,7 @@ func run(ctx context.Context, dir, datadogAddr string) error {
 		_ = op.Stop()
 	}()
 
-	banner(dir, fakeURL, gkeSrv.URL, settings)
+	banner(dir, fakeURL, srvGKE.URL, settings)
 	<-ctx.Done()
 	return nil
 }
@@ -295,7 +302,8 @@ func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
                  (a real control plane, no nodes: pods are accepted but never run;
                  kube-dns and node-local-dns are stand-in objects reporting ready)
  %s
- GKE:            LOCAL FAKE at %s (cluster projects/acme-prod-4711/locations/europe-west1/clusters/shared-prod)
+ GKE:            LOCAL FAKE at %s (cluster projects/acme-prod-4711/locations/europe-west1/clusters/shared-prod,
+                 and the staging cluster it follows, which took the next minor 36 hours ago)
  Operator:       running here with its admission webhooks
  Kubeconfigs:    %s/kubeconfig          (cluster admin)
                  %s/alice.kubeconfig    (alice@example.com, group team-payments)
@@ -314,6 +322,17 @@ func banner(dir, fakeURL, gkeURL string, s datadog.Settings) {
 ================================================================================
 %s
 `, controlplane.Version, datadogLine, gkeURL, dir, dir, dir, dir, dir, ReadyBanner)
+}
+
+// stagingSLO puts into the Datadog fake the SLO staging's operator made for the payments team's
+// checkout service, which production's rollout gate reads (tagged cluster:staging).
+func stagingSLO(ctx context.Context, s datadog.Settings) error {
+	req := datadogV1.NewServiceLevelObjectiveRequest("checkout availability (checkout/checkout-availability)",
+		[]datadogV1.SLOThreshold{{Timeframe: datadogV1.SLOTIMEFRAME_THIRTY_DAYS, Target: 99.9}}, datadogV1.SLOTYPE_METRIC)
+	req.SetQuery(datadogV1.ServiceLevelObjectiveQuery{Numerator: "sum:trace.http.request.hits{service:checkout,!http.status_class:5xx}.as_count()", Denominator: "sum:trace.http.request.hits{service:checkout}.as_count()"})
+	req.SetTags([]string{datadog.TagClusterNamePrefix + "staging", "team:payments", "service:checkout", datadog.TagManaged})
+	_, err := datadog.NewClient(s, datadog.NewPacer()).CreateSLO(ctx, *req)
+	return err
 }
 
 // ReadyBanner is printed once everything is up.

@@ -190,6 +190,13 @@ func TestSandboxAcceptsTheSamples(t *testing.T) {
 		return err == nil && strings.HasPrefix(out, "Synced ")
 	})
 
+	// Production follows staging (the GKE fake's staging cluster took the next minor 36 hours
+	// ago): the policy says where staging stands and when its soak ends.
+	Eventually(t, time.Minute, "the policy shows staging soaking", func() bool {
+		out, err := kubectl("get", "clusterupgradepolicy", "production", "-o", `jsonpath={.status.upstreams[0].name} {.status.upstreams[0].soaked} {.status.upstreams[0].soakedAt} {.status.upstreams[0].message}`)
+		return err == nil && strings.HasPrefix(out, "staging false 20") && strings.Contains(out, "if its gates hold")
+	})
+
 	// What the operator said reaches kubectl describe, one Event per thing said, for all five
 	// kinds; and kube-state-metrics, read with the project's config, finds every metric of every
 	// sample (a count of zero, a budget not known yet, included).

@@ -278,3 +278,21 @@ func writeError(w http.ResponseWriter, code int, status, msg string) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
 }
+
+// Samples returns a fake holding the clusters config/samples names: the production policy's
+// cluster, and the staging cluster it follows, which ran the minor of version (a Kubernetes
+// version such as "v1.37.2", the local control plane's) and took the next minor 36 hours ago.
+func Samples(version string) *Server {
+	prod := "projects/acme-prod-4711/locations/europe-west1/clusters/shared-prod"
+	staging := "projects/acme-staging-42/locations/europe-west1/clusters/staging"
+	s := New(prod, staging)
+	var major, minor int
+	_, _ = fmt.Sscanf(version, "v%d.%d", &major, &minor)
+	at := func(ago time.Duration) { s.SetClock(func() time.Time { return time.Now().Add(-ago) }) }
+	at(40 * 24 * time.Hour)
+	s.SetVersions(staging, fmt.Sprintf("%d.%d.4-gke.1200", major, minor), fmt.Sprintf("%d.%d.4-gke.1200", major, minor))
+	at(36 * time.Hour)
+	s.Upgrade(staging, fmt.Sprintf("%d.%d.1-gke.1100", major, minor+1))
+	s.SetClock(nil)
+	return s
+}

@@ -171,13 +171,45 @@ func TestProductionFollowsStagingAfterACleanSoak(t *testing.T) {
 		return !held
 	})
 
+	// A monitor gate: staging's gate monitor alerts (tagged cluster:staging); a burn-rate monitor
+	// selfserve made for another team's SLO in staging, alerting too, does not count.
+	updatePolicy(t, "follows-staging", func(p *platformv1alpha1.ClusterUpgradePolicy) {
+		p.Spec.Rollout.Gates.Monitors = []platformv1alpha1.UpstreamMonitorGate{{Tags: []string{"upgrade-gate:true"}, Teams: []string{"payments"}}}
+	})
+	others := datadogV1.NewMonitor("avg(last_5m):avg:trace.http.request.errors{service:orders} > 10", datadogV1.MONITORTYPE_METRIC_ALERT)
+	others.SetName("orders burn rate (staging)")
+	others.SetTags([]string{"cluster:staging", "upgrade-gate:true", "team:orders", datadog.TagManaged})
+	othersMonitor, err := dd.CreateMonitor(ctx, *others)
+	Must(t, err)
+	fake.SetMonitorState(othersMonitor.GetId(), "Alert")
+	gate := datadogV1.NewMonitor("avg(last_5m):avg:postgres.replication.delay{env:staging} > 30", datadogV1.MONITORTYPE_METRIC_ALERT)
+	gate.SetName("staging replication delay")
+	gate.SetTags([]string{"cluster:staging", "upgrade-gate:true"})
+	gateMonitor, err := dd.CreateMonitor(ctx, *gate)
+	Must(t, err)
+	poke(t, "follows-staging")
+	waitAllowed(t, "follows-staging", metav1.ConditionTrue, platformv1alpha1.ReasonInsideWindow)
+	fake.SetMonitorState(gateMonitor.GetId(), "Alert")
+	p = held(platformv1alpha1.ReasonUpstreamBudgetLow, "staging's gate monitor alerts", func(u platformv1alpha1.UpstreamStatus) bool {
+		return strings.Contains(u.Message, "staging replication delay") && !strings.Contains(u.Message, "orders")
+	})
+	fake.SetMonitorState(gateMonitor.GetId(), "OK")
+	restarted := at(49 + 72 + 24)
+	p = held(platformv1alpha1.ReasonUpstreamSoaking, "the soak starts again after the alert", func(u platformv1alpha1.UpstreamStatus) bool {
+		return u.SoakStart != nil && u.SoakStart.Time.Equal(restarted)
+	})
+
 	// GKE cannot be read: fail closed, and say so.
 	gkeFake.FailWith(503)
 	t.Cleanup(func() { gkeFake.FailWith(0) })
-	poke(t, "follows-staging")
-	p = waitAllowed(t, "follows-staging", metav1.ConditionFalse, platformv1alpha1.ReasonUpstreamSoaking)
-	if u := upstreamOf(p, "staging"); u.Soaked || !strings.Contains(u.Message, "cannot be read") {
+	p = held(platformv1alpha1.ReasonUpstreamSoaking, "GKE away", func(u platformv1alpha1.UpstreamStatus) bool {
+		return strings.Contains(u.Message, "cannot be read")
+	})
+	if u := upstreamOf(p, "staging"); u.Soaked {
 		t.Errorf("GKE away: %+v", u)
+	}
+	if c := meta.FindStatusCondition(p.Status.Conditions, platformv1alpha1.ConditionGatesEvaluated); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("GatesEvaluated %+v, want False while staging cannot be read", c)
 	}
 	gkeFake.FailWith(0)
 }
