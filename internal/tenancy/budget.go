@@ -45,10 +45,26 @@ func (h *Held) Add(name string, quota corev1.ResourceList) {
 // quota: a released namespace keeps a zero quota. except is the namespace a tenant is about to
 // take (re-adopt). A namespace someone else labelled with the team was never a place.
 func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, except string) error {
+	released, err := ReleasedNamespaces(ctx, api, team)
+	if err != nil {
+		return err
+	}
+	var managed corev1.NamespaceList
+	if err := cache.List(ctx, &managed, client.MatchingLabels{platformv1alpha1.LabelTeam: team, platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing the namespaces of team %s: %w", team, err)
+	}
+	h.AddOthers(append(released, LiveNames(managed.Items)...), except)
+	return nil
+}
+
+// ReleasedNamespaces lists the names of the team's released namespaces that are not being
+// deleted, through r (the apiserver, or a cache of released namespaces: the manager's holds
+// only managed ones).
+func ReleasedNamespaces(ctx context.Context, r client.Reader, team string) ([]string, error) {
 	var released metav1.PartialObjectMetadataList
 	released.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-	if err := api.List(ctx, &released, client.MatchingLabels{platformv1alpha1.LabelTeam: team, LabelReleased: "true"}); err != nil {
-		return fmt.Errorf("listing the released namespaces of team %s: %w", team, err)
+	if err := r.List(ctx, &released, client.MatchingLabels{platformv1alpha1.LabelTeam: team, LabelReleased: "true"}); err != nil {
+		return nil, fmt.Errorf("listing the released namespaces of team %s: %w", team, err)
 	}
 	names := make([]string, 0, len(released.Items))
 	for _, ns := range released.Items {
@@ -56,21 +72,33 @@ func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, 
 			names = append(names, ns.Name)
 		}
 	}
-	var managed corev1.NamespaceList
-	if err := cache.List(ctx, &managed, client.MatchingLabels{platformv1alpha1.LabelTeam: team, platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing the namespaces of team %s: %w", team, err)
-	}
-	for _, ns := range managed.Items {
+	return names, nil
+}
+
+// LiveNames are the names of the namespaces not being deleted.
+func LiveNames(namespaces []corev1.Namespace) []string {
+	names := make([]string, 0, len(namespaces))
+	for _, ns := range namespaces {
 		if ns.DeletionTimestamp.IsZero() {
 			names = append(names, ns.Name)
 		}
 	}
+	return names
+}
+
+// AddOthers counts each named namespace that no tenant counted so far holds, once, with no
+// quota; except is left out (see AddReleased).
+func (h *Held) AddOthers(names []string, except string) {
+	counted := make(map[string]bool, len(h.Tenants)+len(names))
+	for _, n := range h.Tenants {
+		counted[n] = true
+	}
 	for _, name := range names {
-		if name != except && !slices.Contains(h.Tenants, name) {
+		if name != except && !counted[name] {
+			counted[name] = true
 			h.Add(name, nil)
 		}
 	}
-	return nil
 }
 
 // CheckBudget lists what one more tenant namespace with the given quota would take the team
@@ -179,11 +207,47 @@ const QuotaName = "selfserve-quota"
 // class deleted or changed frees nothing it holds. Before the quota controller reports, it is
 // what the class makes of the spec (QuotaOf).
 func HeldQuota(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
+	return NewClasses(r).HeldQuota(ctx, t)
+}
+
+// Classes resolves tenants' classes through a reader once per class name, for a loop over many
+// tenants of a few classes (a Team's status): one read, not one read and one copy per tenant.
+// What it returns is shared: read only.
+type Classes struct {
+	r      client.Reader
+	byName map[string]*platformv1alpha1.TenantClass
+}
+
+// NewClasses returns a resolver reading through r.
+func NewClasses(r client.Reader) *Classes {
+	return &Classes{r: r, byName: map[string]*platformv1alpha1.TenantClass{}}
+}
+
+// Resolve is ResolveClass, remembered by the class the tenant names ("" for the default).
+func (c *Classes) Resolve(ctx context.Context, t *platformv1alpha1.TenantNamespace) (*platformv1alpha1.TenantClass, error) {
+	key := firstNonEmpty(t.Spec.Class, t.Status.Class)
+	if class, ok := c.byName[key]; ok {
+		return class, nil
+	}
+	class, err := ResolveClass(ctx, c.r, t)
+	if err != nil {
+		return nil, err
+	}
+	c.byName[key] = class
+	return class, nil
+}
+
+// HeldQuota is the package's HeldQuota, with the class resolved once per name.
+func (c *Classes) HeldQuota(ctx context.Context, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
 	var rq corev1.ResourceQuota
-	if err := r.Get(ctx, client.ObjectKey{Namespace: t.Name, Name: QuotaName}, &rq); err == nil && len(rq.Status.Hard) > 0 {
+	if err := c.r.Get(ctx, client.ObjectKey{Namespace: t.Name, Name: QuotaName}, &rq); err == nil && len(rq.Status.Hard) > 0 {
 		return rq.Status.Hard
 	}
-	return QuotaOf(ctx, r, t)
+	class, err := c.Resolve(ctx, t)
+	if err != nil {
+		return nil
+	}
+	return EffectiveQuota(t, class)
 }
 
 // QuotaOf is what a tenant's ResourceQuota holds, in its class; nothing when its class cannot

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -58,8 +59,20 @@ func IsWaitingReason(reason string) bool {
 // TeamIndex indexes TenantNamespaces by spec.team in the manager's cache.
 const TeamIndex = "spec.team"
 
-// IndexByTeam registers TeamIndex; the operator does it once for the webhook and controllers.
+// NamespaceTeamIndex indexes the cached (managed) Namespaces by their team label.
+const NamespaceTeamIndex = "metadata.labels.team"
+
+// IndexByTeam registers TeamIndex and NamespaceTeamIndex; the operator does it once for the
+// webhook and controllers.
 func IndexByTeam(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &platformv1alpha1.TenantNamespace{}, TeamIndex,
-		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Spec.Team} })
+	if err := indexer.IndexField(ctx, &platformv1alpha1.TenantNamespace{}, TeamIndex,
+		func(o client.Object) []string { return []string{o.(*platformv1alpha1.TenantNamespace).Spec.Team} }); err != nil {
+		return err
+	}
+	return indexer.IndexField(ctx, &corev1.Namespace{}, NamespaceTeamIndex, func(o client.Object) []string {
+		if team := o.GetLabels()[platformv1alpha1.LabelTeam]; team != "" {
+			return []string{team}
+		}
+		return nil
+	})
 }

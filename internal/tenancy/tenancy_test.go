@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -267,5 +268,20 @@ func TestOwnerIsMember(t *testing.T) {
 	}
 	if errs := tenancy.CheckOwnersAreMembers(users, tn, tn.Spec.Owners); len(errs) != 0 {
 		t.Errorf("an owner who left the team since, on an unrelated change: %v", errs)
+	}
+}
+
+// TestOtherNamespacesTakeOnePlaceEach: a namespace the team released, or a managed one whose
+// tenant is gone, takes one place and no quota, once however many lists name it; one a counted
+// tenant holds, and the one a tenant is about to take back, take none.
+func TestOtherNamespacesTakeOnePlaceEach(t *testing.T) {
+	var h tenancy.Held
+	h.Add("checkout", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")})
+	h.AddOthers([]string{"old-data", "checkout", "old-data", "orphan", "coming-back"}, "coming-back")
+	if want := []string{"checkout", "old-data", "orphan"}; !slices.Equal(h.Tenants, want) {
+		t.Errorf("held %v, want %v", h.Tenants, want)
+	}
+	if cpu := h.Quota[corev1.ResourceCPU]; cpu.Cmp(resource.MustParse("4")) != 0 {
+		t.Errorf("quota %s, want only checkout's 4 CPUs", cpu.String())
 	}
 }

@@ -86,6 +86,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
+	// The team's namespaces, once, through the index: whether a tenant holds its namespace is a
+	// look-up here, not a read and a copy per tenant.
+	var namespaces corev1.NamespaceList
+	if err := r.Client.List(ctx, &namespaces, client.MatchingFields{tenancy.NamespaceTeamIndex: team.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, err
+	}
+	byName := make(map[string]*corev1.Namespace, len(namespaces.Items))
+	for i := range namespaces.Items {
+		byName[namespaces.Items[i].Name] = &namespaces.Items[i]
+	}
+	classes := tenancy.NewClasses(r.Client)
 	var held tenancy.Held
 	var waiting int
 	for i := range tenants.Items {
@@ -93,23 +104,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		holds, err := tenancy.HoldsNamespace(ctx, r.Client, t)
-		switch {
-		case err != nil:
-			return ctrl.Result{}, err
-		case holds:
-			held.Add(t.Name, tenancy.HeldQuota(ctx, r.Client, t))
+		switch ns := byName[t.Name]; {
+		case ns != nil && tenancy.Holds(ns, t):
+			held.Add(t.Name, classes.HeldQuota(ctx, t))
 		case isWaiting(t):
 			waiting++
 		}
 	}
-	released := r.Released
-	if released == nil {
-		released = r.APIReader
+	// Namespaces the team released, and managed ones whose tenant is gone, still hold places.
+	releasedReader := r.Released
+	if releasedReader == nil {
+		releasedReader = r.APIReader
 	}
-	if err := held.AddReleased(ctx, r.Client, released, team.Name, ""); err != nil {
+	released, err := tenancy.ReleasedNamespaces(ctx, releasedReader, team.Name)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
+	held.AddOthers(append(released, tenancy.LiveNames(namespaces.Items)...), "")
 	ignored, err := ignoredMembers(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, team, r.Protected)
 	if err != nil {
 		return ctrl.Result{}, err
