@@ -1,11 +1,13 @@
 package operator
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -20,9 +22,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -224,12 +228,19 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		HealthProbeBindAddress:        opts.ProbeAddr,
 		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              "selfserve.platform.selfserve.dev",
+		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
 		Cache:                         cacheOptions(opts.DNS, nodePools, routes),
 		Controller:                    config.Controller{SkipNameValidation: &opts.SkipNameValidation},
+	}
+	if opts.LeaderElection {
+		lock, err := leaseLock(cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		mgrOpts.LeaderElectionResourceLockInterface = lock
 	}
 	var certs *webhookcert.Manager
 	if opts.EnableWebhooks {
@@ -415,6 +426,32 @@ func (o Options) validate() error {
 	}
 	return nil
 }
+
+// leaseLock is the Lease the replicas elect a leader with, as controller-runtime would make it
+// (in LeaderElectionNamespace, else the operator's namespace; the same name), but with no Event
+// recorder: client-go records a LeaderElection Event at every change of leader, a write at every
+// failover (and every rollout) that tells nothing the log does not ("successfully acquired
+// lease").
+func leaseLock(cfg *rest.Config, opts Options) (resourcelock.Interface, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("leader election identity: %w", err)
+	}
+	ns := cmp.Or(opts.LeaderElectionNamespace, opts.OperatorNamespace)
+	id := host + "_" + string(uuid.NewUUID())
+	lock, err := resourcelock.NewFromKubeconfig(resourcelock.LeasesResourceLock, ns, leaderElectionID,
+		resourcelock.ResourceLockConfig{Identity: id}, rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election"), leaderRenewDeadline)
+	if err != nil {
+		return nil, fmt.Errorf("leader election lease: %w", err)
+	}
+	return lock, nil
+}
+
+// leaderElectionID names the Lease; leaderRenewDeadline is controller-runtime's default.
+const (
+	leaderElectionID    = "selfserve.platform.selfserve.dev"
+	leaderRenewDeadline = 10 * time.Second
+)
 
 // cacheOptions scope the cache of the kinds the operator manages to the objects it manages:
 // in a cluster with thousands of namespaces and bindings, only the tenants' own are held in
