@@ -479,8 +479,9 @@ type UpstreamStatus struct {
 	SoakedAt *metav1.Time `json:"soakedAt,omitempty"`
 	// Soaked says this cluster may take what the upstream runs.
 	Soaked bool `json:"soaked"`
-	// Message says where the upstream stands, for example "runs 1.33.2-gke.1100 (this cluster
-	// 1.32.9): soaked at 2026-12-08T10:00:00Z".
+	// Message says where the upstream stands, for example "runs 1.38.1-gke.1100 since
+	// 2026-12-07T03:00:00Z, soaking since 2026-12-09T03:00:00Z: soaked at 2026-12-12T03:00:00Z if
+	// its gates hold".
 	// +optional
 	Message string `json:"message,omitempty"`
 }
