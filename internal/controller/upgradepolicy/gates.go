@@ -89,17 +89,9 @@ func (r *Reconciler) evaluateGates(ctx context.Context, p *platformv1alpha1.Clus
 		}
 	}
 	if len(p.Spec.Gates.Monitors) > 0 {
-		var dd *datadog.Client
-		var err error
-		if r.Conn != nil {
-			dd, _, err = r.Conn.Get(ctx)
-		}
-		switch {
+		switch dd, err := r.datadogForGates(ctx); {
 		case err != nil:
-			// Forbidden to read the Secret, the apiserver away: not the same as no credentials.
-			errs = append(errs, fmt.Errorf("monitor gates: reading the Datadog credentials: %w", err))
-		case dd == nil:
-			errs = append(errs, errors.New("monitor gates need Datadog credentials, which are not configured"))
+			errs = append(errs, fmt.Errorf("monitor gates: %w", err))
 		default:
 			for _, g := range p.Spec.Gates.Monitors {
 				monitors, err := dd.ListMonitors(ctx, g.Tags)
