@@ -169,6 +169,13 @@ func TestWorkloadRulesAreKubeApiserversOwn(t *testing.T) {
 		})
 	}
 
+	// The node pool's mutating policy is loaded on its own, possibly after the validating one:
+	// until it is, a pod that names no node pool is refused for not being on it.
+	Eventually(t, 30*time.Second, "kube-apiserver puts work-g's pods on the class's node pool", func() bool {
+		p := pod("work-g", "probe-pool", "registry.example.com/app:1", nil)
+		return dev.Create(ctx, p, client.DryRunAll) == nil && p.Spec.NodeSelector["pool"] == "work"
+	})
+
 	refused("an image from another registry", create(pod("work-g", "hub", "docker.io/library/nginx:1.27", nil)),
 		"spec.containers[*].image: docker.io/library/nginx:1.27 not from a registry TenantClass work-guarded allows (workloads.registries: registry.example.com/)")
 	refused("an init container from another registry", create(pod("work-g", "init", "registry.example.com/app:1", func(p *corev1.Pod) {
