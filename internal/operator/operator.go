@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -309,22 +310,31 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := (&tenantclass.PolicyReconciler{Client: mgr.GetClient(), NodePools: nodePools}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantClass policy controller: %w", err)
 	}
-	// The namespaces tenants released are no longer managed, so the manager's cache does not hold
-	// them; the Teams count them at every reconcile, and a list from the apiserver scans every
-	// namespace of the cluster (at 10,000 tenants it was an eighth of kube-apiserver's CPU). A
-	// cache of their metadata alone holds them.
-	released, err := cache.New(mgr.GetConfig(), cache.Options{
+	// The namespaces labelled for a team that the operator does not manage (those tenants
+	// released, SREs' own) are not in the manager's cache; the Teams read them at every reconcile
+	// (released ones hold places, SLOs there join the dashboard), and a list from the apiserver
+	// scans every namespace of the cluster (at 10,000 tenants an eighth of kube-apiserver's CPU).
+	// A cache of their metadata alone holds them.
+	teamLabelled, err := labels.NewRequirement(platformv1alpha1.LabelTeam, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	notManaged, err := labels.NewRequirement(platformv1alpha1.LabelManagedBy, selection.NotEquals, []string{platformv1alpha1.ManagedByValue})
+	if err != nil {
+		return nil, err
+	}
+	unmanaged, err := cache.New(mgr.GetConfig(), cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{tenancy.LabelReleased: "true"}),
+		DefaultLabelSelector: labels.NewSelector().Add(*teamLabelled, *notManaged),
 		DefaultTransform:     cache.TransformStripManagedFields(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the cache of released namespaces: %w", err)
+		return nil, fmt.Errorf("the cache of team namespaces the operator does not manage: %w", err)
 	}
-	if err := mgr.Add(released); err != nil {
+	if err := mgr.Add(unmanaged); err != nil {
 		return nil, err
 	}
-	teams := &team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Released: released, Recorder: recorder,
+	teams := &team.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Unmanaged: unmanaged, Recorder: recorder,
 		Protected: opts.protected(), Dashboards: &team.Dashboards{Conn: conn, Inventory: inventory}}
 	if err := teams.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Team controller: %w", err)

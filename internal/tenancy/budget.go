@@ -49,17 +49,17 @@ func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, 
 	if err != nil {
 		return err
 	}
-	var managed corev1.NamespaceList
-	if err := cache.List(ctx, &managed, client.MatchingLabels{platformv1alpha1.LabelTeam: team, platformv1alpha1.LabelManagedBy: platformv1alpha1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing the namespaces of team %s: %w", team, err)
+	managed, err := ListTeamNamespaces(ctx, cache, team)
+	if err != nil {
+		return err
 	}
-	h.AddOthers(append(released, LiveNames(managed.Items)...), except)
+	h.AddOthers(append(released, managed.Live()...), except)
 	return nil
 }
 
 // ReleasedNamespaces lists the names of the team's released namespaces that are not being
-// deleted, through r (the apiserver, or a cache of released namespaces: the manager's holds
-// only managed ones).
+// deleted, through r (the apiserver, or a cache that holds them: the manager's holds only
+// managed ones).
 func ReleasedNamespaces(ctx context.Context, r client.Reader, team string) ([]string, error) {
 	var released metav1.PartialObjectMetadataList
 	released.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
@@ -75,10 +75,38 @@ func ReleasedNamespaces(ctx context.Context, r client.Reader, team string) ([]st
 	return names, nil
 }
 
-// LiveNames are the names of the namespaces not being deleted.
-func LiveNames(namespaces []corev1.Namespace) []string {
-	names := make([]string, 0, len(namespaces))
-	for _, ns := range namespaces {
+// TeamNamespaces are a team's managed namespaces as the manager's cache holds them: shared with
+// the cache, read only.
+type TeamNamespaces struct {
+	Items  []corev1.Namespace
+	byName map[string]*corev1.Namespace
+}
+
+// ListTeamNamespaces lists the team's managed namespaces once, through NamespaceTeamIndex (cache
+// is the manager's, where IndexByTeam registered it), not copied out of the cache: whether each
+// of a team's tenants holds its namespace is then a look-up.
+func ListTeamNamespaces(ctx context.Context, cache client.Reader, team string) (TeamNamespaces, error) {
+	var list corev1.NamespaceList
+	if err := cache.List(ctx, &list, client.MatchingFields{NamespaceTeamIndex: team}, client.UnsafeDisableDeepCopy); err != nil {
+		return TeamNamespaces{}, fmt.Errorf("listing the namespaces of team %s: %w", team, err)
+	}
+	out := TeamNamespaces{Items: list.Items, byName: make(map[string]*corev1.Namespace, len(list.Items))}
+	for i := range list.Items {
+		out.byName[list.Items[i].Name] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// Holds reports whether the tenant's namespace is among them and provisioned for it (Holds).
+func (n TeamNamespaces) Holds(t *platformv1alpha1.TenantNamespace) bool {
+	ns := n.byName[t.Name]
+	return ns != nil && Holds(ns, t)
+}
+
+// Live are the names of those not being deleted.
+func (n TeamNamespaces) Live() []string {
+	names := make([]string, 0, len(n.Items))
+	for _, ns := range n.Items {
 		if ns.DeletionTimestamp.IsZero() {
 			names = append(names, ns.Name)
 		}

@@ -30,12 +30,13 @@ const tenantDelay = time.Second
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
-	// APIReader reads the unmanaged namespaces of its ServiceAccount members, and the team's
-	// released namespaces when Released is nil.
+	// APIReader reads the unmanaged namespaces of its ServiceAccount members, and what Unmanaged
+	// would hold when it is nil.
 	APIReader client.Reader
-	// Released holds the released namespaces' metadata (the manager's cache holds only managed
-	// namespaces).
-	Released client.Reader
+	// Unmanaged holds the metadata of the namespaces labelled for a team that the operator does
+	// not manage (released ones, SREs' own), which the manager's cache does not: a list of them
+	// from the apiserver scans every namespace of the cluster.
+	Unmanaged client.Reader
 	// Protected are the namespaces, besides default and kube-*, whose ServiceAccounts never act
 	// for a team.
 	Protected tenancy.Protected
@@ -86,15 +87,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
-	// The team's namespaces, once, through the index: whether a tenant holds its namespace is a
-	// look-up here, not a read and a copy per tenant.
-	var namespaces corev1.NamespaceList
-	if err := r.Client.List(ctx, &namespaces, client.MatchingFields{tenancy.NamespaceTeamIndex: team.Name}, client.UnsafeDisableDeepCopy); err != nil {
+	namespaces, err := tenancy.ListTeamNamespaces(ctx, r.Client, team.Name)
+	if err != nil {
 		return ctrl.Result{}, err
-	}
-	byName := make(map[string]*corev1.Namespace, len(namespaces.Items))
-	for i := range namespaces.Items {
-		byName[namespaces.Items[i].Name] = &namespaces.Items[i]
 	}
 	classes := tenancy.NewClasses(r.Client)
 	var held tenancy.Held
@@ -104,30 +99,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		switch ns := byName[t.Name]; {
-		case ns != nil && tenancy.Holds(ns, t):
+		switch {
+		case namespaces.Holds(t):
 			held.Add(t.Name, classes.HeldQuota(ctx, t))
 		case isWaiting(t):
 			waiting++
 		}
 	}
 	// Namespaces the team released, and managed ones whose tenant is gone, still hold places.
-	releasedReader := r.Released
-	if releasedReader == nil {
-		releasedReader = r.APIReader
-	}
-	released, err := tenancy.ReleasedNamespaces(ctx, releasedReader, team.Name)
+	released, err := tenancy.ReleasedNamespaces(ctx, r.unmanaged(), team.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	held.AddOthers(append(released, tenancy.LiveNames(namespaces.Items)...), "")
+	held.AddOthers(append(released, namespaces.Live()...), "")
 	ignored, err := ignoredMembers(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, team, r.Protected)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	before := team.DeepCopy()
 	summarize(team, held, waiting, ignored)
-	res := r.reconcileDashboard(ctx, team, tenants.Items)
+	res := r.reconcileDashboard(ctx, team, tenants.Items, namespaces)
 	if equality.Semantic.DeepEqual(before.Status, team.Status) {
 		return res, nil
 	}
@@ -166,4 +157,13 @@ func ignoredMembers(ctx context.Context, r client.Reader, team *platformv1alpha1
 
 func readyOf(t *platformv1alpha1.Team) *metav1.Condition {
 	return meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionReady)
+}
+
+// unmanaged reads the team-labelled namespaces the operator does not manage (Unmanaged, else the
+// apiserver).
+func (r *Reconciler) unmanaged() client.Reader {
+	if r.Unmanaged != nil {
+		return r.Unmanaged
+	}
+	return r.APIReader
 }

@@ -105,7 +105,7 @@ func (r *Reconciler) AfterRefresh(ctx context.Context) {
 // and sets status.dashboard. Nothing is sent while Datadog is not configured or not read yet,
 // nor when the dashboard is the one last written and nobody edited it. A Datadog failure is an
 // Event and a retry after a delay; the Team stays as Ready as it was.
-func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alpha1.Team, tenants []platformv1alpha1.TenantNamespace) ctrl.Result {
+func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alpha1.Team, tenants []platformv1alpha1.TenantNamespace, namespaces tenancy.TeamNamespaces) ctrl.Result {
 	d := r.Dashboards
 	if d == nil {
 		return ctrl.Result{}
@@ -128,7 +128,7 @@ func (r *Reconciler) reconcileDashboard(ctx context.Context, team *platformv1alp
 	if err != nil {
 		return fail(err)
 	}
-	slos, err := r.teamSLOs(ctx, team.Name, tenants)
+	slos, err := r.teamSLOs(ctx, team.Name, tenants, namespaces)
 	if err != nil {
 		return fail(err)
 	}
@@ -179,26 +179,31 @@ func dashboardStatus(s datadog.Settings, d interface {
 
 // teamSLOs are the ServiceSLOs with an SLO in Datadog in the namespaces whose team this is, by
 // the rule the ServiceSLOs' own team follows (tenancy.NamespaceTeam): the team's tenants', and
-// namespaces labelled for the team that are no tenant's (released ones, SREs' own).
-func (r *Reconciler) teamSLOs(ctx context.Context, team string, tenants []platformv1alpha1.TenantNamespace) ([]datadog.TeamSLO, error) {
+// namespaces labelled for the team that are no tenant's (managed ones whose tenant is gone,
+// released ones, SREs' own). Every one of them is read from a cache.
+func (r *Reconciler) teamSLOs(ctx context.Context, team string, tenants []platformv1alpha1.TenantNamespace, managed tenancy.TeamNamespaces) ([]datadog.TeamSLO, error) {
 	namespaces := map[string]bool{}
 	for _, t := range tenants {
 		namespaces[t.Name] = true
 	}
-	var labelled metav1.PartialObjectMetadataList
-	labelled.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-	if err := r.APIReader.List(ctx, &labelled, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
+	var unmanaged metav1.PartialObjectMetadataList
+	unmanaged.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := r.unmanaged().List(ctx, &unmanaged, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
 		return nil, err
 	}
-	for _, ns := range labelled.Items {
-		if namespaces[ns.Name] {
+	labelled := managed.Live()
+	for _, ns := range unmanaged.Items {
+		labelled = append(labelled, ns.Name)
+	}
+	for _, ns := range labelled {
+		if namespaces[ns] {
 			continue
 		}
-		owner, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, ns.Name)
+		owner, err := tenancy.NamespaceTeam(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, ns)
 		if err != nil {
 			return nil, err
 		}
-		namespaces[ns.Name] = owner == team
+		namespaces[ns] = owner == team
 	}
 	var out []datadog.TeamSLO
 	for ns, ours := range namespaces {

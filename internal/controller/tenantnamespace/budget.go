@@ -211,24 +211,16 @@ func (b *budgets) teamHolding(ctx context.Context, r *Reconciler, t *platformv1a
 	if err := r.Client.List(ctx, &list, client.MatchingFields{tenancy.TeamIndex: t.Spec.Team}); err != nil {
 		return held, nil, fmt.Errorf("listing the tenants of team %s: %w", t.Spec.Team, err)
 	}
-	// The team's namespaces, once, through the index, rather than a read per tenant.
-	var namespaces corev1.NamespaceList
-	if err := r.Client.List(ctx, &namespaces, client.MatchingFields{tenancy.NamespaceTeamIndex: t.Spec.Team}, client.UnsafeDisableDeepCopy); err != nil {
-		return held, nil, fmt.Errorf("listing the namespaces of team %s: %w", t.Spec.Team, err)
-	}
-	byName := make(map[string]*corev1.Namespace, len(namespaces.Items))
-	for i := range namespaces.Items {
-		byName[namespaces.Items[i].Name] = &namespaces.Items[i]
+	namespaces, err := tenancy.ListTeamNamespaces(ctx, r.Client, t.Spec.Team)
+	if err != nil {
+		return held, nil, err
 	}
 	for i := range list.Items {
 		o := &list.Items[i]
 		if !o.DeletionTimestamp.IsZero() || o.UID == t.UID {
 			continue
 		}
-		holds := b.granted[o.Name] == o.UID
-		if ns := byName[o.Name]; !holds && ns != nil {
-			holds = tenancy.Holds(ns, o)
-		}
+		holds := b.granted[o.Name] == o.UID || namespaces.Holds(o)
 		if !holds {
 			waiting = append(waiting, o)
 			continue
