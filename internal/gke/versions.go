@@ -10,10 +10,9 @@ import (
 
 // Versions is what GKE says about a cluster's versions.
 type Versions struct {
-	// Master is the control plane's version; Nodes are the node pools' versions.
+	// Master is the control plane's version.
 	Master string
-	Nodes  []string
-	// Lowest is the lowest of them: what the whole cluster has run.
+	// Lowest is the lowest of it and the node pools' versions: what the whole cluster has run.
 	Lowest string
 	// Since is when the cluster's last upgrade (of its control plane or a node pool) ended, or
 	// when it was created at the version it still runs; zero when GKE no longer lists that
@@ -33,11 +32,7 @@ func (c *Client) Versions(ctx context.Context, name string) (Versions, error) {
 	}
 	v := Versions{Master: cluster.CurrentMasterVersion, Lowest: cluster.CurrentMasterVersion}
 	for _, np := range cluster.NodePools {
-		if np.Version == "" {
-			continue
-		}
-		v.Nodes = append(v.Nodes, np.Version)
-		if CompareVersions(np.Version, v.Lowest) < 0 {
+		if np.Version != "" && CompareVersions(np.Version, v.Lowest) < 0 {
 			v.Lowest = np.Version
 		}
 	}
@@ -63,14 +58,10 @@ func (c *Client) Versions(ctx context.Context, name string) (Versions, error) {
 }
 
 // targets reports whether an operation's target link is the cluster or one of its node pools.
+// The link's project may be the project's number, so it is matched from the location on.
 func targets(link, name string) bool {
-	i := strings.Index(link, "/clusters/")
-	if i < 0 || !strings.HasSuffix(name, "/clusters/"+ClusterID(name)) {
-		return false
-	}
-	rest := link[i+len("/clusters/"):]
-	id, _, _ := strings.Cut(rest, "/")
-	return id == ClusterID(name) && strings.Contains(link, "/locations/"+locationID(name)+"/")
+	_, rest, ok := strings.Cut(link, "/locations/"+locationID(name)+"/clusters/"+ClusterID(name))
+	return ok && (rest == "" || strings.HasPrefix(rest, "/"))
 }
 
 // ClusterID is the last part of a cluster's API name.

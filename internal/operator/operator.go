@@ -224,13 +224,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	metrics.SetAdmissionByPolicy("dns", dnsByPolicy)
 	metrics.SetAdmissionByPolicy("node_pool", nodePools)
 	mgrOpts := ctrl.Options{
-		Scheme:                        Scheme(),
-		Metrics:                       metricsOpts,
-		HealthProbeBindAddress:        opts.ProbeAddr,
-		PprofBindAddress:              opts.PprofAddr,
+		Scheme:                 Scheme(),
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: opts.ProbeAddr,
+		PprofBindAddress:       opts.PprofAddr,
+		// The Lease itself is leaseLock's (below), which names it and its namespace.
 		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              leaderElectionID,
-		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
 		Cache:                         cacheOptions(opts.DNS, nodePools, routes),

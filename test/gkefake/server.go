@@ -11,6 +11,8 @@ import (
 	"time"
 
 	container "google.golang.org/api/container/v1"
+
+	"github.com/selfserve-dev/selfserve/internal/gke"
 )
 
 // Server is the fake GKE API.
@@ -59,7 +61,7 @@ func (s *Server) AddCluster(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version++
-	s.clusters[name] = &container.Cluster{Name: name[strings.LastIndex(name, "/")+1:], MaintenancePolicy: &container.MaintenancePolicy{ResourceVersion: s.rv()}}
+	s.clusters[name] = &container.Cluster{Name: gke.ClusterID(name), MaintenancePolicy: &container.MaintenancePolicy{ResourceVersion: s.rv()}}
 }
 
 // SetPolicy replaces a cluster's maintenance policy as someone outside selfserve would (the
@@ -85,8 +87,7 @@ func (s *Server) FailWith(code int) {
 func New(names ...string) *Server {
 	s := &Server{clusters: map[string]*container.Cluster{}}
 	for _, n := range names {
-		s.version++
-		s.clusters[n] = &container.Cluster{Name: n[strings.LastIndex(n, "/")+1:], MaintenancePolicy: &container.MaintenancePolicy{ResourceVersion: s.rv()}}
+		s.AddCluster(n)
 	}
 	return s
 }
@@ -157,7 +158,7 @@ func (s *Server) operation(name, typ, target string) {
 func lowest(pools []*container.NodePool) string {
 	out := ""
 	for _, np := range pools {
-		if out == "" || np.Version < out {
+		if out == "" || gke.CompareVersions(np.Version, out) < 0 {
 			out = np.Version
 		}
 	}
@@ -283,8 +284,8 @@ func writeError(w http.ResponseWriter, code int, status, msg string) {
 // cluster, and the staging cluster it follows, which ran the minor of version (a Kubernetes
 // version such as "v1.37.2", the local control plane's) and took the next minor 36 hours ago.
 func Samples(version string) *Server {
-	prod := "projects/acme-prod-4711/locations/europe-west1/clusters/shared-prod"
-	staging := "projects/acme-staging-42/locations/europe-west1/clusters/staging"
+	prod := gke.ClusterName("acme-prod-4711", "europe-west1", "shared-prod")
+	staging := gke.ClusterName("acme-staging-42", "europe-west1", "staging")
 	s := New(prod, staging)
 	var major, minor int
 	_, _ = fmt.Sscanf(version, "v%d.%d", &major, &minor)

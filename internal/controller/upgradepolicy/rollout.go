@@ -67,10 +67,10 @@ func (r *Reconciler) evaluateRollout(ctx context.Context, p *platformv1alpha1.Cl
 // evaluateUpstream says where one upstream stands and, when it holds this cluster back, the
 // reason (UpstreamSoaking or UpstreamBudgetLow).
 func (r *Reconciler) evaluateUpstream(ctx context.Context, p *platformv1alpha1.ClusterUpgradePolicy, u platformv1alpha1.Upstream, prev platformv1alpha1.UpstreamStatus, soak time.Duration, scope platformv1alpha1.UpgradeScope, now time.Time) (platformv1alpha1.UpstreamStatus, string, error) {
+	// What is known of the upstream is kept until it is read again (soaked is said afresh).
 	st := platformv1alpha1.UpstreamStatus{Name: u.Name, Version: prev.Version, Since: prev.Since, SoakStart: prev.SoakStart, SoakedAt: prev.SoakedAt}
 	v, err := r.upstreamVersions(ctx, u)
 	if err != nil {
-		st.Soaked = false
 		st.Message = fmt.Sprintf("its versions cannot be read from GKE (%v): held back until they can", err)
 		return st, platformv1alpha1.ReasonUpstreamSoaking, err
 	}
@@ -99,7 +99,7 @@ func (r *Reconciler) evaluateUpstream(ctx context.Context, p *platformv1alpha1.C
 		runs += fmt.Sprintf(" (control plane %s)", v.Master)
 	}
 	if own == "" || !ahead {
-		st.Soaked, st.SoakedAt = false, nil
+		st.SoakedAt = nil
 		st.Message = fmt.Sprintf("%s since %s, not a newer %s than this cluster's %s: %s wait until it runs one for %s", runs, since, unit, cmp.Or(own, "(unknown)"), waits(scope), soak)
 		return st, platformv1alpha1.ReasonUpstreamSoaking, nil
 	}
@@ -107,11 +107,10 @@ func (r *Reconciler) evaluateUpstream(ctx context.Context, p *platformv1alpha1.C
 	switch {
 	case len(failures) > 0:
 		// No soak while a gate fails; it starts again when they all hold.
-		st.Soaked, st.SoakStart, st.SoakedAt = false, nil, nil
+		st.SoakStart, st.SoakedAt = nil, nil
 		st.Message = fmt.Sprintf("%s since %s; its gates fail (%s): the soak starts again once they hold", runs, since, strings.Join(failures, "; "))
 		return st, platformv1alpha1.ReasonUpstreamBudgetLow, err
 	case err != nil:
-		st.Soaked = false
 		st.Message = fmt.Sprintf("%s since %s; its gates cannot be read (%v): held back until they can", runs, since, err)
 		return st, platformv1alpha1.ReasonUpstreamSoaking, err
 	case st.SoakStart == nil:
@@ -120,7 +119,6 @@ func (r *Reconciler) evaluateUpstream(ctx context.Context, p *platformv1alpha1.C
 	st.SoakedAt = &metav1.Time{Time: st.SoakStart.Add(soak)}
 	at := st.SoakedAt.UTC().Format(time.RFC3339)
 	if now.Before(st.SoakedAt.Time) {
-		st.Soaked = false
 		st.Message = fmt.Sprintf("%s since %s, soaking since %s: soaked at %s if its gates hold", runs, since, st.SoakStart.UTC().Format(time.RFC3339), at)
 		return st, platformv1alpha1.ReasonUpstreamSoaking, nil
 	}
