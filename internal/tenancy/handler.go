@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -14,15 +15,65 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 )
 
+// Pace spaces out the reconciles of a controller that sums up tenants (a Team's, a class's).
+// Such a reconcile reads every tenant it sums, so at a fixed delay a burst of tenant changes
+// costs it the number of tenants times the length of the burst: at 10,000 tenants, a class
+// read all of them every second while they were created. The delay grows with what the last
+// reconcile of that name summed: Base, plus Base per PerBase tenants, at most Max. A sum stays
+// that late at most; what it reads per tenant change stays flat.
+type Pace struct {
+	Base    time.Duration
+	PerBase int
+	Max     time.Duration
+	summed  sync.Map // name → int, the tenants its last reconcile summed
+}
+
+// SumPace is the pace of the Team's and the class's status: a second behind their tenants up to
+// 250 of them, two at 250, five at 1,000, never more than ten.
+func SumPace() *Pace {
+	return &Pace{Base: time.Second, PerBase: 250, Max: 10 * time.Second}
+}
+
+// Summed records how many tenants the reconcile of name summed.
+func (p *Pace) Summed(name string, n int) {
+	if p == nil {
+		return
+	}
+	if prev, ok := p.summed.Load(name); !ok || prev.(int) != n {
+		p.summed.Store(name, n)
+	}
+}
+
+// Forget drops what was recorded of name (its object is gone).
+func (p *Pace) Forget(name string) {
+	if p != nil {
+		p.summed.Delete(name)
+	}
+}
+
+// Delay is how long a change of one of name's tenants waits before name is reconciled.
+func (p *Pace) Delay(name string) time.Duration {
+	n := 0
+	if v, ok := p.summed.Load(name); ok {
+		n = v.(int)
+	}
+	d := p.Base
+	if p.PerBase > 0 {
+		d += time.Duration(int64(p.Base) * int64(n) / int64(p.PerBase))
+	}
+	return min(d, p.Max)
+}
+
 // OnTenants is the event handler of a controller that sums up tenants (a Team's, a class's):
 // when a TenantNamespace comes or goes, and on the updates changed lets through (every update
-// when nil), it enqueues the object name of the old and the new tenant names — after delay, so
-// that a burst of tenant changes (a GitOps sync) becomes one reconcile.
-func OnTenants(delay time.Duration, name func(*platformv1alpha1.TenantNamespace) string, changed func(old, cur *platformv1alpha1.TenantNamespace) bool) handler.EventHandler {
+// when nil), it enqueues the object name of the old and the new tenant names — after the pace's
+// delay, so that a burst of tenant changes (a GitOps sync) becomes one reconcile. A name already
+// waiting keeps its time: during a burst, name is reconciled once per delay.
+func OnTenants(pace *Pace, name func(*platformv1alpha1.TenantNamespace) string, changed func(old, cur *platformv1alpha1.TenantNamespace) bool) handler.EventHandler {
 	type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 	enqueue := func(q queue, o client.Object) {
 		if t, ok := o.(*platformv1alpha1.TenantNamespace); ok && name(t) != "" {
-			q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: name(t)}}, delay)
+			q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: name(t)}}, pace.Delay(name(t)))
 		}
 	}
 	return handler.Funcs{

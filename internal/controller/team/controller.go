@@ -2,7 +2,6 @@ package team
 
 import (
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -22,10 +21,6 @@ import (
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
 )
 
-// tenantDelay gathers a burst of tenant changes (a GitOps sync of many tenants) into one
-// status write per team.
-const tenantDelay = time.Second
-
 // Reconciler writes Team status.
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
@@ -44,6 +39,10 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Dashboards reaches Datadog for the Teams' dashboards; nil leaves them out.
 	Dashboards *Dashboards
+
+	// pace gathers a burst of tenant changes (a GitOps sync of many tenants) into one status
+	// write per team, later for a larger team (tenancy.SumPace).
+	pace *tenancy.Pace
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=teams,verbs=get;list;watch
@@ -56,6 +55,7 @@ type Reconciler struct {
 // do not bring it back (generation predicate). It needs the tenancy.TeamIndex, which the
 // operator registers.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.pace = tenancy.SumPace()
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Dashboards != nil {
 		r.Dashboards.polled = make(chan event.GenericEvent, 1024)
@@ -65,7 +65,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.
 		Named("team").
 		For(&platformv1alpha1.Team{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(tenantDelay,
+		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(r.pace,
 			func(t *platformv1alpha1.TenantNamespace) string { return t.Spec.Team }, nil)).
 		Complete(r)
 }
@@ -75,6 +75,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	team := &platformv1alpha1.Team{}
 	if err := r.Client.Get(ctx, req.NamespacedName, team); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.pace.Forget(req.Name)
 			r.dashboardGone(ctx, req.Name, "")
 			return ctrl.Result{}, nil
 		}
@@ -87,6 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: team.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.pace.Summed(team.Name, len(tenants.Items))
 	namespaces, err := tenancy.ListTeamNamespaces(ctx, r.Client, team.Name)
 	if err != nil {
 		return ctrl.Result{}, err

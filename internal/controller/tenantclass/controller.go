@@ -2,10 +2,10 @@ package tenantclass
 
 import (
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -24,15 +24,15 @@ import (
 // (status.class): a tenant that names no class counts for the default class.
 const resolvedClassIndex = "status.class"
 
-// tenantDelay gathers a burst of tenant changes (a GitOps sync of many tenants) into one
-// status write per class.
-const tenantDelay = time.Second
-
 // Reconciler writes TenantClass status.
 type Reconciler struct {
 	// Client reads through the manager's cache.
 	Client   client.Client
 	Recorder events.EventRecorder
+
+	// pace gathers a burst of tenant changes (a GitOps sync of many tenants) into one status
+	// write per class, later for a larger class (tenancy.SumPace).
+	pace *tenancy.Pace
 }
 
 // +kubebuilder:rbac:groups=platform.selfserve.dev,resources=tenantclasses,verbs=get;list;watch
@@ -45,13 +45,14 @@ type Reconciler struct {
 // are ignored: the class's own status write would otherwise bring it straight back, and undo
 // the delay that gathers tenant changes.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.pace = tenancy.SumPace()
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.TenantNamespace{}, resolvedClassIndex, resolvedClass); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenantclass").
 		Watches(&platformv1alpha1.TenantClass{}, handler.EnqueueRequestsFromMapFunc(r.allClasses), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(tenantDelay,
+		Watches(&platformv1alpha1.TenantNamespace{}, tenancy.OnTenants(r.pace,
 			func(t *platformv1alpha1.TenantNamespace) string { return t.Status.Class },
 			// Updates that move it to another class or change whether it fits its class.
 			func(old, cur *platformv1alpha1.TenantNamespace) bool {
@@ -83,6 +84,9 @@ func (r *Reconciler) allClasses(ctx context.Context, _ client.Object) []reconcil
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	class := &platformv1alpha1.TenantClass{}
 	if err := r.Client.Get(ctx, req.NamespacedName, class); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.pace.Forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	var tenants platformv1alpha1.TenantNamespaceList
@@ -90,6 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, &tenants, client.MatchingFields{resolvedClassIndex: class.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.pace.Summed(class.Name, len(tenants.Items))
 	var classes platformv1alpha1.TenantClassList
 	if err := r.Client.List(ctx, &classes); err != nil {
 		return ctrl.Result{}, err
