@@ -316,6 +316,14 @@ func (op *OperatorProcess) CPUProfile(ctx context.Context, path string, seconds 
 	return os.WriteFile(path, data, 0o644)
 }
 
+// CPU is the CPU time the manager has used so far (testutil.ProcCPU).
+func (op *OperatorProcess) CPU() time.Duration {
+	if op.cmd == nil || op.cmd.Process == nil {
+		return 0
+	}
+	return testutil.ProcCPU(op.cmd.Process.Pid)
+}
+
 // Memory reads one memory field of the manager's /proc status in MiB (testutil.ProcMemory).
 func (op *OperatorProcess) Memory(field string) float64 {
 	if op.cmd == nil || op.cmd.Process == nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ChildProcesses returns the live (not zombie) children of a process, pid to command name, read
@@ -50,4 +51,29 @@ func Alive(pid int) bool {
 	end := strings.LastIndexByte(s, ')')
 	fields := strings.Fields(s[end+1:])
 	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// ProcCPU is the CPU time (user and system) a process has used so far, from /proc/<pid>/stat
+// in USER_HZ ticks (100 a second on Linux); 0 when it cannot be read.
+func ProcCPU(pid int) time.Duration {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(stat)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0
+	}
+	// After the comm: state (field 3) ... utime (14), stime (15).
+	fields := strings.Fields(s[end+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	user, err1 := strconv.ParseInt(fields[11], 10, 64)
+	system, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(user+system) * (time.Second / 100)
 }

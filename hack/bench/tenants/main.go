@@ -97,73 +97,122 @@ type result struct {
 	writesPerTenant float64
 	resyncWrites    int
 	heapMiB, rssMiB float64
+	cpu             cpuTimes
+}
+
+// cpuTimes is the CPU time used by each process of the benchmark: kube-apiserver, etcd, the
+// operator and the benchmark itself (its client and its watch of the tenants).
+type cpuTimes map[string]time.Duration
+
+// cpuProcesses are the processes cpuTimes counts, in the order they are printed.
+var cpuProcesses = []string{"kube-apiserver", "etcd", "operator", "benchmark"}
+
+// readCPU reads the CPU time so far of the control plane (this process's children), the
+// operator and this process.
+func readCPU(op *controlplane.OperatorProcess) cpuTimes {
+	t := cpuTimes{"benchmark": testutil.ProcCPU(os.Getpid())}
+	if op != nil {
+		t["operator"] = op.CPU()
+	}
+	children, _ := testutil.ChildProcesses(os.Getpid())
+	for pid, name := range children {
+		switch {
+		case name == "etcd":
+			t["etcd"] += testutil.ProcCPU(pid)
+		case strings.HasPrefix(name, "kube-apiserver"):
+			t["kube-apiserver"] += testutil.ProcCPU(pid)
+		}
+	}
+	return t
+}
+
+func (t cpuTimes) since(before cpuTimes) cpuTimes {
+	out := cpuTimes{}
+	for name, d := range t {
+		out[name] = d - before[name]
+	}
+	return out
+}
+
+func (t cpuTimes) total() (sum time.Duration) {
+	for _, d := range t {
+		sum += d
+	}
+	return sum
+}
+
+// explain is each process's share in ms per tenant.
+func (t cpuTimes) explain(n int) string {
+	parts := make([]string, 0, len(cpuProcesses))
+	for _, name := range cpuProcesses {
+		parts = append(parts, fmt.Sprintf("%s %.2f", name, t[name].Seconds()*1000/float64(n)))
+	}
+	return strings.Join(parts, " + ")
 }
 
 // printGrowth prints how the figures grow with the number of tenants: linear growth keeps the
 // time per tenant and the writes per tenant flat.
 func printGrowth(results []result) {
-	fmt.Printf("\nGrowth (operator in its own process)\n  %8s %10s %10s %7s %12s %9s %13s %11s %11s\n",
-		"tenants", "plain s", "operator s", "ratio", "ms / tenant", "writes/t", "resync writes", "heap MiB", "peak RSS")
+	fmt.Printf("\nGrowth (operator in its own process)\n  %8s %10s %10s %7s %12s %9s %13s %11s %11s   %s\n",
+		"tenants", "plain s", "operator s", "ratio", "ms / tenant", "writes/t", "resync writes", "heap MiB", "peak RSS", "CPU ms / tenant ("+strings.Join(cpuProcesses, ", ")+")")
 	for _, r := range results {
-		fmt.Printf("  %8d %10.1f %10.1f %7.2f %12.2f %9.2f %13d %11.1f %11.1f\n", r.tenants, r.plain.Seconds(), r.operator.Seconds(),
-			r.operator.Seconds()/r.plain.Seconds(), float64(r.operator.Milliseconds())/float64(r.tenants), r.writesPerTenant, r.resyncWrites, r.heapMiB, r.rssMiB)
+		fmt.Printf("  %8d %10.1f %10.1f %7.2f %12.2f %9.2f %13d %11.1f %11.1f   %.2f (%s)\n", r.tenants, r.plain.Seconds(), r.operator.Seconds(),
+			r.operator.Seconds()/r.plain.Seconds(), float64(r.operator.Milliseconds())/float64(r.tenants), r.writesPerTenant, r.resyncWrites, r.heapMiB, r.rssMiB,
+			r.cpu.total().Seconds()*1000/float64(r.tenants), r.cpu.explain(r.tenants))
 	}
 }
 
 func run(ctx context.Context, n, parallelism int) (result, error) {
 	loadBefore := testutil.MachineLoad()
-	fmt.Printf("Starting the local control plane (etcd + kube-apiserver %s) ...\n", controlplane.Version)
-	cp, err := controlplane.Start(controlplane.Options{})
+	// Each baseline, and then the operator, runs on a control plane of its own that holds only
+	// its n tenants' objects, as a cluster of n tenants does. (Until 2026-12-06 they ran one after
+	// the other on one control plane: the operator then ran among the 3n tenants' objects the
+	// baselines had left, 150,000 of them at 10,000 tenants, and each baseline among fewer.)
+	var plain, plainApply time.Duration
+	if err := onFreshControlPlane(ctx, func(admin client.Client) error {
+		fmt.Printf("Plain client: %d tenants' objects (namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy) at parallelism %d ...\n", n, parallelism)
+		start := time.Now()
+		err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("plain-%04d", i), false) })
+		plain = time.Since(start)
+		return err
+	}); err != nil {
+		return result{}, err
+	}
+	if err := onFreshControlPlane(ctx, func(admin client.Client) error {
+		fmt.Printf("Plain client, server-side apply of the same objects (what the operator uses) ...\n")
+		start := time.Now()
+		err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("apply-%04d", i), true) })
+		plainApply = time.Since(start)
+		return err
+	}); err != nil {
+		return result{}, err
+	}
+	var floor time.Duration
+	var floorSteps []string
+	var floorCPU cpuTimes
+	if err := onFreshControlPlane(ctx, func(admin client.Client) error {
+		fmt.Printf("Plain client, the operator's own requests, one kind at a time ...\n")
+		before := readCPU(nil)
+		defer func() { floorCPU = readCPU(nil).since(before) }()
+		for _, step := range operatorRequests {
+			start := time.Now()
+			if err := testutil.Parallel(n, parallelism, func(i int) error { return step.send(ctx, admin, fmt.Sprintf("floor-%04d", i)) }); err != nil {
+				return fmt.Errorf("%s: %w", step.name, err)
+			}
+			took := time.Since(start)
+			floor += took
+			floorSteps = append(floorSteps, fmt.Sprintf("%s %.1f s", step.name, took.Seconds()))
+		}
+		return nil
+	}); err != nil {
+		return result{}, err
+	}
+
+	cp, admin, err := startControlPlane(ctx)
 	if err != nil {
 		return result{}, err
 	}
 	defer func() { _ = cp.Stop() }()
-	admin, err := cp.Client() // no client-side limit, like the operator
-	if err != nil {
-		return result{}, err
-	}
-	if err := admin.Create(ctx, benchClass()); err != nil {
-		return result{}, err
-	}
-	teams := make([]string, 10)
-	for i := range teams {
-		teams[i] = fmt.Sprintf("team-%d", i)
-	}
-	if err := testutil.CreateTeams(ctx, admin, teams, "bench"); err != nil {
-		return result{}, err
-	}
-
-	// The plain client goes first, so that the operator runs against the fuller etcd.
-	fmt.Printf("Plain client: %d tenants' objects (namespace, RoleBinding, ResourceQuota, LimitRange, NetworkPolicy) at parallelism %d ...\n", n, parallelism)
-	start := time.Now()
-	if err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("plain-%04d", i), false) }); err != nil {
-		return result{}, err
-	}
-	plain := time.Since(start)
-	fmt.Printf("Plain client, server-side apply of the same objects (what the operator uses) ...\n")
-	start = time.Now()
-	if err := testutil.Parallel(n, parallelism, func(i int) error { return createPlain(ctx, admin, fmt.Sprintf("apply-%04d", i), true) }); err != nil {
-		return result{}, err
-	}
-	plainApply := time.Since(start)
-	fmt.Printf("Plain client, the operator's own requests, one kind at a time ...\n")
-	var floor time.Duration
-	var floorSteps []string
-	for _, step := range operatorRequests {
-		start = time.Now()
-		if err := testutil.Parallel(n, parallelism, func(i int) error { return step.send(ctx, admin, fmt.Sprintf("floor-%04d", i)) }); err != nil {
-			return result{}, fmt.Errorf("%s: %w", step.name, err)
-		}
-		took := time.Since(start)
-		floor += took
-		floorSteps = append(floorSteps, fmt.Sprintf("%s %.1f s", step.name, took.Seconds()))
-	}
-	// The operator must not see these tenants: they were provisioned by hand.
-	if err := testutil.Parallel(n, parallelism, func(i int) error {
-		return admin.Delete(ctx, &platformv1alpha1.TenantNamespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("floor-%04d", i)}})
-	}); err != nil {
-		return result{}, err
-	}
 
 	fmt.Println("Building and starting the operator (./cmd) as its own process ...")
 	limit, err := resource.ParseQuantity(memoryLimit)
@@ -211,7 +260,8 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 		return profileAPIServer(ctx, cp.Config, path, seconds)
 	})
 	stopSampling, peak := sampleMemory(op)
-	start = time.Now()
+	cpuBefore := readCPU(op)
+	start := time.Now()
 	if err := testutil.Parallel(n, parallelism, func(i int) error { return admin.Create(ctx, benchTenant(fmt.Sprintf("tenant-%04d", i))) }); err != nil {
 		return result{}, err
 	}
@@ -226,6 +276,7 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 		return result{}, err
 	}
 	withOperator := time.Since(start)
+	cpu := readCPU(op).since(cpuBefore)
 	stopSampling()
 	for range 2 {
 		if err := <-profiled; err != nil {
@@ -351,7 +402,7 @@ func run(ctx context.Context, n, parallelism int) (result, error) {
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	res := result{tenants: n, plain: plain, operator: withOperator, writesPerTenant: writes.operator / float64(n),
-		resyncWrites: int(resyncWrites.operator), heapMiB: float64(heap) / (1 << 20), rssMiB: op.Memory("VmHWM")}
+		resyncWrites: int(resyncWrites.operator), heapMiB: float64(heap) / (1 << 20), rssMiB: op.Memory("VmHWM"), cpu: cpu}
 
 	fmt.Printf(`
 TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
@@ -362,6 +413,7 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
   ratio operator / plain apply       %8.2f
   ratio operator / its own requests  %8.2f   (a plain client sending them: %.1f s = %s)
   API writes per tenant              %8.2f   (%s)
+  CPU per tenant until all Ready     %8.2f ms (%s, of %.0f s on %d CPUs; its own requests from a plain client: %.2f ms = %s)
   writes in a full resync            %8.0f   (goal 0; %d reconciles in %.1f s; %s)
   one tenant alone, apply to Ready   %8.0f ms  (median of %d; slowest %.0f ms)
   operator heap after GC             %8.1f MiB (goal <= 150 at 10,000 tenants)
@@ -372,7 +424,8 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
 %s  machine: before %s; after %s
 `, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
 		withOperator.Seconds()/plainApply.Seconds(), withOperator.Seconds()/floor.Seconds(), floor.Seconds(), strings.Join(floorSteps, " + "),
-		res.writesPerTenant, writes.explain(), resyncWrites.operator, n, resync.Seconds(), resyncWrites.explain(),
+		res.writesPerTenant, writes.explain(), cpu.total().Seconds()*1000/float64(n), cpu.explain(n), withOperator.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(),
+		floorCPU.total().Seconds()*1000/float64(n), floorCPU.explain(n), resyncWrites.operator, n, resync.Seconds(), resyncWrites.explain(),
 		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000,
 		res.heapMiB, peak.liveHeap/(1<<20), res.rssMiB, memoryLimit, peak.rssAnonMiB, float64(mem.HeapAlloc)/(1<<20), testutil.PeakRSS(os.Getpid()), churn, loadBefore, testutil.MachineLoad())
 	return res, nil
@@ -614,6 +667,42 @@ func benchTenant(name string) *platformv1alpha1.TenantNamespace {
 	}
 }
 
+// startControlPlane starts a fresh local control plane with the benchmark's class and its ten
+// Teams, and returns it with an admin client (no client-side limit, like the operator).
+func startControlPlane(ctx context.Context) (*controlplane.ControlPlane, client.Client, error) {
+	fmt.Printf("Starting a fresh local control plane (etcd + kube-apiserver %s) ...\n", controlplane.Version)
+	cp, err := controlplane.Start(controlplane.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	admin, err := cp.Client()
+	if err == nil {
+		err = admin.Create(ctx, benchClass())
+	}
+	if err == nil {
+		teams := make([]string, 10)
+		for i := range teams {
+			teams[i] = fmt.Sprintf("team-%d", i)
+		}
+		err = testutil.CreateTeams(ctx, admin, teams, "bench")
+	}
+	if err != nil {
+		_ = cp.Stop()
+		return nil, nil, err
+	}
+	return cp, admin, nil
+}
+
+// onFreshControlPlane runs phase on a control plane of its own, stopped after it.
+func onFreshControlPlane(ctx context.Context, phase func(admin client.Client) error) error {
+	cp, admin, err := startControlPlane(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cp.Stop() }()
+	return phase(admin)
+}
+
 // createPlain creates what the operator creates for one tenant, with plain creates or with
 // server-side apply.
 func createPlain(ctx context.Context, c client.Client, name string, apply bool) error {
@@ -723,15 +812,15 @@ func watchAllReady(ctx context.Context, cfg *rest.Config, n int) (<-chan error, 
 	go func() {
 		defer func() { w.Stop() }()
 		deadline := time.After(30 * time.Minute)
-		count := func() (c int) {
-			for _, r := range ready {
-				if r {
-					c++
-				}
+		// The count is kept as events arrive: counting the map at every event would cost the
+		// benchmark's process O(n) per event, CPU the measured apiserver shares.
+		count := 0
+		for _, r := range ready {
+			if r {
+				count++
 			}
-			return c
 		}
-		for count() < n {
+		for count < n {
 			select {
 			case ev, ok := <-w.ResultChan():
 				if !ok {
@@ -746,7 +835,14 @@ func watchAllReady(ctx context.Context, cfg *rest.Config, n int) (<-chan error, 
 					continue
 				}
 				rv = t.ResourceVersion
-				ready[t.Name] = ev.Type != watch.Deleted && meta.IsStatusConditionTrue(t.Status.Conditions, platformv1alpha1.ConditionReady)
+				now := ev.Type != watch.Deleted && meta.IsStatusConditionTrue(t.Status.Conditions, platformv1alpha1.ConditionReady)
+				switch was := ready[t.Name]; {
+				case now && !was:
+					count++
+				case was && !now:
+					count--
+				}
+				ready[t.Name] = now
 			case <-deadline:
 				done <- fmt.Errorf("not all %d tenants were Ready within 30 minutes", n)
 				return
