@@ -413,6 +413,7 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
   ratio operator / plain apply       %8.2f
   ratio operator / its own requests  %8.2f   (a plain client sending them: %.1f s = %s)
   API writes per tenant              %8.2f   (%s)
+  API reads served                             (%s; per tenant in brackets, the benchmark's own watch included)
   CPU per tenant until all Ready     %8.2f ms (%s, of %.0f s on %d CPUs; its own requests from a plain client: %.2f ms = %s)
   writes in a full resync            %8.0f   (goal 0; %d reconciles in %.1f s; %s)
   one tenant alone, apply to Ready   %8.0f ms  (median of %d; slowest %.0f ms)
@@ -424,7 +425,7 @@ TenantNamespace benchmark, %d tenants, parallelism %d, %d CPUs
 %s  machine: before %s; after %s
 `, n, parallelism, runtime.NumCPU(), plain.Seconds(), plainApply.Seconds(), withOperator.Seconds(), n, created.Seconds(), withOperator.Seconds()/plain.Seconds(),
 		withOperator.Seconds()/plainApply.Seconds(), withOperator.Seconds()/floor.Seconds(), floor.Seconds(), strings.Join(floorSteps, " + "),
-		res.writesPerTenant, writes.explain(), cpu.total().Seconds()*1000/float64(n), cpu.explain(n), withOperator.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(),
+		res.writesPerTenant, writes.explain(), writes.explainReads(n), cpu.total().Seconds()*1000/float64(n), cpu.explain(n), withOperator.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(),
 		floorCPU.total().Seconds()*1000/float64(n), floorCPU.explain(n), resyncWrites.operator, n, resync.Seconds(), resyncWrites.explain(),
 		float64(singles[single/2].Microseconds())/1000, single, float64(singles[single-1].Microseconds())/1000,
 		res.heapMiB, peak.liveHeap/(1<<20), res.rssMiB, memoryLimit, peak.rssAnonMiB, float64(mem.HeapAlloc)/(1<<20), testutil.PeakRSS(os.Getpid()), churn, loadBefore, testutil.MachineLoad())
@@ -578,6 +579,8 @@ func sampleMemory(op *controlplane.OperatorProcess) (stop func(), peak *memoryPe
 type writeCounts struct {
 	operator  float64
 	apiserver map[string]float64
+	// reads are the other requests kube-apiserver served (GET, LIST, WATCH), by verb, anyone's.
+	reads map[string]float64
 }
 
 // writeVerbs are kube-apiserver's verbs that store something.
@@ -595,11 +598,15 @@ func snapshotWrites(ctx context.Context, cp *controlplane.ControlPlane, op *cont
 	if err != nil {
 		return writeCounts{}, err
 	}
-	w.apiserver = map[string]float64{}
+	w.apiserver, w.reads = map[string]float64{}, map[string]float64{}
 	for _, s := range m.Series("apiserver_request_total", map[string]string{"dry_run": ""}) {
 		verb, resource := controlplane.Label(s, "verb"), controlplane.Label(s, "resource")
+		if !writeVerbs[verb] {
+			w.reads[verb] += s.GetCounter().GetValue()
+			continue
+		}
 		// kube-apiserver renews its own identity lease, and a leader its election lease.
-		if !writeVerbs[verb] || resource == "leases" {
+		if resource == "leases" {
 			continue
 		}
 		if sub := controlplane.Label(s, "subresource"); sub != "" {
@@ -612,13 +619,32 @@ func snapshotWrites(ctx context.Context, cp *controlplane.ControlPlane, op *cont
 
 // since returns the writes after before, kube-apiserver's less the benchmark's own (mine).
 func (w writeCounts) since(before writeCounts, mine map[string]float64) writeCounts {
-	delta := writeCounts{operator: w.operator - before.operator, apiserver: map[string]float64{}}
+	delta := writeCounts{operator: w.operator - before.operator, apiserver: map[string]float64{}, reads: map[string]float64{}}
 	for k, v := range w.apiserver {
 		if d := v - before.apiserver[k] - mine[k]; d != 0 {
 			delta.apiserver[k] = d
 		}
 	}
+	for k, v := range w.reads {
+		if d := v - before.reads[k]; d != 0 {
+			delta.reads[k] = d
+		}
+	}
 	return delta
+}
+
+// explainReads lists the reads kube-apiserver served, by verb, per tenant.
+func (w writeCounts) explainReads(n int) string {
+	keys := make([]string, 0, len(w.reads))
+	for k := range w.reads {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.0f (%.2f)", k, w.reads[k], w.reads[k]/float64(n))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // explain says how the operator's count splits, as kube-apiserver counted it.
