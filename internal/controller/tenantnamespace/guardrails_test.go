@@ -23,6 +23,7 @@ import (
 	platformv1alpha1 "github.com/selfserve-dev/selfserve/api/v1alpha1"
 	"github.com/selfserve-dev/selfserve/internal/controller/tenantnamespace"
 	"github.com/selfserve-dev/selfserve/internal/tenancy"
+	"github.com/selfserve-dev/selfserve/test/controlplane"
 	. "github.com/selfserve-dev/selfserve/test/testutil"
 )
 
@@ -356,7 +357,9 @@ func TestNamespacesReleasedByAnEarlierVersionAreFenced(t *testing.T) {
 
 // TestRestartWritesNothing: an operator restarted (a deploy, a leader change, an OOM kill)
 // against tenants it already provisioned finds every child as it wants it and sends no write at
-// all: no apply of a child, no status patch, no Event.
+// all: no apply of a child, no status patch, no Event. Counted at both ends: by the operator's
+// client, and by kube-apiserver, which serves the applies and tenant patches only the operator
+// sends.
 func TestRestartWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	names := make([]string, 12)
@@ -368,6 +371,10 @@ func TestRestartWritesNothing(t *testing.T) {
 		waitReady(t, name)
 	}
 	Settled(t, time.Minute, "the operator", op.Requests.Writes)
+	served := operatorOnlyWrites(t)
+	if served < float64(5*len(names)) {
+		t.Fatalf("kube-apiserver counted %.0f applies and tenant patches after %d tenants were provisioned: the count reads nothing", served, len(names))
+	}
 	Must(t, op.Stop())
 	startOperator(t)
 	// Every tenant is reconciled by the new process (a restart reconciles them all), then it
@@ -378,4 +385,24 @@ func TestRestartWritesNothing(t *testing.T) {
 	if last := Settled(t, time.Minute, "the restarted operator", op.Requests.Writes); last != 0 {
 		t.Errorf("the restarted operator sent %d writes to unchanged tenants, want 0: %v", last, op.Requests.WritesSince(0))
 	}
+	if now := operatorOnlyWrites(t); now != served {
+		t.Errorf("kube-apiserver served %.0f applies and TenantNamespace patches across the restart, want 0", now-served)
+	}
+}
+
+// operatorOnlyWrites is kube-apiserver's count of the writes only the operator sends here:
+// server-side applies (of namespaces and children) and patches of TenantNamespaces (status).
+// kube-controller-manager, which also runs, writes neither.
+func operatorOnlyWrites(t *testing.T) float64 {
+	t.Helper()
+	m, err := cp.APIServerMetrics(context.Background())
+	Must(t, err)
+	var n float64
+	for _, s := range m.Series("apiserver_request_total", map[string]string{"dry_run": ""}) {
+		verb, resource := controlplane.Label(s, "verb"), controlplane.Label(s, "resource")
+		if verb == "APPLY" || verb == "PATCH" && resource == "tenantnamespaces" {
+			n += s.GetCounter().GetValue()
+		}
+	}
+	return n
 }
