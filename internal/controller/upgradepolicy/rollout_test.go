@@ -94,6 +94,21 @@ func TestProductionFollowsStagingAfterACleanSoak(t *testing.T) {
 		clock.Set(now)
 		return now
 	}
+	// movedTo sets the clock and waits until the operator evaluated the policy at the new time
+	// (its next evaluation, the window's end that day, lies past it): a reconcile begun before
+	// reads the time before the gates, and would start a soak at the old time had the test
+	// changed a gate meanwhile.
+	movedTo := func(hours int) time.Time {
+		t.Helper()
+		now := at(hours)
+		poke(t, "follows-staging")
+		p := &platformv1alpha1.ClusterUpgradePolicy{}
+		Eventually(t, 20*time.Second, "an evaluation at the new time", func() bool {
+			Must(t, admin.Get(ctx, client.ObjectKey{Name: "follows-staging"}, p))
+			return p.Status.NextEvaluation != nil && p.Status.NextEvaluation.After(now)
+		})
+		return now
+	}
 	// held waits until production is held for reason with staging's status as want says.
 	held := func(reason, why string, want func(platformv1alpha1.UpstreamStatus) bool) *platformv1alpha1.ClusterUpgradePolicy {
 		t.Helper()
@@ -147,7 +162,7 @@ func TestProductionFollowsStagingAfterACleanSoak(t *testing.T) {
 
 	// The budget recovers a day later: the soak starts again from then, so at the first soak's
 	// end (72h after the upgrade) production is still held.
-	recovered := at(49)
+	recovered := movedTo(49)
 	setBudget(t, gated, 60)
 	p = held(platformv1alpha1.ReasonUpstreamSoaking, "the soak starts again", func(u platformv1alpha1.UpstreamStatus) bool { return u.SoakStart != nil })
 	if u := upstreamOf(p, "staging"); u.SoakStart == nil || !u.SoakStart.Time.Equal(recovered) || !u.SoakedAt.Time.Equal(recovered.Add(72*time.Hour)) {
@@ -193,8 +208,8 @@ func TestProductionFollowsStagingAfterACleanSoak(t *testing.T) {
 	p = held(platformv1alpha1.ReasonUpstreamBudgetLow, "staging's gate monitor alerts", func(u platformv1alpha1.UpstreamStatus) bool {
 		return strings.Contains(u.Message, "staging replication delay") && !strings.Contains(u.Message, "orders")
 	})
+	restarted := movedTo(49 + 72 + 24)
 	fake.SetMonitorState(gateMonitor.GetId(), "OK")
-	restarted := at(49 + 72 + 24)
 	p = held(platformv1alpha1.ReasonUpstreamSoaking, "the soak starts again after the alert", func(u platformv1alpha1.UpstreamStatus) bool {
 		return u.SoakStart != nil && u.SoakStart.Time.Equal(restarted)
 	})
