@@ -39,28 +39,25 @@ func (h *Held) Add(name string, quota corev1.ResourceList) {
 }
 
 // AddReleased counts the team's namespaces that none of the tenants counted so far holds: the
-// ones it released, listed from the apiserver (api: the operator's cache holds only managed
-// namespaces), and managed ones whose tenant is gone and which are being released, from the
-// cache. Each takes a place in the namespace budget until it is re-adopted or deleted, and no
-// quota: a released namespace keeps a zero quota. except is the namespace a tenant is about to
-// take (re-adopt). A namespace someone else labelled with the team was never a place.
-func (h *Held) AddReleased(ctx context.Context, cache, api client.Reader, team, except string) error {
-	released, err := ReleasedNamespaces(ctx, api, team)
+// ones it released, listed through released (the apiserver, or the operator's cache of the
+// namespaces it does not manage), and managed ones whose tenant is gone and which are being
+// released (managed, as ListTeamNamespaces listed them). Each takes a place in the namespace
+// budget until it is re-adopted or deleted, and no quota: a released namespace keeps a zero
+// quota. except is the namespace a tenant is about to take (re-adopt). A namespace someone else
+// labelled with the team was never a place.
+func (h *Held) AddReleased(ctx context.Context, released client.Reader, team string, managed TeamNamespaces, except string) error {
+	names, err := releasedNamespaces(ctx, released, team)
 	if err != nil {
 		return err
 	}
-	managed, err := ListTeamNamespaces(ctx, cache, team)
-	if err != nil {
-		return err
-	}
-	h.AddOthers(append(released, managed.Live()...), except)
+	h.AddOthers(append(names, managed.Live()...), except)
 	return nil
 }
 
-// ReleasedNamespaces lists the names of the team's released namespaces that are not being
+// releasedNamespaces lists the names of the team's released namespaces that are not being
 // deleted, through r (the apiserver, or a cache that holds them: the manager's holds only
 // managed ones).
-func ReleasedNamespaces(ctx context.Context, r client.Reader, team string) ([]string, error) {
+func releasedNamespaces(ctx context.Context, r client.Reader, team string) ([]string, error) {
 	var released metav1.PartialObjectMetadataList
 	released.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
 	if err := r.List(ctx, &released, client.MatchingLabels{platformv1alpha1.LabelTeam: team, LabelReleased: "true"}); err != nil {
@@ -230,14 +227,6 @@ func Exceeded(team *platformv1alpha1.Team, held Held) []string {
 // QuotaName is the tenant's ResourceQuota in its namespace.
 const QuotaName = "selfserve-quota"
 
-// HeldQuota is what a provisioned tenant's ResourceQuota holds, as the quota controller last
-// reported it (status.hard, which the operator's cache keeps): whatever its class says now, a
-// class deleted or changed frees nothing it holds. Before the quota controller reports, it is
-// what the class makes of the spec (QuotaOf).
-func HeldQuota(ctx context.Context, r client.Reader, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
-	return NewClasses(r).HeldQuota(ctx, t)
-}
-
 // Classes resolves tenants' classes through a reader once per class name, for a loop over many
 // tenants of a few classes (a Team's status): one read, not one read and one copy per tenant.
 // What it returns is shared: read only.
@@ -265,7 +254,10 @@ func (c *Classes) Resolve(ctx context.Context, t *platformv1alpha1.TenantNamespa
 	return class, nil
 }
 
-// HeldQuota is the package's HeldQuota, with the class resolved once per name. What it returns
+// HeldQuota is what a provisioned tenant's ResourceQuota holds, as the quota controller last
+// reported it (status.hard, which the operator's cache keeps): whatever its class says now, a
+// class deleted or changed frees nothing it holds. Before the quota controller reports, it is
+// what the class makes of the spec (QuotaOf), the class resolved once per name. What it returns
 // is read only: a cache's ResourceQuota is not copied (a Team sums a thousand of them).
 func (c *Classes) HeldQuota(ctx context.Context, t *platformv1alpha1.TenantNamespace) corev1.ResourceList {
 	var rq corev1.ResourceQuota

@@ -325,14 +325,19 @@ func (v *TenantNamespaceValidator) held(ctx context.Context, t *platformv1alpha1
 	if err := v.Reader.List(ctx, &tenants, client.MatchingFields{tenancy.TeamIndex: t.Spec.Team}); err != nil {
 		return held, err
 	}
+	classes := tenancy.NewClasses(v.Reader)
 	for i := range tenants.Items {
 		o := &tenants.Items[i]
 		if o.Name == t.Name || !o.DeletionTimestamp.IsZero() {
 			continue
 		}
-		held.Add(o.Name, tenancy.HeldQuota(ctx, v.Reader, o))
+		held.Add(o.Name, classes.HeldQuota(ctx, o))
 	}
-	return held, held.AddReleased(ctx, v.Reader, v.APIReader, t.Spec.Team, t.Name)
+	managed, err := tenancy.ListTeamNamespaces(ctx, v.Reader, t.Spec.Team)
+	if err != nil {
+		return held, err
+	}
+	return held, held.AddReleased(ctx, v.APIReader, t.Spec.Team, managed, t.Name)
 }
 
 func invalid(t *platformv1alpha1.TenantNamespace, errs ...*field.Error) error {

@@ -109,11 +109,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	// Namespaces the team released, and managed ones whose tenant is gone, still hold places.
-	released, err := tenancy.ReleasedNamespaces(ctx, r.unmanaged(), team.Name)
-	if err != nil {
+	if err := held.AddReleased(ctx, r.unmanaged(), team.Name, namespaces, ""); err != nil {
 		return ctrl.Result{}, err
 	}
-	held.AddOthers(append(released, namespaces.Live()...), "")
 	ignored, err := ignoredMembers(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, team, r.Protected)
 	if err != nil {
 		return ctrl.Result{}, err

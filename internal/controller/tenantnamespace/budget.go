@@ -71,12 +71,12 @@ func (b *budgets) claim(ctx context.Context, r *Reconciler, s *scope) error {
 	if b.granted[t.Name] == t.UID {
 		return nil
 	}
-	held, waiting, err := b.teamHolding(ctx, r, t)
+	held, waiting, namespaces, err := b.teamHolding(ctx, r, t)
 	if err != nil {
 		return err
 	}
 	// Namespaces the team released still hold their places.
-	if err := held.AddReleased(ctx, r.Client, r.APIReader, t.Spec.Team, t.Name); err != nil {
+	if err := held.AddReleased(ctx, r.APIReader, t.Spec.Team, namespaces, t.Name); err != nil {
 		return err
 	}
 	waiting = append(waiting, t)
@@ -130,7 +130,7 @@ func (b *budgets) admitQuota(ctx context.Context, r *Reconciler, s *scope) (stri
 		delete(b.pending, t.Name)
 		return "", nil
 	}
-	held, _, err := b.teamHolding(ctx, r, t)
+	held, _, _, err := b.teamHolding(ctx, r, t)
 	if err != nil {
 		return "", err
 	}
@@ -203,17 +203,18 @@ func largest(a, b corev1.ResourceList) corev1.ResourceList {
 
 // teamHolding is what the tenant's team holds apart from it: the tenants that hold or were
 // granted a place, each with its ResourceQuota as the ledger knows it, and the tenants that
-// wait for a place. Tenants being deleted count no more.
-func (b *budgets) teamHolding(ctx context.Context, r *Reconciler, t *platformv1alpha1.TenantNamespace) (tenancy.Held, []*platformv1alpha1.TenantNamespace, error) {
+// wait for a place; and the team's managed namespaces it looked them up in. Tenants being
+// deleted count no more.
+func (b *budgets) teamHolding(ctx context.Context, r *Reconciler, t *platformv1alpha1.TenantNamespace) (tenancy.Held, []*platformv1alpha1.TenantNamespace, tenancy.TeamNamespaces, error) {
 	var held tenancy.Held
 	var waiting []*platformv1alpha1.TenantNamespace
 	var list platformv1alpha1.TenantNamespaceList
 	if err := r.Client.List(ctx, &list, client.MatchingFields{tenancy.TeamIndex: t.Spec.Team}); err != nil {
-		return held, nil, fmt.Errorf("listing the tenants of team %s: %w", t.Spec.Team, err)
+		return held, nil, tenancy.TeamNamespaces{}, fmt.Errorf("listing the tenants of team %s: %w", t.Spec.Team, err)
 	}
 	namespaces, err := tenancy.ListTeamNamespaces(ctx, r.Client, t.Spec.Team)
 	if err != nil {
-		return held, nil, err
+		return held, nil, namespaces, err
 	}
 	for i := range list.Items {
 		o := &list.Items[i]
@@ -227,11 +228,11 @@ func (b *budgets) teamHolding(ctx context.Context, r *Reconciler, t *platformv1a
 		}
 		quota, err := b.quotaOf(ctx, r, o)
 		if err != nil {
-			return held, nil, err
+			return held, nil, namespaces, err
 		}
 		held.Add(o.Name, quota)
 	}
-	return held, waiting, nil
+	return held, waiting, namespaces, nil
 }
 
 // quotaOf is what the tenant's ResourceQuota holds: the ledger's entry, or, the first time
