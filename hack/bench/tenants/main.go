@@ -12,10 +12,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -635,35 +635,29 @@ func (w writeCounts) since(before writeCounts, mine map[string]float64) writeCou
 
 // explainReads lists the reads kube-apiserver served, by verb, per tenant.
 func (w writeCounts) explainReads(n int) string {
-	keys := make([]string, 0, len(w.reads))
-	for k := range w.reads {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %.0f (%.2f)", k, w.reads[k], w.reads[k]/float64(n))
-	}
-	return strings.Join(parts, ", ")
+	return joinSorted(w.reads, func(verb string, v float64) string { return fmt.Sprintf("%s %.0f (%.2f)", verb, v, v/float64(n)) })
 }
 
 // explain says how the operator's count splits, as kube-apiserver counted it.
 func (w writeCounts) explain() string {
-	keys := make([]string, 0, len(w.apiserver))
-	var total float64
-	for k, v := range w.apiserver {
-		keys = append(keys, k)
-		total += v
-	}
-	if len(keys) == 0 {
+	if len(w.apiserver) == 0 {
 		return "kube-apiserver served none"
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %.0f", k, w.apiserver[k])
+	var total float64
+	for _, v := range w.apiserver {
+		total += v
 	}
-	return fmt.Sprintf("operator's client: %.0f; kube-apiserver, less the benchmark's own: %.0f = %s", w.operator, total, strings.Join(parts, ", "))
+	return fmt.Sprintf("operator's client: %.0f; kube-apiserver, less the benchmark's own: %.0f = %s", w.operator, total,
+		joinSorted(w.apiserver, func(k string, v float64) string { return fmt.Sprintf("%s %.0f", k, v) }))
+}
+
+// joinSorted formats each count, in the order of their keys.
+func joinSorted(counts map[string]float64, format func(string, float64) string) string {
+	parts := make([]string, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, format(k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func benchClass() *platformv1alpha1.TenantClass {
