@@ -13,7 +13,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
@@ -108,86 +107,79 @@ func digested(obj client.Object) bool {
 // appliedDigest is the digest of what the operator's field manager applied to a child, read
 // from its managed fields; an error for a kind the operator does not apply. Managed fields the
 // operator cannot read back give 0, which no desired state has: the object is applied again.
-// What is extracted is what client-go's ExtractXxx(obj, FieldOwner) returns (extractApplied).
 func appliedDigest(obj client.Object) (uint64, error) {
-	var applied any
-	var err error
 	switch o := obj.(type) {
 	case *corev1.Namespace:
-		c := *o
-		c.ManagedFields, c.Status = nil, corev1.NamespaceStatus{}
-		b := &corev1ac.NamespaceApplyConfiguration{}
-		err = extractApplied(o, &c, corev1.SchemeGroupVersion.WithKind("Namespace"), b)
-		applied = b.WithName(o.Name).WithKind("Namespace").WithAPIVersion("v1")
+		return digestApplied(o, &corev1ac.NamespaceApplyConfiguration{}), nil
 	case *rbacv1.RoleBinding:
-		c := *o
-		c.ManagedFields = nil
-		b := &rbacv1ac.RoleBindingApplyConfiguration{}
-		err = extractApplied(o, &c, rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), b)
-		applied = b.WithName(o.Name).WithNamespace(o.Namespace).WithKind("RoleBinding").WithAPIVersion("rbac.authorization.k8s.io/v1")
+		return digestApplied(o, &rbacv1ac.RoleBindingApplyConfiguration{}), nil
 	case *corev1.ResourceQuota:
-		c := *o
-		c.ManagedFields, c.Status = nil, corev1.ResourceQuotaStatus{}
-		b := &corev1ac.ResourceQuotaApplyConfiguration{}
-		err = extractApplied(o, &c, corev1.SchemeGroupVersion.WithKind("ResourceQuota"), b)
-		applied = b.WithName(o.Name).WithNamespace(o.Namespace).WithKind("ResourceQuota").WithAPIVersion("v1")
+		return digestApplied(o, &corev1ac.ResourceQuotaApplyConfiguration{}), nil
 	case *corev1.LimitRange:
-		c := *o
-		c.ManagedFields = nil
-		b := &corev1ac.LimitRangeApplyConfiguration{}
-		err = extractApplied(o, &c, corev1.SchemeGroupVersion.WithKind("LimitRange"), b)
-		applied = b.WithName(o.Name).WithNamespace(o.Namespace).WithKind("LimitRange").WithAPIVersion("v1")
+		return digestApplied(o, &corev1ac.LimitRangeApplyConfiguration{}), nil
 	case *networkingv1.NetworkPolicy:
-		c := *o
-		c.ManagedFields = nil
-		b := &networkingv1ac.NetworkPolicyApplyConfiguration{}
-		err = extractApplied(o, &c, networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), b)
-		applied = b.WithName(o.Name).WithNamespace(o.Namespace).WithKind("NetworkPolicy").WithAPIVersion("networking.k8s.io/v1")
-	default:
-		return 0, fmt.Errorf("selfserve applies no %T", obj)
+		return digestApplied(o, &networkingv1ac.NetworkPolicyApplyConfiguration{}), nil
 	}
-	if err != nil {
-		return 0, nil
-	}
-	d, _ := digestOf(applied) // 0 when it cannot be marshalled
-	return d, nil
+	return 0, fmt.Errorf("selfserve applies no %T", obj)
 }
 
 // childTypes converts the kinds the operator applies to typed values, with the schemas
 // client-go's Extract functions use.
 var childTypes = applyconfigurations.NewTypeConverter(clientgoscheme.Scheme)
 
-// extractApplied fills ac with the fields of obj that the operator's field manager applied, as
-// managedfields.ExtractInto does for client-go's ExtractXxx(obj, FieldOwner, ""), but converts
-// trimmed, a shallow copy of obj without its managed fields and status, which that manager never
-// applies: converting them to typed values was most of the cost, paid at every watch event of a
-// child (the cache transform). TestAppliedDigestIsClientGosExtract holds the two equal.
-func extractApplied(obj, trimmed client.Object, gvk schema.GroupVersionKind, ac any) error {
+// digestApplied fills ac with what the operator's field manager applied to obj and returns its
+// digest (0 when it cannot be read back). ac ends up as client-go's ExtractXxx(obj, FieldOwner)
+// returns it: the fields managedfields.ExtractInto finds, with the object's name, namespace,
+// kind and apiVersion. But what is converted to a typed value is a shallow copy of obj without
+// its managed fields, which the field manager never applies: converting them was a good part of
+// the cost, paid at every watch event of a child (the cache transform).
+// TestAppliedDigestIsClientGosExtract holds the two equal.
+func digestApplied[T any, PT interface {
+	*T
+	client.Object
+}](obj PT, ac any) uint64 {
+	gvks, _, err := clientgoscheme.Scheme.ObjectKinds(obj)
+	if err != nil {
+		return 0
+	}
+	gvk := gvks[0]
+	c := *obj
+	trimmed := PT(&c)
+	trimmed.SetManagedFields(nil)
 	trimmed.GetObjectKind().SetGroupVersionKind(gvk)
 	typed, err := childTypes.ObjectToTyped(trimmed)
 	if err != nil {
-		return err
+		return 0
 	}
-	var fields *metav1.FieldsV1
-	found := false
+	m := map[string]any{}
 	for _, mf := range obj.GetManagedFields() {
-		if mf.Manager == FieldOwner && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
-			fields, found = mf.FieldsV1, true
-			break
+		if mf.Manager != FieldOwner || mf.Operation != metav1.ManagedFieldsOperationApply || mf.Subresource != "" || mf.FieldsV1 == nil {
+			continue
 		}
+		set := &fieldpath.Set{}
+		if err := set.FromJSON(mf.FieldsV1.GetRawReader()); err != nil {
+			return 0
+		}
+		var ok bool
+		if m, ok = typed.ExtractItems(set.Leaves()).AsValue().Unstructured().(map[string]any); !ok {
+			return 0
+		}
+		break
 	}
-	if !found {
-		return nil
+	metadata, _ := m["metadata"].(map[string]any)
+	if metadata == nil {
+		metadata = map[string]any{}
 	}
-	set := &fieldpath.Set{}
-	if err := set.FromJSON(fields.GetRawReader()); err != nil {
-		return err
+	metadata["name"] = obj.GetName()
+	if ns := obj.GetNamespace(); ns != "" {
+		metadata["namespace"] = ns
 	}
-	m, ok := typed.ExtractItems(set.Leaves()).AsValue().Unstructured().(map[string]any)
-	if !ok {
-		return fmt.Errorf("the fields %s applied to %s are not an object", FieldOwner, gvk.Kind)
+	m["metadata"], m["kind"], m["apiVersion"] = metadata, gvk.Kind, gvk.GroupVersion().String()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, ac); err != nil {
+		return 0
 	}
-	return runtime.DefaultUnstructuredConverter.FromUnstructured(m, ac)
+	d, _ := digestOf(ac) // 0 when it cannot be marshalled
+	return d
 }
 
 // digestOf hashes an apply configuration's JSON: what the operator wants of an object and what

@@ -22,7 +22,7 @@ import (
 )
 
 // clientGoDigest is appliedDigest as it was, through client-go's Extract functions, which
-// convert the whole object (managed fields and status included).
+// convert the whole object (managed fields included).
 func clientGoDigest(t testing.TB, obj client.Object) uint64 {
 	var applied any
 	var err error
@@ -112,7 +112,7 @@ func appliedChildren(t testing.TB, ns string) (applied, touched []client.Object)
 }
 
 // TestAppliedDigestIsClientGosExtract: the digest of what the operator applied, computed from a
-// copy without managed fields and status, equals the one client-go's Extract functions give
+// copy without managed fields, equals the one client-go's Extract functions give
 // from the whole object: for each kind as applied, and after someone else took one of its
 // labels, added another and the quota controller wrote the quota's status. (A different digest
 // would make every child look changed after an upgrade: one apply per child.)
@@ -149,7 +149,7 @@ func TestAppliedDigestIsClientGosExtract(t *testing.T) {
 // AppliedDigest -run ^$ ./internal/controller/tenantnamespace`).
 func BenchmarkAppliedDigest(b *testing.B) {
 	_, touched := appliedChildren(b, "digest-bench")
-	b.Run("extractApplied", func(b *testing.B) {
+	b.Run("digestApplied", func(b *testing.B) {
 		for b.Loop() {
 			for _, o := range touched[1:] {
 				_, _ = tenantnamespace.AppliedDigest(o)
