@@ -25,8 +25,7 @@ import (
 type Reconciler struct {
 	// Client reads through the manager's cache (tenants indexed by team, managed namespaces).
 	Client client.Client
-	// APIReader reads the unmanaged namespaces of its ServiceAccount members, and what Unmanaged
-	// would hold when it is nil.
+	// APIReader reads the unmanaged namespaces of its ServiceAccount members.
 	APIReader client.Reader
 	// Unmanaged holds the metadata of the namespaces labelled for a team that the operator does
 	// not manage (released ones, SREs' own), which the manager's cache does not: a list of them
@@ -109,7 +108,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	// Namespaces the team released, and managed ones whose tenant is gone, still hold places.
-	if err := held.AddReleased(ctx, r.unmanaged(), team.Name, namespaces, ""); err != nil {
+	if err := held.AddReleased(ctx, r.Unmanaged, team.Name, namespaces, ""); err != nil {
 		return ctrl.Result{}, err
 	}
 	ignored, err := ignoredMembers(ctx, tenancy.CacheFirst{Cache: r.Client, API: r.APIReader}, team, r.Protected)
@@ -157,13 +156,4 @@ func ignoredMembers(ctx context.Context, r client.Reader, team *platformv1alpha1
 
 func readyOf(t *platformv1alpha1.Team) *metav1.Condition {
 	return meta.FindStatusCondition(t.Status.Conditions, platformv1alpha1.ConditionReady)
-}
-
-// unmanaged reads the team-labelled namespaces the operator does not manage (Unmanaged, else the
-// apiserver).
-func (r *Reconciler) unmanaged() client.Reader {
-	if r.Unmanaged != nil {
-		return r.Unmanaged
-	}
-	return r.APIReader
 }

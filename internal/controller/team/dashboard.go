@@ -188,7 +188,7 @@ func (r *Reconciler) teamSLOs(ctx context.Context, team string, tenants []platfo
 	}
 	var unmanaged metav1.PartialObjectMetadataList
 	unmanaged.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-	if err := r.unmanaged().List(ctx, &unmanaged, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
+	if err := r.Unmanaged.List(ctx, &unmanaged, client.MatchingLabels{platformv1alpha1.LabelTeam: team}); err != nil {
 		return nil, err
 	}
 	labelled := managed.Live()
