@@ -8,6 +8,22 @@ import (
 	"time"
 )
 
+// procStat reads /proc/<pid>/stat: the command name, and the fields after it (state, ppid, ...;
+// fields[0] is the stat file's field 3). ok is false when it cannot be read.
+func procStat(pid string) (comm string, fields []string, ok bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return "", nil, false
+	}
+	// Format: pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	s := string(stat)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", nil, false
+	}
+	return s[open+1 : end], strings.Fields(s[end+1:]), true
+}
+
 // ChildProcesses returns the live (not zombie) children of a process, pid to command name, read
 // from /proc. ok is false where /proc is missing.
 func ChildProcesses(parent int) (children map[int]string, ok bool) {
@@ -22,52 +38,27 @@ func ChildProcesses(parent int) (children map[int]string, ok bool) {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
+		comm, fields, ok := procStat(e.Name())
+		if !ok || len(fields) < 2 || fields[1] != want || fields[0] == "Z" {
 			continue
 		}
-		// Format: pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		s := string(stat)
-		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || end < 0 {
-			continue
-		}
-		fields := strings.Fields(s[end+1:])
-		if len(fields) < 2 || fields[1] != want || fields[0] == "Z" {
-			continue
-		}
-		children[pid] = s[open+1 : end]
+		children[pid] = comm
 	}
 	return children, true
 }
 
 // Alive reports whether a process exists and is not a zombie.
 func Alive(pid int) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	end := strings.LastIndexByte(s, ')')
-	fields := strings.Fields(s[end+1:])
-	return len(fields) > 0 && fields[0] != "Z"
+	_, fields, ok := procStat(strconv.Itoa(pid))
+	return ok && len(fields) > 0 && fields[0] != "Z"
 }
 
 // ProcCPU is the CPU time (user and system) a process has used so far, from /proc/<pid>/stat
 // in USER_HZ ticks (100 a second on Linux); 0 when it cannot be read.
 func ProcCPU(pid int) time.Duration {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	s := string(stat)
-	end := strings.LastIndexByte(s, ')')
-	if end < 0 {
-		return 0
-	}
-	// After the comm: state (field 3) ... utime (14), stime (15).
-	fields := strings.Fields(s[end+1:])
-	if len(fields) < 13 {
+	// utime and stime are the stat file's fields 14 and 15.
+	_, fields, ok := procStat(strconv.Itoa(pid))
+	if !ok || len(fields) < 13 {
 		return 0
 	}
 	user, err1 := strconv.ParseInt(fields[11], 10, 64)
